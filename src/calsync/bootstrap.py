@@ -1,0 +1,62 @@
+"""The composition root: `build(settings)` wires engine, unit of work and providers together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from calsync.clock import Clock, system_clock
+from calsync.config import Settings
+from calsync.providers import load
+from calsync.providers.base import Provider
+from calsync.store.db import make_engine, make_session_factory, upgrade
+from calsync.store.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    uow: Callable[[], UnitOfWork]
+    clock: Clock = system_clock
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+    def provider(self, connection: str) -> Provider:
+        if connection not in self.providers:
+            self.providers[connection] = _make_provider(self.settings, connection)
+        return self.providers[connection]
+
+    def close(self) -> None:
+        for provider in self.providers.values():
+            provider.close()
+        self.engine.dispose()
+
+
+def build(settings: Settings, clock: Clock = system_clock, migrate: bool = True) -> Services:
+    engine = make_engine(settings.database.url)
+    if migrate:
+        upgrade(engine)
+    factory = make_session_factory(engine)
+    return Services(settings=settings, engine=engine, uow=lambda: UnitOfWork(factory), clock=clock)
+
+
+def _make_provider(settings: Settings, name: str) -> Provider:
+    connection = settings.connection(name)
+    cls: Any = load(connection.kind)
+    provider: Provider = cls(
+        connection.url, connection.username or None, connection.secret(), timeout=connection.timeout
+    )
+    return provider
+
+
+def start(settings: Settings, clock: Clock = system_clock) -> Services:
+    """Build the services and store the configured workplace items (bindings included)."""
+    services = build(settings, clock)
+    with services.uow() as uow:
+        for item in settings.workplace_items():
+            uow.items.upsert(item)
+        uow.commit()
+    return services

@@ -1,0 +1,205 @@
+"""Configuration: one TOML file, validated into `Settings` by `load(path)`.
+
+The file is `calsync.toml`, or the path given by `--config` or `CALSYNC_CONFIG`.
+`CALSYNC_DATABASE_URL` overrides the database URL. Secrets are never written in the file:
+a connection names the environment variable holding its password (`password_env`).
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from calsync.domain.items import (
+    BookingPolicy,
+    CalendarBinding,
+    ItemKind,
+    Location,
+    WorkplaceItem,
+)
+from calsync.errors import ConfigError
+
+DEFAULT_PATH = Path("calsync.toml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite:///calsync.db"
+
+
+class SyncSettings(_Strict):
+    horizon_days: Annotated[int, Field(gt=0, le=3650)] = 365
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    backoff_seconds: Annotated[float, Field(gt=0)] = 2.0
+    backoff_max_seconds: Annotated[float, Field(gt=0)] = 600.0
+    lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+    apply_batch: Annotated[int, Field(gt=0)] = 500
+
+
+class ConnectionSettings(_Strict):
+    kind: Literal["caldav"]
+    url: str
+    username: str = ""
+    password_env: str = ""
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+
+    def secret(self) -> str | None:
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(f"environment variable {self.password_env} (a password) is not set")
+        return value
+
+
+class LocationSettings(_Strict):
+    site: str = ""
+    building: str = ""
+    floor: str = ""
+
+
+class PolicySettings(_Strict):
+    booking_window_days: Annotated[int, Field(gt=0)] | None = 365
+    max_duration_hours: Annotated[float, Field(gt=0)] | None = None
+    decline_conflicts: bool = True
+
+
+class BindingSettings(_Strict):
+    connection: str
+    calendar: str
+    room_address: str = ""
+    active: bool = True
+    window_past_days: Annotated[int, Field(ge=0)] = 30
+    window_ahead_days: Annotated[int, Field(gt=0)] | None = None
+    dry_run: bool = False
+
+
+class ItemSettings(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    kind: ItemKind = ItemKind.room
+    time_zone: str = "UTC"
+    capacity: Annotated[int, Field(ge=1)] = 1
+    location: LocationSettings = LocationSettings()
+    policy: PolicySettings = PolicySettings()
+    binding: BindingSettings | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    sync: SyncSettings = SyncSettings()
+    connections: dict[str, ConnectionSettings] = {}
+    items: list[ItemSettings] = []
+
+    @model_validator(mode="after")
+    def _bindings_name_connections(self) -> Settings:
+        names = [item.name for item in self.items]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"item names must be unique; repeated: {', '.join(duplicates)}")
+        for item in self.items:
+            if item.binding and item.binding.connection not in self.connections:
+                raise ValueError(
+                    f"item {item.name!r} binds to unknown connection {item.binding.connection!r}"
+                )
+        return self
+
+    def connection(self, name: str) -> ConnectionSettings:
+        if name not in self.connections:
+            raise ConfigError(f"no connection named {name!r} in the configuration")
+        return self.connections[name]
+
+    def workplace_items(self) -> list[WorkplaceItem]:
+        return [self._domain_item(item) for item in self.items]
+
+    def _domain_item(self, item: ItemSettings) -> WorkplaceItem:
+        policy = item.policy
+        return WorkplaceItem(
+            name=item.name,
+            kind=item.kind,
+            time_zone=item.time_zone,
+            capacity=item.capacity,
+            location=Location(**item.location.model_dump()),
+            policy=BookingPolicy(
+                booking_window=_days(policy.booking_window_days),
+                max_duration=None
+                if policy.max_duration_hours is None
+                else timedelta(hours=policy.max_duration_hours),
+                decline_conflicts=policy.decline_conflicts,
+            ),
+            binding=self._domain_binding(item.binding),
+        )
+
+    def _domain_binding(self, binding: BindingSettings | None) -> CalendarBinding | None:
+        if binding is None:
+            return None
+        ahead = binding.window_ahead_days or self.sync.horizon_days
+        return CalendarBinding(
+            connection=binding.connection,
+            calendar=binding.calendar,
+            room_address=binding.room_address.lower(),
+            active=binding.active,
+            window_past=timedelta(days=binding.window_past_days),
+            window_ahead=timedelta(days=ahead),
+            dry_run=binding.dry_run,
+        )
+
+
+def _days(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(days=value)
+
+
+def config_path(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    return Path(os.environ.get("CALSYNC_CONFIG", DEFAULT_PATH))
+
+
+def load(path: Path | None = None) -> Settings:
+    """Read and validate the configuration; a missing default file gives the defaults."""
+    path = config_path(path)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif path != DEFAULT_PATH:
+        raise ConfigError(f"configuration file {path} does not exist")
+    return parse(data, source=str(path))
+
+
+def parse(data: dict[str, Any], source: str = "configuration") -> Settings:
+    url = os.environ.get("CALSYNC_DATABASE_URL")
+    if url:
+        data = {**data, "database": {**data.get("database", {}), "url": url}}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}:\n{_explain(exc)}") from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)

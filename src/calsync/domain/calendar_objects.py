@@ -1,0 +1,385 @@
+"""Reading one iCalendar object into a `CalendarObject`: `read_calendar_object(data, zone, window)`.
+
+Follows RFC 5545 (iCalendar) and the identity rules of RFC 5546 §2.1.5: one object holds
+the VEVENTs of one UID, a series master and its overrides (RECURRENCE-ID). Every time
+becomes a UTC instant: floating times and all-day dates are read in the item's zone,
+nonexistent or repeated local times follow §3.3.5 (offset before a gap, first of an
+overlap: zoneinfo's fold=0). Occurrences within the window come from
+`recurring_ical_events`; an object that does not recur is computed directly, which is
+most objects and much cheaper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+import recurring_ical_events
+from icalendar import Calendar, Event
+from icalendar.prop import vDDDLists, vDDDTypes
+
+from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
+from calsync.domain.timezones import resolve_zone
+from calsync.errors import InvalidCalendarData
+
+MAX_OBJECT_BYTES = 1_000_000
+MAX_OCCURRENCES = 5_000
+
+_TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
+_CHECKED_PROPERTIES = frozenset(
+    {"UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE"}
+    | {"SEQUENCE", "STATUS"}
+)
+# rie asks dateutil for every instance of a span at once; for rules that repeat within
+# a day that list could be huge, so those are expanded a slice at a time.
+_SLICE_BY_FREQUENCY = {"SECONDLY": timedelta(hours=1), "MINUTELY": timedelta(days=1)}
+# Dates and floating values are compared by rie in ways that differ from ours by up to
+# a day; ask for a wider span and keep what overlaps the window exactly.
+_SPAN_MARGIN = timedelta(days=2)
+
+
+def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObject:
+    """Read the VEVENTs of one calendar object and its occurrences within `window`."""
+    if len(data) > MAX_OBJECT_BYTES:
+        raise InvalidCalendarData(f"calendar object is {len(data)} bytes, over the 1 MB limit")
+    item_zone = resolve_zone(zone)
+    events = _events_of(_parse(data))
+    uid = _single_uid(events)
+    events, entries = _master_first(events, uid, item_zone)
+    if entries[0].recurrence_id is None and entries[0].recurring:
+        occurrences = _expanded_occurrences(events, entries, item_zone, window)
+    else:
+        occurrences = _single_occurrences(entries, window)
+    return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
+
+
+def _parse(data: bytes) -> Calendar:
+    try:
+        return Calendar.from_ical(data)
+    except ValueError as error:
+        raise InvalidCalendarData(f"not valid iCalendar: {error}") from error
+
+
+def _events_of(calendar: Calendar) -> list[Event]:
+    events = [c for c in calendar.subcomponents if isinstance(c, Event)]
+    if not events:
+        raise InvalidCalendarData("calendar object holds no VEVENT")
+    for event in events:
+        for name, message in event.errors:
+            if name in _CHECKED_PROPERTIES:
+                raise InvalidCalendarData(f"{_label(event)}: bad {name}: {message}")
+    return events
+
+
+def _label(event: Event) -> str:
+    uid = event.get("UID")
+    return f"event {str(uid)!r}" if uid else "event without UID"
+
+
+def _single_uid(events: Sequence[Event]) -> str:
+    uids = {str(event.get("UID", "")).strip() for event in events}
+    if "" in uids:
+        raise InvalidCalendarData("a VEVENT has no UID")
+    if len(uids) > 1:
+        raise InvalidCalendarData(f"one calendar object holds several UIDs: {sorted(uids)}")
+    return uids.pop()
+
+
+def _master_first(
+    events: Sequence[Event], uid: str, item_zone: tzinfo
+) -> tuple[list[Event], tuple[CalendarEntry, ...]]:
+    """The events and their entries: the master (if any), then overrides in time order."""
+    read = [(_entry(event, uid, item_zone), event) for event in events]
+    masters = [pair for pair in read if pair[0].recurrence_id is None]
+    if len(masters) > 1:
+        raise InvalidCalendarData(f"event {uid!r}: several VEVENTs without RECURRENCE-ID")
+    overrides = sorted(
+        (pair for pair in read if pair[0].recurrence_id is not None),
+        key=lambda pair: pair[0].recurrence_id or pair[0].start,
+    )
+    ordered = masters + overrides
+    return [event for _, event in ordered], tuple(entry for entry, _ in ordered)
+
+
+# Times ---------------------------------------------------------------------------------
+
+
+def _day_start(day: date, zone: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def _instant(value: date | datetime, tzid: str | None, item_zone: tzinfo) -> datetime:
+    """A DATE or DATE-TIME as a UTC instant (dates: midnight in the item's zone)."""
+    if not isinstance(value, datetime):
+        return _day_start(value, item_zone)
+    if value.tzinfo is None:
+        zone = resolve_zone(tzid) if tzid else item_zone
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+def _property_instant(event: Event, name: str, item_zone: tzinfo) -> datetime | None:
+    prop = event.get(name)
+    if prop is None:
+        return None
+    try:
+        return _instant(prop.dt, prop.params.get("TZID"), item_zone)
+    except InvalidCalendarData as error:
+        raise InvalidCalendarData(f"{_label(event)}: {name}: {error.reason}") from error
+
+
+def _span(event: Event, item_zone: tzinfo) -> tuple[datetime, datetime, bool]:
+    start = _property_instant(event, "DTSTART", item_zone)
+    if start is None:
+        raise InvalidCalendarData(f"{_label(event)} has no DTSTART")
+    all_day = not isinstance(event.get("DTSTART").dt, datetime)
+    end = _property_instant(event, "DTEND", item_zone)
+    if end is None:
+        duration = event.get("DURATION")
+        if duration is not None and isinstance(duration.dt, timedelta):
+            end = _after(start, duration.dt, all_day, item_zone)
+        else:
+            end = _after(start, timedelta(days=1 if all_day else 0), all_day, item_zone)
+    if end < start:
+        raise InvalidCalendarData(f"{_label(event)}: DTEND {end} is before DTSTART {start}")
+    return start, end, all_day
+
+
+def _after(start: datetime, length: timedelta, all_day: bool, zone: tzinfo) -> datetime:
+    if not all_day:
+        return start + length
+    local_day = start.astimezone(zone).date()
+    return _day_start(local_day + timedelta(days=length.days), zone) + timedelta(
+        seconds=length.seconds
+    )
+
+
+# Entries -------------------------------------------------------------------------------
+
+
+def _address(value: Any) -> str:
+    text = str(value).strip()
+    if text.lower().startswith("mailto:"):
+        text = text[len("mailto:") :]
+    return text.lower()
+
+
+def _attendees(event: Event) -> tuple[Attendee, ...]:
+    return tuple(
+        Attendee(
+            address=_address(value),
+            name=str(value.params.get("CN", "")),
+            partstat=str(value.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
+            cutype=str(value.params.get("CUTYPE", "INDIVIDUAL")).upper(),
+        )
+        for value in _as_list(event.get("ATTENDEE"))
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _sequence(event: Event) -> int | None:
+    value = event.get("SEQUENCE")
+    return None if value is None else int(value)
+
+
+def _entry(event: Event, uid: str, item_zone: tzinfo) -> CalendarEntry:
+    start, end, all_day = _span(event, item_zone)
+    organizer = event.get("ORGANIZER")
+    return CalendarEntry(
+        uid=uid,
+        recurrence_id=_property_instant(event, "RECURRENCE-ID", item_zone),
+        sequence=_sequence(event) or 0,
+        dtstamp=_property_instant(event, "DTSTAMP", UTC),
+        summary=str(event.get("SUMMARY", "")),
+        organizer=_address(organizer) if organizer is not None else "",
+        attendees=_attendees(event),
+        start=start,
+        end=end,
+        all_day=all_day,
+        status=str(event.get("STATUS", "CONFIRMED")).upper(),
+        recurring="RRULE" in event or "RDATE" in event,
+    )
+
+
+# Occurrences ---------------------------------------------------------------------------
+
+
+def _overlaps(start: datetime, end: datetime, window: Window) -> bool:
+    if start == end:
+        return window.start <= start < window.end
+    return start < window.end and end > window.start
+
+
+def _occurrence(
+    entry: CalendarEntry,
+    start: datetime,
+    end: datetime,
+    sequence: int,
+    recurrence_id: datetime | None,
+) -> Occurrence:
+    return Occurrence(
+        uid=entry.uid,
+        recurrence_id=recurrence_id,
+        start=start,
+        end=end,
+        all_day=entry.all_day,
+        summary=entry.summary,
+        organizer=entry.organizer,
+        sequence=sequence,
+    )
+
+
+def _single_occurrences(entries: Sequence[CalendarEntry], window: Window) -> tuple[Occurrence, ...]:
+    """Occurrences of an object that does not recur: the event itself, or its overrides."""
+    master = entries[0] if entries[0].recurrence_id is None else None
+    if master is not None:
+        if master.status == "CANCELLED" or not _overlaps(master.start, master.end, window):
+            return ()
+        return (_occurrence(master, master.start, master.end, master.sequence, None),)
+    return tuple(
+        _occurrence(entry, entry.start, entry.end, entry.sequence, entry.recurrence_id)
+        for entry in entries
+        if entry.status != "CANCELLED" and _overlaps(entry.start, entry.end, window)
+    )
+
+
+def _expanded_occurrences(
+    events: Sequence[Event], entries: Sequence[CalendarEntry], item_zone: tzinfo, window: Window
+) -> tuple[Occurrence, ...]:
+    master, master_event = entries[0], events[0]
+    if master.status == "CANCELLED":
+        return ()
+    overrides = {
+        entry.recurrence_id: (entry, event) for entry, event in zip(entries, events, strict=True)
+    }
+    master_sequence = _sequence(master_event) or 0
+    found: dict[datetime, Occurrence] = {}
+    for instance in _instances(events, item_zone, window):
+        start = _instant(instance.start, None, item_zone)
+        end = _instant(instance.end, None, item_zone)
+        source = _override_of(instance, overrides, item_zone)
+        if source is None:
+            entry, recurrence_id, sequence = master, start, master_sequence
+        else:
+            entry, event = source
+            recurrence_id = entry.recurrence_id or start
+            override_sequence = _sequence(event)
+            sequence = master_sequence if override_sequence is None else override_sequence
+        if entry.status == "CANCELLED" or not _overlaps(start, end, window):
+            continue
+        found[recurrence_id] = _occurrence(entry, start, end, sequence, recurrence_id)
+        if len(found) > MAX_OCCURRENCES:
+            raise InvalidCalendarData(
+                f"event {master.uid!r} has more than {MAX_OCCURRENCES} occurrences in the window"
+            )
+    return tuple(sorted(found.values(), key=lambda o: (o.start, o.recurrence_id or o.start)))
+
+
+def _override_of(
+    instance: Any,
+    overrides: dict[datetime | None, tuple[CalendarEntry, Event]],
+    item_zone: tzinfo,
+) -> tuple[CalendarEntry, Event] | None:
+    """The override an instance came from, if any, matched by its RECURRENCE-ID instant.
+
+    rie names an instance by its RECURRENCE-ID in UTC without tzinfo (a date becomes
+    midnight); every time was given a zone before expansion, so that is a UTC instant,
+    or, for all-day series, the local date.
+    """
+    recurrence_ids = instance.recurrence_ids
+    if not recurrence_ids:
+        return None
+    named: datetime = recurrence_ids[0]
+    return overrides.get(named.replace(tzinfo=UTC)) or overrides.get(
+        _day_start(named.date(), item_zone)
+    )
+
+
+def _instances(events: Sequence[Event], item_zone: tzinfo, window: Window) -> Iterator[Any]:
+    """rie's occurrences (start, end, recurrence_ids) of the series, slice by slice."""
+    calendar = Calendar()
+    for event in events:
+        calendar.add_component(_with_zoned_times(event, item_zone))
+    try:
+        query = recurring_ical_events.of(calendar)
+        for span_start, span_end in _slices(events[0], window):
+            for series in query.series:
+                yield from series.between(span_start, span_end)
+    except (recurring_ical_events.InvalidCalendar, ValueError, TypeError) as error:
+        raise InvalidCalendarData(f"{_label(events[0])}: cannot expand: {error}") from error
+
+
+def _slices(master: Event, window: Window) -> Iterator[tuple[datetime, datetime]]:
+    frequencies = {
+        str(f).upper() for rule in _as_list(master.get("RRULE")) for f in rule.get("FREQ", [])
+    }
+    steps = [step for name, step in _SLICE_BY_FREQUENCY.items() if name in frequencies]
+    start, end = window.start - _SPAN_MARGIN, window.end + _SPAN_MARGIN
+    step = min(steps, default=end - start)
+    while start < end:
+        yield start, min(start + step, end)
+        start += step
+
+
+# Floating and unresolved times, made explicit so that rie compares instants ------------
+
+
+def _with_zoned_times(event: Event, item_zone: tzinfo) -> Event:
+    """A copy of `event` whose DATE-TIME values all carry a zone.
+
+    A floating time is the item's local time; a TZID icalendar could not resolve goes
+    through `resolve_zone`, which rejects names it cannot map.
+    """
+    if not _has_naive_times(event):
+        return event
+    zoned = event.copy()
+    for name in _TIME_PROPERTIES:
+        prop = event.get(name)
+        if prop is not None:
+            zoned[name] = _zoned_value(prop, item_zone)
+    for name in ("EXDATE", "RDATE"):
+        if name in event:
+            zoned[name] = [_zoned_list(lst, item_zone) for lst in _as_list(event[name])]
+    return zoned
+
+
+def _is_naive(value: Any) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is None
+
+
+def _has_naive_times(event: Event) -> bool:
+    values = [event.get(name).dt for name in _TIME_PROPERTIES if name in event]
+    for name in ("EXDATE", "RDATE"):
+        for lst in _as_list(event.get(name)):
+            values.extend(d.dt[0] if isinstance(d.dt, tuple) else d.dt for d in lst.dts)
+    return any(_is_naive(value) for value in values)
+
+
+def _zone_for(params: Any, item_zone: tzinfo) -> tzinfo:
+    tzid = params.get("TZID")
+    return resolve_zone(str(tzid)) if tzid else item_zone
+
+
+def _zoned(value: Any, zone: tzinfo) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_zoned(part, zone) for part in value)
+    return value.replace(tzinfo=zone) if _is_naive(value) else value
+
+
+def _zoned_value(prop: vDDDTypes, item_zone: tzinfo) -> vDDDTypes:
+    zoned = vDDDTypes(_zoned(prop.dt, _zone_for(prop.params, item_zone)))
+    for key, value in prop.params.items():
+        if key != "TZID":
+            zoned.params[key] = value
+    return zoned
+
+
+def _zoned_list(values: vDDDLists, item_zone: tzinfo) -> vDDDLists:
+    zone = _zone_for(values.params, item_zone)
+    return vDDDLists([_zoned(d.dt, zone) for d in values.dts])

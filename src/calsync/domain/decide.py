@@ -1,0 +1,198 @@
+"""What one calendar item does to the reservations of one workplace item: a pure plan.
+
+`decide(change, existing, item, occupancy, now, new_id)` compares the occurrences a
+calendar object holds now with the reservations that mirror it and returns a `Plan` of
+small actions (`Create`, `Update`, `Cancel`) plus the room's answer to the organizer.
+`decide_removal(existing)` does the same for an object the calendar no longer has.
+Nothing is written here; the service layer carries the plan out (decide first, then act,
+as vdirsyncer's sync does).
+
+Idempotence: applying the same object twice plans nothing the second time, and an
+occurrence older (lower SEQUENCE) than the reservation is ignored (RFC 5546 §2.1.5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from calsync.domain.entries import CalendarObject, Occurrence, OccurrenceKey, Window
+from calsync.domain.items import WorkplaceItem
+from calsync.domain.occupancy import Occupancy
+from calsync.domain.policy import check
+from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+
+
+@dataclass(frozen=True)
+class Create:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class Update:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class Cancel:
+    reservation: Reservation
+
+
+Action = Create | Update | Cancel
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The actions for one calendar item and, when the room must answer, its PARTSTAT."""
+
+    actions: tuple[Action, ...]
+    room_partstat: str | None = None
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not self.actions and self.room_partstat is None
+
+
+@dataclass(frozen=True)
+class Change:
+    """The calendar object as read now, with where it lives and its version."""
+
+    obj: CalendarObject
+    provider_id: str
+    version: str | None
+    window: Window
+
+
+def decide(
+    change: Change,
+    existing: Sequence[Reservation],
+    item: WorkplaceItem,
+    occupancy: Occupancy,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> Plan:
+    by_key = {reservation_key(r): r for r in existing}
+    actions: list[Action] = []
+    for occurrence in change.obj.occurrences:
+        current = by_key.pop(occurrence.key, None)
+        action = _plan_occurrence(occurrence, current, change, item, occupancy, now, new_id)
+        if action is not None:
+            actions.append(action)
+    for gone in by_key.values():
+        # An occurrence the object no longer yields inside the window was deleted or moved.
+        if gone.status != ReservationStatus.cancelled and _within(gone, change.window):
+            occupancy.release(gone.id)
+            actions.append(Cancel(gone.cancel("removed from the calendar")))
+    return Plan(tuple(actions), _room_answer(change, existing, actions, item))
+
+
+def decide_removal(existing: Sequence[Reservation], occupancy: Occupancy) -> Plan:
+    """The calendar deleted the object: every live reservation mirroring it is cancelled."""
+    actions: list[Action] = []
+    for reservation in existing:
+        if reservation.status != ReservationStatus.cancelled:
+            occupancy.release(reservation.id)
+            actions.append(Cancel(reservation.cancel("deleted in the calendar")))
+    return Plan(tuple(actions))
+
+
+def reservation_key(reservation: Reservation) -> OccurrenceKey:
+    return (reservation.uid, reservation.recurrence_id)
+
+
+def _plan_occurrence(
+    occurrence: Occurrence,
+    current: Reservation | None,
+    change: Change,
+    item: WorkplaceItem,
+    occupancy: Occupancy,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> Action | None:
+    if current is None:
+        # A new meeting (or a new instance of a series): the policy decides.
+        fresh = _mirror(occurrence, change, new_id(), item.name)
+        return Create(_judge(fresh, item, occupancy, now))
+    if occurrence.sequence < current.sequence:
+        # A replay older than what we hold: the newer revision wins.
+        return None
+    updated = replace(
+        _mirror(occurrence, change, current.id, item.name),
+        origin=current.origin,
+        status=current.status,
+        reason=current.reason,
+    )
+    if updated == current:
+        # The same revision again (a replay, or an echo of our own write): nothing to do.
+        return None
+    if _same_span(updated, current) and current.status != ReservationStatus.cancelled:
+        # Only the subject, organizer, sequence or version changed: the decision stands.
+        return Update(updated)
+    # Moved, resized or revived: release the old span and let the policy decide again.
+    occupancy.release(current.id)
+    return Update(_judge(updated, item, occupancy, now))
+
+
+def _judge(
+    reservation: Reservation, item: WorkplaceItem, occupancy: Occupancy, now: datetime
+) -> Reservation:
+    refusal = check(reservation.start, reservation.end, item.policy, occupancy, now, reservation.id)
+    if refusal is not None:
+        return replace(reservation, status=ReservationStatus.declined, reason=str(refusal))
+    occupancy.hold(reservation.start, reservation.end, reservation.id)
+    return replace(reservation, status=ReservationStatus.confirmed, reason="")
+
+
+def _mirror(occurrence: Occurrence, change: Change, reservation_id: str, item: str) -> Reservation:
+    return Reservation(
+        id=reservation_id,
+        item=item,
+        start=occurrence.start,
+        end=occurrence.end,
+        status=ReservationStatus.confirmed,
+        origin=Origin.calendar,
+        uid=occurrence.uid,
+        subject=occurrence.summary,
+        organizer=occurrence.organizer,
+        all_day=occurrence.all_day,
+        recurrence_id=occurrence.recurrence_id,
+        sequence=occurrence.sequence,
+        provider_id=change.provider_id,
+        provider_version=change.version,
+    )
+
+
+def _same_span(a: Reservation, b: Reservation) -> bool:
+    return a.start == b.start and a.end == b.end
+
+
+def _within(reservation: Reservation, window: Window) -> bool:
+    return reservation.end > window.start and reservation.start < window.end
+
+
+def _room_answer(
+    change: Change, existing: Sequence[Reservation], actions: Sequence[Action], item: WorkplaceItem
+) -> str | None:
+    """ACCEPTED if any occurrence holds the room, DECLINED if all were declined.
+
+    None when the binding names no room address or the calendar already shows the answer.
+    """
+    binding = item.binding
+    if binding is None or not binding.room_address:
+        return None
+    statuses = {reservation_key(r): r.status for r in existing}
+    statuses.update({reservation_key(a.reservation): a.reservation.status for a in actions})
+    live = [statuses[o.key] for o in change.obj.occurrences if o.key in statuses]
+    if not live:
+        return None
+    answer = "DECLINED" if all(s == ReservationStatus.declined for s in live) else "ACCEPTED"
+    return None if _shown_partstat(change.obj, binding.room_address) == answer else answer
+
+
+def _shown_partstat(obj: CalendarObject, room_address: str) -> str | None:
+    address = room_address.lower()
+    for attendee in obj.master.attendees:
+        if attendee.address == address:
+            return attendee.partstat
+    return None

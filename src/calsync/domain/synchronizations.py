@@ -1,0 +1,65 @@
+"""Synchronizations and the sweep rule: absence from a listing is not proof of deletion.
+
+`plan_sweep(listed, known, confirmed)` decides which provider ids a full synchronization
+may treat as deleted. A listing that is empty, or far smaller than what the calendar held,
+while many entries lived, is refused (`SweepNeedsConfirmation`) until an admin confirms,
+as vdirsyncer refuses an emptied storage (`StorageEmpty`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class SyncMode(StrEnum):
+    full = "full"
+    incremental = "incremental"
+
+
+class SyncOutcome(StrEnum):
+    succeeded = "succeeded"
+    failed = "failed"
+    needs_confirmation = "needs_confirmation"
+
+
+#: A full listing holding less than this share of the known entries is suspicious.
+SUSPICIOUS_SHARE = 0.5
+#: Below this many known entries, only an empty listing is suspicious.
+SUSPICIOUS_MINIMUM = 10
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Provider ids that the calendar no longer has: their reservations are cancelled."""
+
+    gone: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SweepNeedsConfirmation:
+    """The listing looks like data loss; nothing is swept until an admin confirms."""
+
+    listed: int
+    known: int
+
+    def __str__(self) -> str:
+        return (
+            f"the calendar listed {self.listed} entries where {self.known} were known; "
+            "deletions are held until confirmed (calsync sync --item NAME --full --confirm-sweep)"
+        )
+
+
+def plan_sweep(
+    listed: Set[str], known: Set[str], confirmed: bool = False
+) -> Sweep | SweepNeedsConfirmation:
+    gone = frozenset(known - listed)
+    if not gone or confirmed:
+        return Sweep(gone)
+    present = len(known & listed)
+    if present == 0 or (
+        len(known) >= SUSPICIOUS_MINIMUM and present < len(known) * SUSPICIOUS_SHARE
+    ):
+        return SweepNeedsConfirmation(listed=len(listed), known=len(known))
+    return Sweep(gone)

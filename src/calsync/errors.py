@@ -1,0 +1,67 @@
+"""The error tree of calsync. Adapters translate foreign errors into these at the boundary.
+
+CalsyncError
+├── ConfigError                      the TOML file or environment is wrong (names the key)
+├── NotFound                         an item, reservation, event or calendar item is unknown
+├── InvalidCalendarData(reason)      one calendar entry cannot be read (bad iCalendar, zone, times)
+├── DoubleBooking                    the store refused an overlapping reservation
+└── ProviderError                    a calendar service failed
+    ├── DeltaKeyExpired              the delta key is no longer valid: synchronize in full
+    ├── ProviderThrottled(retry_after)  429/503: try again later
+    ├── ProviderRejected(status)     the service refused the request (412 precondition, 4xx)
+    └── ProviderUnavailable          network error or 5xx
+"""
+
+from __future__ import annotations
+
+
+class CalsyncError(Exception):
+    """Root of every error calsync raises on purpose."""
+
+
+class ConfigError(CalsyncError):
+    """The configuration is invalid; the message names the key and what is wrong."""
+
+
+class NotFound(CalsyncError):
+    """Something named by the caller does not exist."""
+
+
+class InvalidCalendarData(CalsyncError):
+    """One calendar entry cannot be read. `reason` says what was wrong with it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DoubleBooking(CalsyncError):
+    """The store refused a reservation that overlaps an active one of the same item."""
+
+
+class ProviderError(CalsyncError):
+    """A calendar service failed; subclasses say how to react."""
+
+
+class DeltaKeyExpired(ProviderError):
+    """The provider no longer accepts the delta key: the next synchronization is full."""
+
+
+class ProviderThrottled(ProviderError):
+    """The provider asked us to slow down; `retry_after` is in seconds when it said so."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (a failed precondition, a forbidden write)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or answered with a server error."""

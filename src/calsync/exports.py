@@ -1,0 +1,106 @@
+"""The JSON shapes of events, calendar items, synchronizations and reservations.
+
+These shapes are a documented interface (README, "JSON exports"): keys are only added,
+never renamed. Each carries `"schema"` with its name and version. No credential is ever
+part of them: connections are named, never described, and adapters leave Authorization
+headers out of the request texts they keep.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from calsync.domain.reservations import Reservation
+from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return text
+
+
+def event_json(row: EventRow, item: str) -> dict[str, Any]:
+    return {
+        "schema": "calsync.event/1",
+        "id": row.id,
+        "item": item,
+        "action": row.action,
+        "state": row.state,
+        "reservation_id": row.reservation_id,
+        "synchronization_id": row.synchronization_id,
+        "attempts": row.attempts,
+        "next_attempt_at": _when(row.next_attempt_at),
+        "created_at": _when(row.created_at),
+        "updated_at": _when(row.updated_at),
+        "error": row.error or None,
+        "payload": _json_or_text(row.payload),
+        "provider_payload": row.provider_payload or None,
+        "response": row.response or None,
+    }
+
+
+def calendar_item_json(row: CalendarItemRow, item: str) -> dict[str, Any]:
+    return {
+        "schema": "calsync.calendar_item/1",
+        "id": row.id,
+        "item": item,
+        "kind": row.kind,
+        "status": row.status,
+        "event_id": row.event_id,
+        "synchronization_id": row.synchronization_id,
+        "provider_id": row.provider_id,
+        "provider_version": row.provider_version,
+        "created_at": _when(row.created_at),
+        "applied_at": _when(row.applied_at),
+        "outcome": row.outcome or None,
+        "error": row.error or None,
+        "provider_payload": row.provider_payload or None,
+    }
+
+
+def synchronization_json(row: SynchronizationRow, item: str) -> dict[str, Any]:
+    return {
+        "schema": "calsync.synchronization/1",
+        "id": row.id,
+        "item": item,
+        "mode": row.mode,
+        "started_at": _when(row.started_at),
+        "finished_at": _when(row.finished_at),
+        "delta_key_before": row.delta_key_before,
+        "delta_key_after": row.delta_key_after,
+        "events_created": row.events_created,
+        "calendar_items_created": row.calendar_items_created,
+        "outcome": row.outcome,
+        "detail": row.detail or None,
+        "requests": row.requests,
+        "bytes_received": row.bytes_received,
+    }
+
+
+def reservation_json(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "schema": "calsync.reservation/1",
+        "id": reservation.id,
+        "item": reservation.item,
+        "start": reservation.start.isoformat(),
+        "end": reservation.end.isoformat(),
+        "all_day": reservation.all_day,
+        "status": reservation.status.value,
+        "origin": reservation.origin.value,
+        "subject": reservation.subject,
+        "organizer": reservation.organizer,
+        "uid": reservation.uid,
+        "recurrence_id": _when(reservation.recurrence_id),
+        "sequence": reservation.sequence,
+        "provider_id": reservation.provider_id,
+        "provider_version": reservation.provider_version,
+        "reason": reservation.reason or None,
+    }

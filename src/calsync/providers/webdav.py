@@ -1,0 +1,211 @@
+"""What the CalDAV adapter puts on the wire: WebDAV/CalDAV XML and readable exchanges.
+
+Request bodies: `sync_collection` (RFC 6578 §3.2), `calendar_multiget` (RFC 4791 §7.9),
+`propfind_etags` (RFC 4918 §9.1) and `mkcalendar` (RFC 4791 §5.3.1). Responses:
+`parse_multistatus` (RFC 4918 §13, with the RFC 6578 `DAV:sync-token`) and `preconditions`
+(the `DAV:error` body of a failed precondition, RFC 4918 §16). Exchanges: `describe_request`
+and `describe_response` give the readable, truncated text kept on events.
+
+Parsing never resolves entities or fetches anything from the network. calendar-data
+arrives as XML text, whose line ends the XML parser turns into LF (XML 1.0 §2.11); they are
+turned back into the CRLF that iCalendar requires (RFC 5545 §3.1).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+from lxml import etree
+
+from calsync.errors import ProviderUnavailable
+
+DAV = "DAV:"
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+_NSMAP = {"d": DAV, "c": CALDAV}
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+_STATUS_LINE = re.compile(r"^\s*HTTP/\S+\s+(\d{3})")
+_TEXT_LIMIT = 4096
+# Shown in exchanges; Authorization never is.
+_SHOWN_HEADERS = ("Depth", "If-Match", "If-None-Match", "Content-Type", "ETag", "Retry-After")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One `DAV:response` of a multistatus: a member href and what the server said about it."""
+
+    href: str
+    status: int
+    etag: str | None = None
+    calendar_data: bytes | None = None
+    is_collection: bool = False
+
+
+@dataclass(frozen=True)
+class Multistatus:
+    members: tuple[Member, ...]
+    sync_token: str | None
+
+
+def sync_collection(sync_token: str | None) -> bytes:
+    """RFC 6578 sync-collection asking for etags; an empty token asks for every member."""
+    root = etree.Element(_d("sync-collection"), nsmap={"d": DAV})
+    etree.SubElement(root, _d("sync-token")).text = sync_token or ""
+    etree.SubElement(root, _d("sync-level")).text = "1"
+    etree.SubElement(etree.SubElement(root, _d("prop")), _d("getetag"))
+    return _serialize(root)
+
+
+def calendar_multiget(hrefs: Iterable[str]) -> bytes:
+    """RFC 4791 calendar-multiget asking for the etag and calendar-data of `hrefs`."""
+    root = etree.Element(_c("calendar-multiget"), nsmap=_NSMAP)
+    prop = etree.SubElement(root, _d("prop"))
+    etree.SubElement(prop, _d("getetag"))
+    etree.SubElement(prop, _c("calendar-data"))
+    for href in hrefs:
+        etree.SubElement(root, _d("href")).text = href
+    return _serialize(root)
+
+
+def propfind_etags() -> bytes:
+    """PROPFIND for the etag and resource type of a resource (or of a collection's members)."""
+    root = etree.Element(_d("propfind"), nsmap={"d": DAV})
+    prop = etree.SubElement(root, _d("prop"))
+    etree.SubElement(prop, _d("getetag"))
+    etree.SubElement(prop, _d("resourcetype"))
+    return _serialize(root)
+
+
+def mkcalendar(display_name: str) -> bytes:
+    """MKCALENDAR body setting the display name (RFC 4791 §5.3.1.2)."""
+    root = etree.Element(_c("mkcalendar"), nsmap=_NSMAP)
+    prop = etree.SubElement(etree.SubElement(root, _d("set")), _d("prop"))
+    etree.SubElement(prop, _d("displayname")).text = display_name
+    return _serialize(root)
+
+
+def parse_multistatus(content: bytes) -> Multistatus:
+    """The members and sync-token of a 207 Multi-Status body."""
+    root = _parse(content)
+    if root.tag != _d("multistatus"):
+        raise ProviderUnavailable(f"expected DAV:multistatus, got {root.tag}")
+    members = tuple(
+        member for response in root.iterfind("d:response", _NSMAP) for member in _members(response)
+    )
+    return Multistatus(members, root.findtext("d:sync-token", namespaces=_NSMAP))
+
+
+def preconditions(content: bytes) -> frozenset[str]:
+    """Local names of the conditions in a `DAV:error` body ("valid-sync-token", ...).
+
+    A body that is not XML is searched for the names, as some servers answer in HTML.
+    """
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError:
+        text = content.decode("utf-8", "replace")
+        known = ("valid-sync-token", "supported-report", "resource-must-be-null")
+        return frozenset(name for name in known if name in text)
+    return frozenset(etree.QName(child).localname for child in root if isinstance(child.tag, str))
+
+
+def same_path(href: str, url: str) -> bool:
+    """Whether `href` (as a server reports it) names the resource at `url`."""
+    absolute = urljoin(url, href)
+    return _path_key(absolute) == _path_key(url)
+
+
+def describe_request(request: httpx.Request) -> str:
+    """Method, URL, the headers that matter and the start of the body; never credentials."""
+    lines = [f"{request.method} {request.url}"]
+    lines += [
+        f"{name}: {request.headers[name]}" for name in _SHOWN_HEADERS if name in request.headers
+    ]
+    return _with_body(lines, request.content)
+
+
+def describe_response(response: httpx.Response) -> str:
+    """Status, the headers that matter and the start of the body."""
+    lines = [f"{response.status_code} {response.reason_phrase}"]
+    lines += [
+        f"{name}: {response.headers[name]}" for name in _SHOWN_HEADERS if name in response.headers
+    ]
+    return _with_body(lines, response.content)
+
+
+def _with_body(lines: list[str], body: bytes) -> str:
+    text = "\n".join(lines)
+    if body:
+        text += "\n\n" + truncate(body.decode("utf-8", "replace"), _TEXT_LIMIT)
+    return text
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... {len(text) - limit} more characters]"
+
+
+def _members(response: etree._Element) -> list[Member]:
+    hrefs = [(href.text or "").strip() for href in response.iterfind("d:href", _NSMAP)]
+    status_text = response.findtext("d:status", namespaces=_NSMAP)
+    if status_text is not None:
+        return [Member(href, _status(status_text)) for href in hrefs]
+    ok = [
+        propstat
+        for propstat in response.iterfind("d:propstat", _NSMAP)
+        if _status(propstat.findtext("d:status", "", _NSMAP)) == 200
+    ]
+    if not ok:
+        return [Member(href, 404) for href in hrefs[:1]]
+    etag = data = None
+    is_collection = False
+    for propstat in ok:
+        prop = propstat.find("d:prop", _NSMAP)
+        if prop is None:
+            continue
+        etag = prop.findtext("d:getetag", namespaces=_NSMAP) or etag
+        calendar_data = prop.findtext("c:calendar-data", namespaces=_NSMAP)
+        if calendar_data is not None:
+            data = _crlf(calendar_data)
+        is_collection = (
+            is_collection or prop.find("d:resourcetype/d:collection", _NSMAP) is not None
+        )
+    return [Member(href, 200, etag, data, is_collection) for href in hrefs[:1]]
+
+
+def _status(status_line: str) -> int:
+    match = _STATUS_LINE.match(status_line)
+    if match is None:
+        raise ProviderUnavailable(f"unreadable DAV:status {status_line!r}")
+    return int(match.group(1))
+
+
+def _crlf(text: str) -> bytes:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+def _path_key(url: str) -> str:
+    return unquote(urlsplit(url).path).rstrip("/")
+
+
+def _parse(content: bytes) -> etree._Element:
+    try:
+        return etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ProviderUnavailable(f"unreadable XML in the server's answer: {exc}") from exc
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _d(name: str) -> str:
+    return f"{{{DAV}}}{name}"
+
+
+def _c(name: str) -> str:
+    return f"{{{CALDAV}}}{name}"

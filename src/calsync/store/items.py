@@ -1,0 +1,136 @@
+"""Workplace items in the store: upsert from configuration, delta keys, lookups."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calsync.domain.items import (
+    BookingPolicy,
+    CalendarBinding,
+    ItemKind,
+    Location,
+    WorkplaceItem,
+)
+from calsync.errors import NotFound
+from calsync.store.tables import ItemRow
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: int
+    item: WorkplaceItem
+    delta_key: str | None
+
+
+class ItemRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, item: WorkplaceItem) -> StoredItem:
+        """Store the item as configured; a changed binding forgets the delta key."""
+        row = self.session.scalar(select(ItemRow).where(ItemRow.name == item.name))
+        if row is None:
+            row = ItemRow(name=item.name)
+            self.session.add(row)
+        binding = _dump_binding(item.binding)
+        if row.binding != binding:
+            row.delta_key = None
+        row.kind, row.time_zone, row.capacity = item.kind.value, item.time_zone, item.capacity
+        row.site, row.building, row.floor = (
+            item.location.site,
+            item.location.building,
+            item.location.floor,
+        )
+        row.policy, row.binding = _dump_policy(item.policy), binding
+        self.session.flush()
+        return _stored(row)
+
+    def get(self, name: str) -> StoredItem:
+        row = self.session.scalar(select(ItemRow).where(ItemRow.name == name))
+        if row is None:
+            raise NotFound(f"no workplace item named {name!r}")
+        return _stored(row)
+
+    def by_id(self, item_id: int) -> StoredItem:
+        row = self.session.get(ItemRow, item_id)
+        if row is None:
+            raise NotFound(f"no workplace item with id {item_id}")
+        return _stored(row)
+
+    def names(self) -> dict[int, str]:
+        return dict(self.session.execute(select(ItemRow.id, ItemRow.name)).tuples())
+
+    def all(self) -> list[StoredItem]:
+        return [
+            _stored(row) for row in self.session.scalars(select(ItemRow).order_by(ItemRow.name))
+        ]
+
+    def set_delta_key(self, item_id: int, delta_key: str | None) -> None:
+        row = self.session.get(ItemRow, item_id)
+        assert row is not None
+        row.delta_key = delta_key
+
+
+def _stored(row: ItemRow) -> StoredItem:
+    item = WorkplaceItem(
+        name=row.name,
+        kind=ItemKind(row.kind),
+        time_zone=row.time_zone,
+        capacity=row.capacity,
+        location=Location(row.site, row.building, row.floor),
+        policy=_load_policy(row.policy),
+        binding=_load_binding(row.binding),
+    )
+    return StoredItem(id=row.id, item=item, delta_key=row.delta_key)
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _delta(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
+
+
+def _dump_policy(policy: BookingPolicy) -> str:
+    return json.dumps(
+        {
+            "booking_window": _seconds(policy.booking_window),
+            "max_duration": _seconds(policy.max_duration),
+            "decline_conflicts": policy.decline_conflicts,
+        },
+        sort_keys=True,
+    )
+
+
+def _load_policy(text: str) -> BookingPolicy:
+    data: dict[str, Any] = json.loads(text)
+    return BookingPolicy(
+        booking_window=_delta(data.get("booking_window")),
+        max_duration=_delta(data.get("max_duration")),
+        decline_conflicts=bool(data.get("decline_conflicts", True)),
+    )
+
+
+def _dump_binding(binding: CalendarBinding | None) -> str | None:
+    if binding is None:
+        return None
+    data = asdict(binding)
+    data["window_past"] = binding.window_past.total_seconds()
+    data["window_ahead"] = binding.window_ahead.total_seconds()
+    return json.dumps(data, sort_keys=True)
+
+
+def _load_binding(text: str | None) -> CalendarBinding | None:
+    if text is None:
+        return None
+    data: dict[str, Any] = json.loads(text)
+    data["window_past"] = timedelta(seconds=data["window_past"])
+    data["window_ahead"] = timedelta(seconds=data["window_ahead"])
+    return CalendarBinding(**data)

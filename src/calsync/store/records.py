@@ -1,0 +1,185 @@
+"""The exchange log in the store: events, calendar items and synchronizations.
+
+Events are also the durable work queue: `claim()` hands pending events to one worker
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite runs one writer at a time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, exists, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from calsync.domain.events import Action, CalendarItemStatus, EventState
+from calsync.errors import NotFound
+from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    item_id: int | None = None
+    status: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    synchronization_id: int | None = None
+    limit: int = 200
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        item_id: int,
+        action: Action,
+        now: datetime,
+        payload: dict[str, Any],
+        reservation_id: str | None = None,
+        state: EventState = EventState.new,
+    ) -> EventRow:
+        row = EventRow(
+            item_id=item_id,
+            action=action.value,
+            state=state.value,
+            payload=json.dumps(payload, sort_keys=True, default=str),
+            reservation_id=reservation_id,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+            attempts=0,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get(self, event_id: int) -> EventRow:
+        row = self.session.get(EventRow, event_id)
+        if row is None:
+            raise NotFound(f"no event {event_id}")
+        return row
+
+    def claim(self, now: datetime, lease: timedelta, limit: int = 1) -> list[EventRow]:
+        """Pending events that are due, or whose worker's lease ran out, marked processing."""
+        other = aliased(EventRow)
+        reading = exists().where(
+            other.item_id == EventRow.item_id,
+            other.id != EventRow.id,
+            other.action == Action.read.value,
+            other.state == EventState.processing.value,
+            other.claimed_until >= now,
+        )
+        query = (
+            select(EventRow)
+            .where(
+                or_(
+                    (EventRow.state == EventState.new.value) & (EventRow.next_attempt_at <= now),
+                    (EventRow.state == EventState.processing.value)
+                    & (EventRow.claimed_until < now),
+                ),
+                or_(EventRow.action != Action.read.value, ~reading),
+            )
+            .order_by(EventRow.next_attempt_at, EventRow.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed, reading_items = [], set()
+        for row in self.session.scalars(query):
+            if row.action == Action.read.value:
+                if row.item_id in reading_items:
+                    continue  # one synchronization of a calendar at a time
+                reading_items.add(row.item_id)
+            row.state, row.claimed_until, row.updated_at = "processing", now + lease, now
+            claimed.append(row)
+        self.session.flush()
+        return claimed
+
+    def reading(self, item_id: int) -> EventRow | None:
+        """The read event of this item that a worker is running, if any."""
+        query = select(EventRow).where(
+            EventRow.item_id == item_id,
+            EventRow.action == Action.read.value,
+            EventRow.state == EventState.processing.value,
+        )
+        return self.session.scalar(query)
+
+    def find(self, where: RecordFilter) -> list[EventRow]:
+        query = _filtered(select(EventRow), EventRow, where, EventRow.state)
+        if where.action:
+            query = query.where(EventRow.action == where.action)
+        return list(self.session.scalars(query.order_by(EventRow.id.desc()).limit(where.limit)))
+
+
+class CalendarItemRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(CalendarItemRow), list(rows))
+
+    def get(self, calendar_item_id: int) -> CalendarItemRow:
+        row = self.session.get(CalendarItemRow, calendar_item_id)
+        if row is None:
+            raise NotFound(f"no calendar item {calendar_item_id}")
+        return row
+
+    def pending(self, item_id: int, limit: int) -> list[CalendarItemRow]:
+        query = (
+            select(CalendarItemRow)
+            .where(
+                CalendarItemRow.item_id == item_id,
+                CalendarItemRow.status == CalendarItemStatus.pending.value,
+            )
+            .order_by(CalendarItemRow.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def count_for(self, synchronization_id: int) -> int:
+        query = select(func.count()).where(CalendarItemRow.synchronization_id == synchronization_id)
+        return int(self.session.scalar(query) or 0)
+
+    def find(self, where: RecordFilter) -> list[CalendarItemRow]:
+        query = _filtered(select(CalendarItemRow), CalendarItemRow, where, CalendarItemRow.status)
+        if where.synchronization_id is not None:
+            query = query.where(CalendarItemRow.synchronization_id == where.synchronization_id)
+        query = query.order_by(CalendarItemRow.id.desc()).limit(where.limit)
+        return list(self.session.scalars(query))
+
+
+class SynchronizationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: SynchronizationRow) -> SynchronizationRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def find(self, where: RecordFilter) -> list[SynchronizationRow]:
+        query = _filtered(
+            select(SynchronizationRow), SynchronizationRow, where, SynchronizationRow.outcome
+        )
+        query = query.order_by(SynchronizationRow.id.desc()).limit(where.limit)
+        return list(self.session.scalars(query))
+
+
+def _filtered(query: Select[Any], table: Any, where: RecordFilter, status: Any) -> Select[Any]:
+    stamp = table.started_at if table is SynchronizationRow else table.created_at
+    if where.item_id is not None:
+        query = query.where(table.item_id == where.item_id)
+    if where.status:
+        query = query.where(status == where.status)
+    if where.since is not None:
+        query = query.where(stamp >= where.since)
+    if where.until is not None:
+        query = query.where(stamp < where.until)
+    return query

@@ -1,0 +1,180 @@
+"""Reservations in the store, as domain values. Writes go in bulk: a full
+synchronization of a large calendar creates tens of thousands of occurrences."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from calsync.domain.entries import Window
+from calsync.domain.occupancy import Span
+from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
+from calsync.errors import DoubleBooking, NotFound
+from calsync.store.tables import ReservationRow
+
+
+@dataclass(frozen=True)
+class ReservationFilter:
+    item_id: int | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 500
+
+
+class ReservationRepository:
+    def __init__(self, session: Session, item_names: dict[int, str]) -> None:
+        self.session = session
+        self.item_names = item_names
+        self.item_ids = {name: item_id for item_id, name in item_names.items()}
+
+    def get(self, reservation_id: str) -> Reservation:
+        row = self.session.get(ReservationRow, reservation_id)
+        if row is None:
+            raise NotFound(f"no reservation {reservation_id!r}")
+        return self._to_domain(row)
+
+    def of_uids(self, item_id: int, uids: Iterable[str]) -> dict[str, list[Reservation]]:
+        found: dict[str, list[Reservation]] = defaultdict(list)
+        uid_list = list(set(uids))
+        for start in range(0, len(uid_list), 500):
+            query = select(ReservationRow).where(
+                ReservationRow.item_id == item_id,
+                ReservationRow.uid.in_(uid_list[start : start + 500]),
+            )
+            for row in self.session.scalars(query):
+                found[row.uid].append(self._to_domain(row))
+        return found
+
+    def of_provider_id(self, item_id: int, provider_id: str) -> list[Reservation]:
+        query = select(ReservationRow).where(
+            ReservationRow.item_id == item_id, ReservationRow.provider_id == provider_id
+        )
+        return [self._to_domain(row) for row in self.session.scalars(query)]
+
+    def known_versions(self, item_id: int) -> dict[str, set[str | None]]:
+        """provider id → versions of the live reservations mirroring it."""
+        query = select(ReservationRow.provider_id, ReservationRow.provider_version).where(
+            ReservationRow.item_id == item_id,
+            ReservationRow.provider_id.is_not(None),
+            ReservationRow.status != ReservationStatus.cancelled.value,
+        )
+        known: dict[str, set[str | None]] = defaultdict(set)
+        for provider_id, version in self.session.execute(query).tuples():
+            assert provider_id is not None
+            known[provider_id].add(version)
+        return known
+
+    def holding_spans(self, item_id: int, window: Window) -> list[Span]:
+        query = select(ReservationRow.start_at, ReservationRow.end_at, ReservationRow.id).where(
+            ReservationRow.item_id == item_id,
+            ReservationRow.status.in_([s.value for s in HOLDING]),
+            ReservationRow.end_at > window.start,
+            ReservationRow.start_at < window.end,
+        )
+        return list(self.session.execute(query).tuples())
+
+    def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
+        if reservations:
+            rows = [self._to_row(r, now) | {"created_at": now} for r in reservations]
+            self._guarded(insert(ReservationRow), rows)
+
+    def update_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
+        if reservations:
+            self._guarded(update(ReservationRow), [self._to_row(r, now) for r in reservations])
+
+    def add(self, reservation: Reservation, now: datetime) -> None:
+        self.add_many([reservation], now)
+
+    def save(self, reservation: Reservation, now: datetime) -> None:
+        self.update_many([reservation], now)
+
+    def set_provider_ref(
+        self, reservation_id: str, provider_id: str | None, version: str | None
+    ) -> None:
+        """Where the provider keeps this reservation now; nothing else changes."""
+        self.session.execute(
+            update(ReservationRow)
+            .where(ReservationRow.id == reservation_id)
+            .values(provider_id=provider_id, provider_version=version)
+        )
+
+    def set_version_of(self, item_id: int, provider_id: str, version: str | None) -> None:
+        """The provider's new version of an object, on every reservation mirroring it."""
+        self.session.execute(
+            update(ReservationRow)
+            .where(ReservationRow.item_id == item_id, ReservationRow.provider_id == provider_id)
+            .values(provider_version=version)
+        )
+
+    def find(self, where: ReservationFilter) -> list[Reservation]:
+        return [self._to_domain(row) for row in self.session.scalars(_filtered(where))]
+
+    def _guarded(self, statement: Any, rows: list[dict[str, Any]]) -> None:
+        try:
+            with self.session.begin_nested():
+                self.session.execute(statement, rows)
+        except IntegrityError as exc:
+            if "no_double_booking" in str(exc.orig):
+                raise DoubleBooking("the item is already reserved at that time") from exc
+            raise
+
+    def _to_row(self, r: Reservation, now: datetime) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "item_id": self.item_ids[r.item],
+            "start_at": r.start,
+            "end_at": r.end,
+            "status": r.status.value,
+            "origin": r.origin.value,
+            "uid": r.uid,
+            "recurrence_key": r.recurrence_id.isoformat() if r.recurrence_id else "",
+            "recurrence_id": r.recurrence_id,
+            "subject": r.subject,
+            "organizer": r.organizer,
+            "all_day": r.all_day,
+            "sequence": r.sequence,
+            "provider_id": r.provider_id,
+            "provider_version": r.provider_version,
+            "reason": r.reason,
+            "updated_at": now,
+        }
+
+    def _to_domain(self, row: ReservationRow) -> Reservation:
+        return Reservation(
+            id=row.id,
+            item=self.item_names[row.item_id],
+            start=row.start_at,
+            end=row.end_at,
+            status=ReservationStatus(row.status),
+            origin=Origin(row.origin),
+            uid=row.uid,
+            subject=row.subject,
+            organizer=row.organizer,
+            all_day=row.all_day,
+            recurrence_id=row.recurrence_id,
+            sequence=row.sequence,
+            provider_id=row.provider_id,
+            provider_version=row.provider_version,
+            reason=row.reason,
+        )
+
+
+def _filtered(where: ReservationFilter) -> Select[Any]:
+    query = select(ReservationRow).order_by(ReservationRow.start_at, ReservationRow.id)
+    if where.item_id is not None:
+        query = query.where(ReservationRow.item_id == where.item_id)
+    if where.status is not None:
+        query = query.where(ReservationRow.status == where.status)
+    if where.start is not None:
+        query = query.where(ReservationRow.end_at > where.start)
+    if where.end is not None:
+        query = query.where(ReservationRow.start_at < where.end)
+    return query.limit(where.limit)

@@ -1,0 +1,145 @@
+"""The rows: SQLAlchemy 2 declarative tables. Domain values live in calsync.domain.
+
+Double booking is refused by the database itself: on PostgreSQL an exclusion constraint
+on (item, time range) over holding reservations; on SQLite a trigger with the same rule
+(see the Alembic migration), under serialized writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from calsync.store.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ItemRow(Base):
+    __tablename__ = "workplace_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    site: Mapped[str] = mapped_column(String(200), default="")
+    building: Mapped[str] = mapped_column(String(200), default="")
+    floor: Mapped[str] = mapped_column(String(50), default="")
+    policy: Mapped[str] = mapped_column(Text, default="{}")
+    binding: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delta_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    synchronized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReservationRow(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (
+        UniqueConstraint("item_id", "uid", "recurrence_key", name="uq_reservation_occurrence"),
+        Index("ix_reservations_item_start", "item_id", "start_at"),
+        Index("ix_reservations_provider_id", "item_id", "provider_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(30))
+    origin: Mapped[str] = mapped_column(String(20))
+    uid: Mapped[str] = mapped_column(String(500))
+    recurrence_key: Mapped[str] = mapped_column(String(40), default="")
+    recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    organizer: Mapped[str] = mapped_column(String(500), default="")
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    provider_id: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    provider_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SynchronizationRow(Base):
+    __tablename__ = "synchronizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    mode: Mapped[str] = mapped_column(String(20))
+    delta_key_before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delta_key_after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    events_created: Mapped[int] = mapped_column(Integer, default=0)
+    calendar_items_created: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_received: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_claim", "state", "next_attempt_at"),
+        # Never two synchronizations of one calendar at once, whatever the worker count.
+        Index(
+            "uq_events_one_read_in_progress",
+            "item_id",
+            unique=True,
+            sqlite_where=text("action = 'read' AND state = 'processing'"),
+            postgresql_where=text("action = 'read' AND state = 'processing'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
+    reservation_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    synchronization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("synchronizations.id"), nullable=True, index=True
+    )
+    action: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    provider_payload: Mapped[str] = mapped_column(Text, default="")
+    response: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarItemRow(Base):
+    __tablename__ = "calendar_items"
+    __table_args__ = (Index("ix_calendar_items_status", "status", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    synchronization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("synchronizations.id"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30))
+    provider_id: Mapped[str] = mapped_column(String(1000))
+    provider_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    provider_payload: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,1 @@
+"""The service layer: synchronize, apply, push, reprocess. Orchestration and transactions only."""

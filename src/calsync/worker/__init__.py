@@ -1,0 +1,1 @@
+"""The worker: claims pending events, runs them, retries, schedules polls."""

@@ -1,0 +1,32 @@
+"""A Radicale server for the CalDAV adapter tests; each test gets its own calendar in it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from calsync.providers.caldav import CalDAVProvider
+from calsync.radicale_server import RadicaleServer
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
+    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
+        yield server
+
+
+@pytest.fixture
+def provider(radicale: RadicaleServer) -> Iterator[CalDAVProvider]:
+    caldav = CalDAVProvider(radicale.url, timeout=10.0)
+    yield caldav
+    caldav.close()
+
+
+@pytest.fixture
+def calendar(provider: CalDAVProvider) -> str:
+    """A fresh, empty room calendar on the shared server."""
+    path = f"/rooms/room-{uuid.uuid4().hex[:12]}/"
+    provider.make_calendar(path, "Test room")
+    return path
