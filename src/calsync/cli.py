@@ -609,4 +609,4 @@ def demo(
     from calsync.demo import run_demo
 
     with _errors():
-        run_demo(console, keep)
+        run_demo(Console(width=max(console.width, 150)), keep)

@@ -19,9 +19,8 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServe
 
 @pytest.fixture
 def provider(radicale: RadicaleServer) -> Iterator[CalDAVProvider]:
-    caldav = CalDAVProvider(radicale.url, timeout=10.0)
-    yield caldav
-    caldav.close()
+    with CalDAVProvider(radicale.url, timeout=10.0) as caldav:
+        yield caldav
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, NoReturn
+from typing import ClassVar, NoReturn, Self
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -58,7 +58,8 @@ _TOKEN_EXPIRED = "valid-sync-token"
 
 @dataclass(frozen=True)
 class TrafficCounters:
-    """Requests and bytes (request line, headers and body as sent or received)."""
+    """Requests and bytes on the wire: request or status line, headers, body as transferred
+    (compressed when the server compressed it)."""
 
     requests: int = 0
     bytes_sent: int = 0
@@ -133,19 +134,25 @@ class CalDAVProvider:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # Reading
 
     def fetch_changes(self, calendar: str, delta_key: str | None) -> ChangeBatch:
         url = self._collection_url(calendar)
         call = _Call()
         try:
-            etags, removed, token = self._sync_collection(call, url, delta_key)
+            changed, removed, token = self._sync_collection(call, url, delta_key)
+            full = delta_key is None
         except _SyncUnsupported:
-            etags, removed, token = self._propfind_listing(call, url), [], None
-            delta_key = None
-        full = delta_key is None
+            # No delta key without sync-collection: list every member; the caller compares etags.
+            changed, removed, token, full = self._propfind_listing(call, url), [], None, True
         changes = [RemoteChange(href, None, removed=True) for href in ([] if full else removed)]
-        changes += self._multiget(call, url, list(etags), full)
+        changes += self._multiget(call, url, list(changed), full)
         return ChangeBatch(tuple(changes), token, full, call.exchange())
 
     def get(self, calendar: str, provider_id: str) -> RemoteChange:

@@ -64,7 +64,7 @@ class ItemRepository:
         return _stored(row)
 
     def names(self) -> dict[int, str]:
-        return dict(self.session.execute(select(ItemRow.id, ItemRow.name)).tuples())
+        return {row[0]: row[1] for row in self.session.execute(select(ItemRow.id, ItemRow.name))}
 
     def all(self) -> list[StoredItem]:
         return [

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, or_, select
+from sqlalchemy import Select, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from calsync.domain.events import Action, CalendarItemStatus, EventState
@@ -163,6 +163,14 @@ class SynchronizationRepository:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def count_event(self, synchronization_id: int) -> None:
+        """One more event (a room's answer, say) came out of this synchronization."""
+        self.session.execute(
+            update(SynchronizationRow)
+            .where(SynchronizationRow.id == synchronization_id)
+            .values(events_created=SynchronizationRow.events_created + 1)
+        )
 
     def find(self, where: RecordFilter) -> list[SynchronizationRow]:
         query = _filtered(

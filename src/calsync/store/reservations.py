@@ -67,7 +67,7 @@ class ReservationRepository:
             ReservationRow.status != ReservationStatus.cancelled.value,
         )
         known: dict[str, set[str | None]] = defaultdict(set)
-        for provider_id, version in self.session.execute(query).tuples():
+        for provider_id, version in self.session.execute(query):
             assert provider_id is not None
             known[provider_id].add(version)
         return known
@@ -79,7 +79,7 @@ class ReservationRepository:
             ReservationRow.end_at > window.start,
             ReservationRow.start_at < window.end,
         )
-        return list(self.session.execute(query).tuples())
+        return [(row[0], row[1], row[2]) for row in self.session.execute(query)]
 
     def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:

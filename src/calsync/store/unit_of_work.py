@@ -46,7 +46,7 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() discards whatever was not committed, and leaves loaded rows readable.
         self.session.close()
 
     def commit(self) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from calsync.bootstrap import Services
 from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.decide import Cancel, Change, Create, Plan, Update, decide, decide_removal
-from calsync.domain.entries import Window
+from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import Reservation, ReservationStatus
@@ -115,57 +115,80 @@ def _apply_batch(
     report: ApplyReport,
 ) -> None:
     writes = _Writes()
-    existing = _existing(uow, stored, rows)
-    for row in rows:
-        status = _apply_one(uow, stored, row, existing, occupancy, window, now, writes)
+    readable = _read_all(rows, stored, window, now, report)
+    existing = _existing(uow, stored, readable)
+    for row, obj in _in_booking_order(readable):
+        status = _apply_one(uow, stored, row, obj, existing, occupancy, window, now, writes)
         report.count(status)
     uow.reservations.add_many(writes.creates, now)
     uow.reservations.update_many(writes.updates, now)
 
 
-def _existing(
-    uow: UnitOfWork, stored: StoredItem, rows: Sequence[CalendarItemRow]
-) -> dict[str, list[Reservation]]:
-    """Reservations by provider id for cancellations, by UID for everything else."""
-    uids: dict[int, str] = {}
-    for row in rows:
-        if row.kind != CalendarItemKind.cancellation.value and row.provider_payload:
-            uids[row.id] = _peek_uid(row.provider_payload)
-    by_uid = uow.reservations.of_uids(stored.id, uids.values())
-    found: dict[str, list[Reservation]] = dict(by_uid)
+def _read_all(
+    rows: Sequence[CalendarItemRow],
+    stored: StoredItem,
+    window: Window,
+    now: datetime,
+    report: ApplyReport,
+) -> list[tuple[CalendarItemRow, CalendarObject | None]]:
+    """Each row with its calendar object (None for a cancellation); unreadable rows fail."""
+    readable: list[tuple[CalendarItemRow, CalendarObject | None]] = []
     for row in rows:
         if row.kind == CalendarItemKind.cancellation.value:
+            readable.append((row, None))
+            continue
+        try:
+            data = row.provider_payload.encode()
+            readable.append((row, read_calendar_object(data, stored.item.time_zone, window)))
+        except InvalidCalendarData as exc:
+            _fail(row, f"{row.provider_id}: {exc.reason}", now)
+            report.count(CalendarItemStatus.failed)
+    return readable
+
+
+def _in_booking_order(
+    readable: list[tuple[CalendarItemRow, CalendarObject | None]],
+) -> list[tuple[CalendarItemRow, CalendarObject | None]]:
+    """Cancellations first (they free the room), then first booked, first served (DTSTAMP)."""
+
+    def order(pair: tuple[CalendarItemRow, CalendarObject | None]) -> tuple[int, datetime, int]:
+        row, obj = pair
+        if obj is None:
+            return (0, datetime.min.replace(tzinfo=UTC), row.id)
+        return (1, obj.master.dtstamp or datetime.max.replace(tzinfo=UTC), row.id)
+
+    return sorted(readable, key=order)
+
+
+def _existing(
+    uow: UnitOfWork,
+    stored: StoredItem,
+    readable: list[tuple[CalendarItemRow, CalendarObject | None]],
+) -> dict[str, list[Reservation]]:
+    """Reservations by provider id for cancellations, by UID for everything else."""
+    uids = [obj.uid for _, obj in readable if obj is not None]
+    found: dict[str, list[Reservation]] = dict(uow.reservations.of_uids(stored.id, uids))
+    for row, obj in readable:
+        if obj is None:
             found[row.provider_id] = uow.reservations.of_provider_id(stored.id, row.provider_id)
     return found
-
-
-def _peek_uid(payload: str) -> str:
-    """The UID line of an iCalendar text, to load its reservations before parsing it."""
-    for line in payload.splitlines():
-        if line.startswith("UID:"):
-            return line[4:].strip()
-    return ""
 
 
 def _apply_one(
     uow: UnitOfWork,
     stored: StoredItem,
     row: CalendarItemRow,
+    obj: CalendarObject | None,
     existing: dict[str, list[Reservation]],
     occupancy: Occupancy,
     window: Window,
     now: datetime,
     writes: _Writes,
 ) -> CalendarItemStatus:
-    if row.kind == CalendarItemKind.cancellation.value:
+    if obj is None:
         current = existing.get(row.provider_id, [])
         plan = decide_removal(current, occupancy)
     else:
-        try:
-            obj = read_calendar_object(row.provider_payload.encode(), stored.item.time_zone, window)
-        except InvalidCalendarData as exc:
-            _fail(row, f"{row.provider_id}: {exc.reason}", now)
-            return CalendarItemStatus.failed
         current = existing.get(obj.uid, [])
         change = Change(obj, row.provider_id, row.provider_version, window)
         plan = decide(change, current, stored.item, occupancy, now, lambda: str(uuid.uuid4()))
@@ -243,6 +266,8 @@ def _enqueue_answer(
         },
         reservation_id=first,
     )
+    if row.synchronization_id is not None:
+        uow.synchronizations.count_event(row.synchronization_id)
 
 
 def _fail(row: CalendarItemRow, error: str, now: datetime) -> None:

@@ -23,7 +23,6 @@ from calsync.domain.reservations import Reservation
 from calsync.errors import ConfigError, ProviderError, ProviderRejected
 from calsync.providers.base import Exchange, Provider
 from calsync.store.items import StoredItem
-from calsync.store.tables import EventRow
 
 DRY_RUN = "dry run: nothing was sent to the provider"
 
@@ -31,13 +30,14 @@ DRY_RUN = "dry run: nothing was sent to the provider"
 def push_event(services: Services, event_id: int) -> None:
     with services.uow() as uow:
         event = uow.events.get(event_id)
+        action, payload = Action(event.action), json.loads(event.payload)
         stored = uow.items.by_id(event.item_id)
         reservation = uow.reservations.get(event.reservation_id) if event.reservation_id else None
     binding = stored.item.binding
     if binding is None:
         raise ConfigError(f"item {stored.item.name!r} has no calendar binding")
-    if event.action == Action.respond.value:
-        _respond(services, event, stored, binding)
+    if action == Action.respond:
+        _respond(services, event_id, payload, stored, binding)
         return
     assert reservation is not None, f"event {event_id} names no reservation"
     data = _render(stored, binding, reservation, services.clock())
@@ -46,7 +46,7 @@ def push_event(services: Services, event_id: int) -> None:
         return
     provider = services.provider(binding.connection)
     try:
-        sent = _send(provider, binding.calendar, Action(event.action), reservation, data)
+        sent = _send(provider, binding.calendar, action, reservation, data)
     except ProviderError:
         _keep_provider_payload(services, event_id, data.decode())
         raise
@@ -91,12 +91,15 @@ def _render(
 
 
 def _respond(
-    services: Services, event: EventRow, stored: StoredItem, binding: CalendarBinding
+    services: Services,
+    event_id: int,
+    payload: dict[str, str],
+    stored: StoredItem,
+    binding: CalendarBinding,
 ) -> None:
-    payload = json.loads(event.payload)
     provider_id, partstat = payload["provider_id"], payload["partstat"]
     if binding.dry_run:
-        _finish(services, event.id, f"PARTSTAT={partstat} for {provider_id}", DRY_RUN, None)
+        _finish(services, event_id, f"PARTSTAT={partstat} for {provider_id}", DRY_RUN, None)
         return
     provider = services.provider(binding.connection)
     for attempt in (1, 2):
@@ -109,7 +112,7 @@ def _respond(
             # The organizer changed the entry between our read and write: read it again.
             if exc.status != 412 or attempt == 2:
                 raise
-    _finish(services, event.id, result.exchange.request, result.exchange.response, None)
+    _finish(services, event_id, result.exchange.request, result.exchange.response, None)
     _remember_version(services, stored, provider_id, result.version)
 
 
