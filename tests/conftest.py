@@ -120,7 +120,9 @@ def settings_for(database_url: str, radicale_url: str, items: list[dict[str, Any
 
 
 @pytest.fixture
-def make_services(database_url: str, radicale: RadicaleServer, clock: Clock) -> Iterator[Callable[..., Services]]:
+def make_services(
+    database_url: str, radicale: RadicaleServer, clock: Clock
+) -> Iterator[Callable[..., Services]]:
     made: list[Services] = []
 
     def make(items: list[dict[str, Any]]) -> Services:

@@ -11,12 +11,6 @@ from calsync.providers.caldav import CalDAVProvider
 from calsync.radicale_server import RadicaleServer
 
 
-@pytest.fixture(scope="session")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
-
-
 @pytest.fixture
 def provider(radicale: RadicaleServer) -> Iterator[CalDAVProvider]:
     with CalDAVProvider(radicale.url, timeout=10.0) as caldav:

@@ -3,79 +3,29 @@ create, update and cancel, series with exceptions, and echo suppression."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from calsync.domain.reservations import Origin, ReservationStatus
-from calsync.providers.caldav import CalDAVProvider
 from calsync.store.records import RecordFilter
-from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
-from calsync.worker.runner import request_sync, run_event, run_once
+from tests.sync.calendars import drain, ics, reservations, room_settings, sync, vevent
 
 pytestmark = pytest.mark.radicale
-
-ROOM = "room-a@example.com"
-
-
-def vevent(uid: str, start: str, end: str, summary: str = "Meeting", extra: str = "", sequence: int = 0) -> str:
-    return (
-        "BEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nSEQUENCE:{sequence}\r\n"
-        f"DTSTART;TZID=Europe/Berlin:{start}\r\nDTEND;TZID=Europe/Berlin:{end}\r\n"
-        f"SUMMARY:{summary}\r\nORGANIZER:mailto:alice@example.com\r\n"
-        f"ATTENDEE;CUTYPE=ROOM;PARTSTAT=NEEDS-ACTION:mailto:{ROOM}\r\n{extra}"
-        "END:VEVENT\r\n"
-    )
-
-
-def ics(*vevents: str) -> bytes:
-    body = "".join(vevents)
-    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n{body}END:VCALENDAR\r\n".encode()
 
 
 @pytest.fixture
 def room(make_services, room_calendar):
-    services = make_services(
-        [
-            {
-                "name": "Room A",
-                "time_zone": "Europe/Berlin",
-                "binding": {"connection": "dav", "calendar": room_calendar, "room_address": ROOM},
-            }
-        ]
-    )
+    services = make_services(room_settings(room_calendar))
     return services, services.provider("dav"), room_calendar
-
-
-def sync(services, full: bool = False):
-    result = run_event(services, claim(services, request_sync(services, "Room A", full)))
-    assert result.error == "", result.error
-    return result.synchronization
-
-
-def claim(services, event_id: int) -> int:
-    with services.uow() as uow:
-        event = uow.events.get(event_id)
-        event.state, event.claimed_until = "processing", services.clock() + timedelta(minutes=5)
-        uow.commit()
-    return event_id
-
-
-def reservations(services, status: str | None = None):
-    with services.uow() as uow:
-        return uow.reservations.find(ReservationFilter(status=status, limit=10_000))
-
-
-def drain(services) -> None:
-    while run_once(services):
-        pass
 
 
 def test_a_meeting_booked_in_the_calendar_becomes_a_confirmed_reservation(room):
     services, provider, calendar = room
-    provider.create(calendar, "m1", ics(vevent("m1", "20261203T100000", "20261203T110000", "Planning")))
+    provider.create(
+        calendar, "m1", ics(vevent("m1", "20261203T100000", "20261203T110000", "Planning"))
+    )
     sync(services)
     [reservation] = reservations(services)
     assert reservation.status == ReservationStatus.confirmed
@@ -100,13 +50,20 @@ def test_the_room_accepts_in_the_calendar_and_its_own_answer_is_not_read_back_as
 
 def test_a_moved_meeting_moves_its_reservation_and_a_deleted_one_cancels_it(room):
     services, provider, calendar = room
-    created = provider.create(calendar, "m1", ics(vevent("m1", "20261203T100000", "20261203T110000")))
+    created = provider.create(
+        calendar, "m1", ics(vevent("m1", "20261203T100000", "20261203T110000"))
+    )
     provider.create(calendar, "m2", ics(vevent("m2", "20261204T100000", "20261204T110000")))
     sync(services)
     provider.update(
-        calendar, created.provider_id, ics(vevent("m1", "20261203T140000", "20261203T150000", sequence=1)), None
+        calendar,
+        created.provider_id,
+        ics(vevent("m1", "20261203T140000", "20261203T150000", sequence=1)),
+        None,
     )
-    [m2] = [c for c in provider.fetch_changes(calendar, None).changes if b"UID:m2" in (c.data or b"")]
+    [m2] = [
+        c for c in provider.fetch_changes(calendar, None).changes if b"UID:m2" in (c.data or b"")
+    ]
     provider.delete(calendar, m2.provider_id, None)
     sync(services)
     by_uid = {r.uid: r for r in reservations(services)}
@@ -125,28 +82,44 @@ def test_a_clash_in_the_calendar_is_declined_and_the_room_says_so(room):
     assert by_uid["clash"].status == ReservationStatus.declined
     assert "conflict" in by_uid["clash"].reason
     drain(services)
-    clash = next(c for c in provider.fetch_changes(calendar, None).changes if b"UID:clash" in (c.data or b""))
+    clash = next(
+        c for c in provider.fetch_changes(calendar, None).changes if b"UID:clash" in (c.data or b"")
+    )
     assert b"PARTSTAT=DECLINED" in (clash.data or b"").replace(b"\r\n ", b"")
 
 
 def test_a_weekly_series_with_a_moved_and_a_cancelled_occurrence(room):
     services, provider, calendar = room
     master = vevent(
-        "series", "20261207T090000", "20261207T093000", "Standup",
+        "series",
+        "20261207T090000",
+        "20261207T093000",
+        "Standup",
         extra="RRULE:FREQ=WEEKLY;COUNT=6\r\nEXDATE;TZID=Europe/Berlin:20261221T090000\r\n",
     )
     moved = vevent(
-        "series", "20261215T100000", "20261215T103000", "Standup (moved)",
+        "series",
+        "20261215T100000",
+        "20261215T103000",
+        "Standup (moved)",
         extra="RECURRENCE-ID;TZID=Europe/Berlin:20261214T090000\r\n",
     )
     cancelled = vevent(
-        "series", "20261228T090000", "20261228T093000", "Standup",
+        "series",
+        "20261228T090000",
+        "20261228T093000",
+        "Standup",
         extra="RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000\r\nSTATUS:CANCELLED\r\n",
     )
     provider.create(calendar, "series", ics(master, moved, cancelled))
     sync(services)
     live = sorted(reservations(services, "confirmed"), key=lambda r: r.start)
-    assert [r.start.date().isoformat() for r in live] == ["2026-12-07", "2026-12-15", "2027-01-04", "2027-01-11"]
+    assert [r.start.date().isoformat() for r in live] == [
+        "2026-12-07",
+        "2026-12-15",
+        "2027-01-04",
+        "2027-01-11",
+    ]
     assert live[1].subject == "Standup (moved)"
     assert all(r.uid == "series" and r.recurrence_id is not None for r in live)
 
@@ -154,7 +127,11 @@ def test_a_weekly_series_with_a_moved_and_a_cancelled_occurrence(room):
 def test_a_reservation_made_in_calsync_lands_in_the_calendar_once(room):
     services, provider, calendar = room
     made = reservation_service.create(
-        services, "Room A", datetime(2026, 12, 5, 9, tzinfo=UTC), datetime(2026, 12, 5, 10, tzinfo=UTC), "Interview"
+        services,
+        "Room A",
+        datetime(2026, 12, 5, 9, tzinfo=UTC),
+        datetime(2026, 12, 5, 10, tzinfo=UTC),
+        "Interview",
     )
     drain(services)
     listing = provider.fetch_changes(calendar, None).changes
@@ -169,7 +146,11 @@ def test_a_reservation_made_in_calsync_lands_in_the_calendar_once(room):
 def test_a_reservation_updated_and_cancelled_in_calsync_follows_in_the_calendar(room):
     services, provider, calendar = room
     made = reservation_service.create(
-        services, "Room A", datetime(2026, 12, 5, 9, tzinfo=UTC), datetime(2026, 12, 5, 10, tzinfo=UTC), "Interview"
+        services,
+        "Room A",
+        datetime(2026, 12, 5, 9, tzinfo=UTC),
+        datetime(2026, 12, 5, 10, tzinfo=UTC),
+        "Interview",
     )
     drain(services)
     reservation_service.update(services, made.id, subject="Final interview")
@@ -184,11 +165,13 @@ def test_a_reservation_updated_and_cancelled_in_calsync_follows_in_the_calendar(
 
 
 def test_dry_run_builds_the_provider_payload_and_sends_nothing(make_services, room_calendar):
-    services = make_services(
-        [{"name": "Room A", "binding": {"connection": "dav", "calendar": room_calendar, "dry_run": True}}]
-    )
+    services = make_services(room_settings(room_calendar, dry_run=True))
     reservation_service.create(
-        services, "Room A", datetime(2026, 12, 5, 9, tzinfo=UTC), datetime(2026, 12, 5, 10, tzinfo=UTC), "Dry"
+        services,
+        "Room A",
+        datetime(2026, 12, 5, 9, tzinfo=UTC),
+        datetime(2026, 12, 5, 10, tzinfo=UTC),
+        "Dry",
     )
     drain(services)
     with services.uow() as uow:

@@ -1,0 +1,76 @@
+"""Building blocks for the service-layer tests: iCalendar text and one-call synchronizations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from calsync.store.reservations import ReservationFilter
+from calsync.worker.runner import RunResult, request_sync, run_event, run_once
+
+ROOM = "room-a@example.com"
+
+
+def vevent(
+    uid: str,
+    start: str,
+    end: str,
+    summary: str = "Meeting",
+    extra: str = "",
+    sequence: int = 0,
+    zone: str = "Europe/Berlin",
+) -> str:
+    return (
+        "BEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nSEQUENCE:{sequence}\r\n"
+        f"DTSTART;TZID={zone}:{start}\r\nDTEND;TZID={zone}:{end}\r\n"
+        f"SUMMARY:{summary}\r\nORGANIZER:mailto:alice@example.com\r\n"
+        f"ATTENDEE;CUTYPE=ROOM;PARTSTAT=NEEDS-ACTION:mailto:{ROOM}\r\n{extra}"
+        "END:VEVENT\r\n"
+    )
+
+
+def ics(*vevents: str, preamble: str = "") -> bytes:
+    body = "".join(vevents)
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n{preamble}{body}END:VCALENDAR\r\n"
+    ).encode()
+
+
+def room_settings(calendar: str, **binding: object) -> list[dict[str, object]]:
+    return [
+        {
+            "name": "Room A",
+            "time_zone": "Europe/Berlin",
+            "binding": {"connection": "dav", "calendar": calendar, "room_address": ROOM, **binding},
+        }
+    ]
+
+
+def claim(services, event_id: int) -> int:
+    with services.uow() as uow:
+        event = uow.events.get(event_id)
+        event.state, event.claimed_until = "processing", services.clock() + timedelta(minutes=5)
+        uow.commit()
+    return event_id
+
+
+def sync_run(services, full: bool = False, confirm_sweep: bool = False) -> RunResult:
+    return run_event(
+        services, claim(services, request_sync(services, "Room A", full, confirm_sweep))
+    )
+
+
+def sync(services, full: bool = False, confirm_sweep: bool = False):
+    result = sync_run(services, full, confirm_sweep)
+    assert result.error == "", result.error
+    return result.synchronization
+
+
+def reservations(services, status: str | None = None):
+    with services.uow() as uow:
+        return uow.reservations.find(ReservationFilter(status=status, limit=10_000))
+
+
+def drain(services) -> None:
+    while run_once(services):
+        pass

@@ -1,0 +1,208 @@
+"""What must survive: expired delta keys, data-loss-looking listings, crashes, failed
+events and bad input. Against a real Radicale, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from calsync.domain.reservations import ReservationStatus
+from calsync.store.records import RecordFilter
+from calsync.sync import reservations as reservation_service
+from calsync.sync.pull import synchronize
+from calsync.sync.reprocess import reprocess, reprocess_failed
+from calsync.worker.runner import request_sync
+from tests.sync.calendars import (
+    claim,
+    drain,
+    ics,
+    reservations,
+    room_settings,
+    sync,
+    sync_run,
+    vevent,
+)
+
+pytestmark = pytest.mark.radicale
+
+MADE_UP_KEY = "http://radicale.org/ns/sync/" + "0" * 64
+
+
+def book(provider, calendar: str, uid: str, day: int, hour: int = 10) -> str:
+    start, end = f"202612{day:02d}T{hour:02d}0000", f"202612{day:02d}T{hour + 1:02d}0000"
+    return provider.create(
+        calendar, uid, ics(vevent(uid, start, end, f"Meeting {uid}"))
+    ).provider_id
+
+
+def forget_delta_key(services, key: str | None = MADE_UP_KEY) -> None:
+    with services.uow() as uow:
+        uow.items.set_delta_key(uow.items.get("Room A").id, key)
+        uow.commit()
+
+
+@pytest.fixture
+def room(make_services, room_calendar):
+    services = make_services(room_settings(room_calendar))
+    return services, services.provider("dav"), room_calendar
+
+
+def test_expired_delta_key_cancels_reservations_deleted_in_the_gap(room):
+    services, provider, calendar = room
+    hrefs = {uid: book(provider, calendar, uid, day) for day, uid in enumerate("abcdef", start=2)}
+    sync(services)
+    before = {r.uid: r.id for r in reservations(services)}
+    provider.delete(calendar, hrefs["b"], None)
+    provider.delete(calendar, hrefs["e"], None)
+    forget_delta_key(services)  # the server no longer knows our key
+
+    result = sync(services)
+
+    assert result.mode == "full"
+    assert "expired" in result.detail
+    after = {r.uid: r for r in reservations(services)}
+    assert {uid for uid, r in after.items() if r.status == ReservationStatus.cancelled} == {
+        "b",
+        "e",
+    }
+    assert {uid: r.id for uid, r in after.items()} == before  # untouched ones keep their ids
+    assert len(reservations(services)) == 6  # and nothing was duplicated
+
+
+def test_a_full_listing_that_lost_most_entries_waits_for_confirmation(room):
+    services, provider, calendar = room
+    hrefs = [book(provider, calendar, f"m{day}", day) for day in range(1, 13)]
+    sync(services)
+    for href in hrefs[1:]:
+        provider.delete(calendar, href, None)
+    forget_delta_key(services)
+
+    held = sync(services)
+
+    assert held.outcome == "needs_confirmation"
+    assert len(reservations(services, "confirmed")) == 12  # nothing swept on a suspicious listing
+    with services.uow() as uow:
+        assert uow.items.get("Room A").delta_key == MADE_UP_KEY  # the key did not move
+
+    confirmed = sync(services, full=True, confirm_sweep=True)
+
+    assert confirmed.outcome == "succeeded"
+    assert len(reservations(services, "confirmed")) == 1
+    assert len(reservations(services, "cancelled")) == 11
+
+
+def test_a_crash_between_fetching_and_committing_loses_nothing(room, clock):
+    services, provider, calendar = room
+    for day in range(2, 6):
+        book(provider, calendar, f"m{day}", day)
+    make_uow = services.uow
+
+    class CrashingCommit:
+        def __init__(self):
+            self.uow = make_uow()
+
+        def __enter__(self):
+            self.uow.__enter__()
+            self.uow.commit = self.crash
+            return self.uow
+
+        def __exit__(self, *exc):
+            return self.uow.__exit__(*exc)
+
+        def crash(self):
+            raise RuntimeError("power cut")
+
+    event_id = claim(services, request_sync(services, "Room A"))
+    services.uow = CrashingCommit
+    with pytest.raises(RuntimeError, match="power cut"):
+        synchronize(services, event_id)
+    services.uow = make_uow
+
+    with services.uow() as uow:
+        assert uow.items.get("Room A").delta_key is None
+        assert uow.calendar_items.find(RecordFilter()) == []
+    assert reservations(services) == []
+
+    clock.advance(minutes=10)  # the crashed worker's lease runs out
+    drain(services)  # another worker takes the same read event again
+    with services.uow() as uow:
+        assert uow.events.get(event_id).state == "processed"
+    sync(services)  # and one more synchronization, which must change nothing
+    live = reservations(services, "confirmed")
+    assert sorted(r.uid for r in live) == ["m2", "m3", "m4", "m5"]
+    assert len(reservations(services)) == 4
+
+
+def test_a_failed_event_reprocessed_twice_writes_the_calendar_once(make_services, room_calendar):
+    missing = room_calendar.rstrip("/") + "-not-yet/"
+    services = make_services(room_settings(missing))
+    made = reservation_service.create(
+        services,
+        "Room A",
+        datetime(2026, 12, 5, 9, tzinfo=UTC),
+        datetime(2026, 12, 5, 10, tzinfo=UTC),
+        "Board meeting",
+    )
+    drain(services)
+    with services.uow() as uow:
+        [event] = uow.events.find(RecordFilter(action="create"))
+        assert event.state == "error"
+        assert event.error  # kept, readable
+        assert "Board meeting" in event.provider_payload  # the request is kept too
+        event_id = event.id
+
+    provider = services.provider("dav")
+    provider.make_calendar(missing, "Room A")
+    assert reprocess_failed(services, RecordFilter()) == [event_id]
+    assert reprocess(services, event_id) is False  # already queued: nothing more to do
+    drain(services)
+    assert reprocess(services, event_id) is False  # processed: reprocessing changes nothing
+    drain(services)
+
+    listing = provider.fetch_changes(missing, None).changes
+    assert len(listing) == 1
+    with services.uow() as uow:
+        assert uow.events.get(event_id).state == "processed"
+        assert uow.reservations.get(made.id).provider_id == listing[0].provider_id
+
+
+@pytest.mark.parametrize(
+    ("label", "broken"),
+    [
+        ("ends before it starts", vevent("bad", "20261203T110000", "20261203T100000")),
+        (
+            "an unbounded rule every second",
+            vevent("bad", "20261203T100000", "20261203T100001", extra="RRULE:FREQ=SECONDLY\r\n"),
+        ),
+        (
+            "a zone nobody can map",
+            vevent("bad", "20261203T100000", "20261203T110000", zone="Customized Time Zone"),
+        ),
+    ],
+)
+def test_a_malformed_entry_fails_only_its_own_calendar_item(room, radicale, label, broken):
+    services, provider, calendar = room
+    book(provider, calendar, "good-1", 2)
+    put_unchecked(radicale.url, calendar, "bad.ics", ics(broken))
+    book(provider, calendar, "good-2", 4)
+
+    result = sync_run(services)
+
+    assert result.error == ""  # the synchronization itself succeeded
+    assert sorted(r.uid for r in reservations(services, "confirmed")) == ["good-1", "good-2"]
+    with services.uow() as uow:
+        failed = uow.calendar_items.find(RecordFilter(status="failed"))
+    assert len(failed) == 1
+    assert "bad" in failed[0].error
+    assert failed[0].provider_payload  # kept for the admin to read
+
+
+def put_unchecked(base_url: str, calendar: str, name: str, data: bytes) -> None:
+    """Store an object as a sloppy client would; Radicale checks little of its meaning."""
+    import httpx
+
+    response = httpx.put(
+        f"{base_url}{calendar}{name}", content=data, headers={"Content-Type": "text/calendar"}
+    )
+    assert response.status_code in (200, 201, 204), response.text
