@@ -1,0 +1,129 @@
+"""One calsync synchronization in this process, reported as one JSON line on stdout.
+
+Run by `initial_and_incremental.py` in a fresh interpreter per measurement, so that the peak
+RSS is the whole process's. The synchronization goes through the product's code path, the
+one `calsync sync` takes: `start(settings)`, `request_sync`, claim the read event,
+`run_event` (fetch, calendar items, apply into reservations). Outbound events (the room's
+answers to clashes) are left queued: no worker runs.
+
+    python bench/sync_child.py --database-url URL --dav-url URL [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import resource
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from calendar_data import CALENDAR, ROOM_ADDRESS, ZONE
+from calsync.bootstrap import Services, start
+from calsync.config import parse
+from calsync.providers.caldav import CalDAVProvider
+from calsync.store.tables import EventRow, ReservationRow
+from calsync.worker.runner import RunResult, request_sync, run_event
+
+ITEM = "Bench Room"
+CONNECTION = "bench"
+
+
+def settings(database_url: str, dav_url: str) -> Any:
+    return parse(
+        {
+            "database": {"url": database_url},
+            "connections": {CONNECTION: {"kind": "caldav", "url": dav_url, "timeout": 300}},
+            "items": [
+                {
+                    "name": ITEM,
+                    "time_zone": ZONE,
+                    "binding": {
+                        "connection": CONNECTION,
+                        "calendar": CALENDAR,
+                        "room_address": ROOM_ADDRESS,
+                    },
+                }
+            ],
+        }
+    )
+
+
+def claim(services: Services, event_id: int) -> int:
+    """Mark the read event as taken by this process, as `calsync sync` does."""
+    with services.uow() as uow:
+        event = uow.events.get(event_id)
+        lease = timedelta(seconds=services.settings.sync.lease_seconds)
+        event.state, event.claimed_until = "processing", services.clock() + lease
+        uow.commit()
+    return event_id
+
+
+def synchronize(services: Services) -> RunResult:
+    return run_event(services, claim(services, request_sync(services, ITEM)))
+
+
+def counts(services: Services) -> dict[str, dict[str, int]]:
+    with services.uow() as uow:
+        session = uow.session
+        by_status = session.execute(
+            select(ReservationRow.status, func.count()).group_by(ReservationRow.status)
+        )
+        by_event = session.execute(
+            select(EventRow.action, EventRow.state, func.count()).group_by(
+                EventRow.action, EventRow.state
+            )
+        )
+        return {
+            "reservations": {status: n for status, n in by_status},
+            "events": {f"{action}/{state}": n for action, state, n in by_event},
+        }
+
+
+def run(database_url: str, dav_url: str, profile: str | None) -> dict[str, Any]:
+    began = time.perf_counter()
+    services = start(settings(database_url, dav_url))
+    started = time.perf_counter()
+    provider = services.provider(CONNECTION)
+    assert isinstance(provider, CalDAVProvider)
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
+    result = synchronize(services)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    synced = time.perf_counter()
+    if result.error:
+        raise SystemExit(f"synchronization failed: {result.error}")
+    assert result.synchronization is not None
+    report = {
+        "start_s": started - began,
+        "sync_s": synced - started,
+        "mode": result.synchronization.mode.value,
+        "outcome": result.synchronization.outcome.value,
+        "calendar_items": result.synchronization.calendar_items,
+        "requests": provider.counters.requests,
+        "bytes_received": provider.counters.bytes_received,
+        "bytes_sent": provider.counters.bytes_sent,
+        **counts(services),
+    }
+    services.close()
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--dav-url", required=True)
+    parser.add_argument("--profile", help="write cProfile statistics of the sync to this file")
+    args = parser.parse_args()
+    print(json.dumps(run(args.database_url, args.dav_url, args.profile)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The store on SQLite and PostgreSQL: double booking refused by the database itself,
+safe-by-default transactions, and the event queue's claiming rules."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from calsync.bootstrap import start
+from calsync.config import parse
+from calsync.domain.events import Action
+from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.errors import DoubleBooking
+from calsync.store.reservations import ReservationFilter
+from calsync.sync import reservations as reservation_service
+from calsync.sync.reservations import PolicyViolation
+
+NINE = datetime(2026, 12, 3, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def services(database_url, clock):
+    made = start(
+        parse(
+            {
+                "database": {"url": database_url},
+                "items": [{"name": "Room A"}, {"name": "Room B"}],
+            }
+        ),
+        clock,
+    )
+    yield made
+    made.close()
+
+
+def booking(item: str, start: datetime, hours: float = 1, status=ReservationStatus.confirmed):
+    return Reservation(
+        id=str(uuid.uuid4()),
+        item=item,
+        start=start,
+        end=start + timedelta(hours=hours),
+        status=status,
+        origin=Origin.calendar,
+        uid=str(uuid.uuid4()),
+    )
+
+
+def add(services, *reservations: Reservation) -> None:
+    with services.uow() as uow:
+        uow.reservations.add_many(list(reservations), services.clock())
+        uow.commit()
+
+
+def test_the_database_refuses_a_double_booking_even_without_the_policy(services):
+    add(services, booking("Room A", NINE))
+    with pytest.raises(DoubleBooking):
+        add(services, booking("Room A", NINE + timedelta(minutes=30)))
+
+
+def test_back_to_back_and_other_items_and_released_spans_are_not_double_bookings(services):
+    add(services, booking("Room A", NINE))
+    add(
+        services,
+        booking("Room A", NINE + timedelta(hours=1)),  # starts when the first ends
+        booking("Room B", NINE),  # another room
+        booking("Room A", NINE, status=ReservationStatus.declined),
+        booking("Room A", NINE, status=ReservationStatus.cancelled),
+    )
+    with services.uow() as uow:
+        assert len(uow.reservations.find(ReservationFilter(limit=100))) == 5
+
+
+def test_moving_a_reservation_onto_another_is_refused(services):
+    first, second = booking("Room A", NINE), booking("Room A", NINE + timedelta(hours=2))
+    add(services, first, second)
+    with services.uow() as uow, pytest.raises(DoubleBooking):
+        uow.reservations.save(
+            Reservation(**{**second.__dict__, "start": NINE, "end": NINE + timedelta(hours=1)}),
+            services.clock(),
+        )
+
+
+def test_leaving_a_unit_of_work_without_commit_rolls_back(services):
+    with services.uow() as uow:
+        uow.reservations.add(booking("Room A", NINE), services.clock())
+    with services.uow() as uow:
+        assert uow.reservations.find(ReservationFilter()) == []
+
+
+def test_racing_writers_never_double_book_one_item(services):
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def book() -> None:
+        barrier.wait()
+        try:
+            reservation_service.create(services, "Room A", NINE, NINE + timedelta(hours=1), "race")
+            outcomes.append("booked")
+        except (DoubleBooking, PolicyViolation):
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=book) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["booked", "refused", "refused", "refused"]
+    with services.uow() as uow:
+        assert len(uow.reservations.find(ReservationFilter(status="confirmed"))) == 1
+
+
+def test_the_policy_refuses_what_the_item_does_not_accept(services):
+    with pytest.raises(PolicyViolation, match="booking_window"):
+        reservation_service.create(
+            services, "Room A", NINE + timedelta(days=400), NINE + timedelta(days=400, hours=1)
+        )
+
+
+def test_only_one_synchronization_of_a_calendar_is_claimed_at_a_time(services):
+    lease = timedelta(minutes=5)
+    with services.uow() as uow:
+        room_a, room_b = uow.items.get("Room A").id, uow.items.get("Room B").id
+        for item_id in (room_a, room_a, room_b):
+            uow.events.add(item_id, Action.read, services.clock(), {})
+        uow.commit()
+    with services.uow() as uow:
+        first = [(e.item_id, e.action) for e in uow.events.claim(services.clock(), lease, 10)]
+        uow.commit()
+    assert sorted(first) == sorted([(room_a, "read"), (room_b, "read")])
+    with services.uow() as uow:
+        assert uow.events.claim(services.clock(), lease, 10) == []  # Room A is still being read
+        uow.commit()
+    services.clock.advance(minutes=6)  # the worker reading Room A died: its lease ran out
+    with services.uow() as uow:
+        assert len(uow.events.claim(services.clock(), lease, 10)) == 2
+        uow.commit()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_workers_claim_disjoint_events_with_skip_locked(services):
+    """SKIP LOCKED is the PostgreSQL claim; SQLite runs one writer at a time."""
+    with services.uow() as uow:
+        item_id = uow.items.get("Room A").id
+        for _ in range(6):
+            uow.events.add(item_id, Action.create, services.clock(), {})
+        uow.commit()
+    lease = timedelta(minutes=5)
+    with services.uow() as first, services.uow() as second:
+        mine = {e.id for e in first.events.claim(services.clock(), lease, 4)}
+        theirs = {e.id for e in second.events.claim(services.clock(), lease, 4)}  # not blocked
+        first.commit()
+        second.commit()
+    assert len(mine) == 4
+    assert len(theirs) == 2
+    assert not mine & theirs
