@@ -175,7 +175,7 @@ def test_whatever_arrives_the_confirmed_reservations_never_overlap(raw):
             ROOM,
             occupancy,
             NOW,
-            ids(),
+            new_id,
         )
         held += [a.reservation for a in plan.actions if a.reservation.holds_item]
     held.sort(key=lambda r: r.start)
