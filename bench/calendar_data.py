@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ZONE = "Europe/Berlin"
 ROOM_ADDRESS = "bench-room@example.com"
@@ -136,20 +134,6 @@ def _override(entry: Entry) -> str:
     recurrence = f"RECURRENCE-ID;TZID={ZONE}:{original:%Y%m%dT%H%M%S}\r\n"
     moved = replace(entry, summary=entry.summary + " (moved occurrence)")
     return _vevent(moved, original + timedelta(hours=2), recurrence)
-
-
-def occurrences_in(entry: Entry, first: datetime, last: datetime) -> Iterator[datetime]:
-    """Starts (UTC) of the entry's occurrences between `first` and `last`, for sanity checks."""
-    zone = ZoneInfo(ZONE)
-    weeks = (entry.count or 10_000) if entry.series else 1
-    for week in range(weeks):
-        if entry.series and week == 2:
-            continue
-        start = (entry.start + timedelta(weeks=week)).replace(tzinfo=zone)
-        if start > last:
-            return
-        if start >= first:
-            yield start
 
 
 def write_storage(folder: Path, calendar_entries: list[Entry]) -> Path:

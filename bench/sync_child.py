@@ -19,9 +19,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from calendar_data import CALENDAR, ROOM_ADDRESS, ZONE
 from sqlalchemy import func, select
 
-from calendar_data import CALENDAR, ROOM_ADDRESS, ZONE
 from calsync.bootstrap import Services, start
 from calsync.config import parse
 from calsync.providers.caldav import CalDAVProvider
@@ -78,7 +78,7 @@ def counts(services: Services) -> dict[str, dict[str, int]]:
             )
         )
         return {
-            "reservations": {status: n for status, n in by_status},
+            "reservations": dict(by_status.tuples().all()),
             "events": {f"{action}/{state}": n for action, state, n in by_event},
         }
 
@@ -92,20 +92,16 @@ def run(database_url: str, dav_url: str, profile: str | None) -> dict[str, Any]:
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
-    result = synchronize(services)
+    try:
+        report = outcome(synchronize(services))
+    except Exception as exc:  # noqa: BLE001 - a crash is a result to report, not to hide
+        report = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
-    synced = time.perf_counter()
-    if result.error:
-        raise SystemExit(f"synchronization failed: {result.error}")
-    assert result.synchronization is not None
-    report = {
+    report |= {
         "start_s": started - began,
-        "sync_s": synced - started,
-        "mode": result.synchronization.mode.value,
-        "outcome": result.synchronization.outcome.value,
-        "calendar_items": result.synchronization.calendar_items,
+        "sync_s": time.perf_counter() - started,
         "requests": provider.counters.requests,
         "bytes_received": provider.counters.bytes_received,
         "bytes_sent": provider.counters.bytes_sent,
@@ -114,6 +110,16 @@ def run(database_url: str, dav_url: str, profile: str | None) -> dict[str, Any]:
     services.close()
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
+
+
+def outcome(result: RunResult) -> dict[str, Any]:
+    sync = result.synchronization
+    return {
+        "error": result.error,
+        "mode": sync.mode.value if sync else "",
+        "outcome": sync.outcome.value if sync else "failed",
+        "calendar_items": sync.calendar_items if sync else 0,
+    }
 
 
 def main() -> None:

@@ -294,3 +294,21 @@ def test_huge_object_is_refused():
 def test_too_many_occurrences_in_the_window_are_refused():
     with pytest.raises(InvalidCalendarData, match="more than 5000 occurrences"):
         read("UID:m\nDTSTART:20250101T000000Z\nRRULE:FREQ=SECONDLY")
+
+
+CUSTOM_ZONE = """BEGIN:VTIMEZONE
+TZID:Office Local Time
+BEGIN:STANDARD
+DTSTART:16010101T000000
+TZOFFSETFROM:+0300
+TZOFFSETTO:+0300
+END:STANDARD
+END:VTIMEZONE
+"""
+
+
+def test_a_custom_zone_defined_in_another_object_does_not_leak_into_this_one():
+    defined = read("UID:a\nDTSTART;TZID=Office Local Time:20250310T090000", timezones=CUSTOM_ZONE)
+    assert defined.occurrences[0].start == utc(2025, 3, 10, 6, 0)
+    with pytest.raises(InvalidCalendarData, match="Office Local Time"):
+        read("UID:b\nDTSTART;TZID=Office Local Time:20250310T090000")

@@ -44,8 +44,10 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     if len(data) > MAX_OBJECT_BYTES:
         raise InvalidCalendarData(f"calendar object is {len(data)} bytes, over the 1 MB limit")
     item_zone = resolve_zone(zone)
-    events = _events_of(_parse(data))
+    calendar = _parse(data)
+    events = _events_of(calendar)
     uid = _single_uid(events)
+    _require_known_zones(calendar, events, uid)
     events, entries = _master_first(events, uid, item_zone)
     if entries[0].recurrence_id is None and entries[0].recurring:
         occurrences = _expanded_occurrences(events, entries, item_zone, window)
@@ -70,6 +72,27 @@ def _events_of(calendar: Calendar) -> list[Event]:
             if name in _CHECKED_PROPERTIES:
                 raise InvalidCalendarData(f"{_label(event)}: bad {name}: {message}")
     return events
+
+
+_ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def _require_known_zones(calendar: Calendar, events: Sequence[Event], uid: str) -> None:
+    """Every TZID is defined in this object or has a well-known name (RFC 5545 §3.2.19).
+
+    icalendar remembers VTIMEZONEs it has seen in other objects; a custom zone name
+    defined elsewhere must not silently apply here.
+    """
+    defined = {str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
+    for event in events:
+        for name in _ZONED_PROPERTIES:
+            for prop in _as_list(event.get(name)):
+                tzid = prop.params.get("TZID")
+                if tzid and str(tzid) not in defined:
+                    try:
+                        resolve_zone(str(tzid))
+                    except InvalidCalendarData as error:
+                        raise InvalidCalendarData(f"{_label(event)}: {error.reason}") from error
 
 
 def _label(event: Event) -> str:

@@ -1,0 +1,87 @@
+"""The configuration file: validated with messages that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from calsync.config import load
+from calsync.errors import ConfigError
+
+GOOD = """
+[database]
+url = "sqlite:///calsync.db"
+
+[connections.dav]
+kind = "caldav"
+url = "https://dav.example.com"
+username = "calsync"
+password_env = "CALSYNC_DAV_PASSWORD"
+
+[[items]]
+name = "Room A"
+time_zone = "Europe/Berlin"
+policy = { max_duration_hours = 8, booking_window_days = 180 }
+
+[items.binding]
+connection = "dav"
+calendar = "/rooms/a/"
+room_address = "Room-A@example.com"
+dry_run = true
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "calsync.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_file_declares_items_with_bindings_and_policies(tmp_path):
+    settings = load(write(tmp_path, GOOD))
+    [item] = settings.workplace_items()
+    assert item.binding is not None
+    assert item.binding.dry_run
+    assert item.binding.room_address == "room-a@example.com"
+    assert item.policy.max_duration is not None
+    assert item.policy.max_duration.total_seconds() == 8 * 3600
+
+
+def test_the_database_url_can_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALSYNC_DATABASE_URL", "postgresql://db.example.com/calsync")
+    assert load(write(tmp_path, GOOD)).database.url == "postgresql://db.example.com/calsync"
+
+
+def test_the_config_path_can_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALSYNC_CONFIG", str(write(tmp_path, GOOD)))
+    assert load().items[0].name == "Room A"
+
+
+def test_a_secret_is_read_from_its_environment_variable_only(tmp_path, monkeypatch):
+    connection = load(write(tmp_path, GOOD)).connections["dav"]
+    with pytest.raises(ConfigError, match="CALSYNC_DAV_PASSWORD"):
+        connection.secret()
+    monkeypatch.setenv("CALSYNC_DAV_PASSWORD", "s3cret")
+    assert connection.secret() == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (GOOD.replace('"Europe/Berlin"', '"Mars/Olympus"'), "items.0.time_zone"),
+        (GOOD.replace('connection = "dav"', 'connection = "exchange"'), "unknown connection"),
+        (GOOD.replace('kind = "caldav"', 'kind = "lotus"'), "connections.dav.kind"),
+        (GOOD + '\n[[items]]\nname = "Room A"\n', "repeated: Room A"),
+        (GOOD.replace("[database]", "[database]\npassword = 'inline'"), "database.password"),
+        ("[[items]\nname=", "not valid TOML"),
+    ],
+)
+def test_a_broken_file_says_which_key_is_wrong(tmp_path, broken, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load(write(tmp_path, broken))
+
+
+def test_a_missing_named_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "nope.toml")
