@@ -180,3 +180,59 @@ def test_dry_run_builds_the_provider_payload_and_sends_nothing(make_services, ro
         assert "SUMMARY:Dry" in event.provider_payload
         assert "dry run" in event.response
     assert services.provider("dav").fetch_changes(room_calendar, None).changes == ()
+
+
+def test_cancelling_one_occurrence_in_calsync_keeps_the_rest_of_the_series(room):
+    services, provider, calendar = room
+    series = vevent(
+        "series",
+        "20261207T090000",
+        "20261207T093000",
+        "Standup",
+        extra="RRULE:FREQ=WEEKLY;COUNT=4\r\n",
+    )
+    provider.create(calendar, "series", ics(series))
+    sync(services)
+    drain(services)
+    second = sorted(reservations(services), key=lambda r: r.start)[1]
+    reservation_service.cancel(services, second.id)
+    drain(services)
+    [entry] = provider.fetch_changes(calendar, None).changes
+    assert b"RRULE:FREQ=WEEKLY;COUNT=4" in (entry.data or b"")
+    assert b"EXDATE" in (entry.data or b"")
+    sync(services)  # reading our own edit back changes nothing
+    statuses = [r.status for r in sorted(reservations(services), key=lambda r: r.start)]
+    assert statuses == ["confirmed", "cancelled", "confirmed", "confirmed"]
+
+
+def test_moving_someone_elses_meeting_in_calsync_keeps_its_attendees(room):
+    services, provider, calendar = room
+    provider.create(
+        calendar,
+        "m1",
+        ics(
+            vevent(
+                "m1",
+                "20261203T100000",
+                "20261203T110000",
+                extra="ATTENDEE:mailto:bob@example.com\r\n",
+            )
+        ),
+    )
+    sync(services)
+    [reservation] = reservations(services)
+    reservation_service.update(
+        services,
+        reservation.id,
+        start=datetime(2026, 12, 3, 13, tzinfo=UTC),
+        end=datetime(2026, 12, 3, 14, tzinfo=UTC),
+    )
+    drain(services)
+    [entry] = provider.fetch_changes(calendar, None).changes
+    text = (entry.data or b"").replace(b"\r\n ", b"")
+    assert b"bob@example.com" in text
+    assert b"alice@example.com" in text
+    sync(services)
+    [after] = reservations(services)
+    assert after.start == datetime(2026, 12, 3, 13, tzinfo=UTC)
+    assert after.status == ReservationStatus.confirmed

@@ -47,7 +47,7 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     calendar = _parse(data)
     events = _events_of(calendar)
     uid = _single_uid(events)
-    _require_known_zones(calendar, events, uid)
+    _require_known_zones(calendar, events)
     events, entries = _master_first(events, uid, item_zone)
     if entries[0].recurrence_id is None and entries[0].recurring:
         occurrences = _expanded_occurrences(events, entries, item_zone, window)
@@ -77,7 +77,7 @@ def _events_of(calendar: Calendar) -> list[Event]:
 _ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 
 
-def _require_known_zones(calendar: Calendar, events: Sequence[Event], uid: str) -> None:
+def _require_known_zones(calendar: Calendar, events: Sequence[Event]) -> None:
     """Every TZID is defined in this object or has a well-known name (RFC 5545 §3.2.19).
 
     icalendar remembers VTIMEZONEs it has seen in other objects; a custom zone name

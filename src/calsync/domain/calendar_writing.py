@@ -46,8 +46,8 @@ def render_reservation(
         event.add("DTSTART", start.astimezone(local_zone).date())
         event.add("DTEND", end.astimezone(local_zone).date())
     else:
-        event.add("DTSTART", _wall_time(start, local_zone))
-        event.add("DTEND", _wall_time(end, local_zone))
+        event.add("DTSTART", wall_time(start, local_zone))
+        event.add("DTEND", wall_time(end, local_zone))
     event.add("SUMMARY", summary)
     event.add("SEQUENCE", sequence)
     if organizer:
@@ -82,7 +82,7 @@ def with_room_partstat(data: bytes, room_address: str, partstat: str) -> bytes:
     return bytes(calendar.to_ical())
 
 
-def _wall_time(instant: datetime, zone: tzinfo) -> datetime:
+def wall_time(instant: datetime, zone: tzinfo) -> datetime:
     """The instant in `zone`, or in UTC when its local time is the second of a DST overlap.
 
     A reader takes a repeated local time as its first occurrence (RFC 5545 §3.3.5).

@@ -12,16 +12,18 @@ reprocessing a create that reached the provider is safe.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from calsync.bootstrap import Services
+from calsync.domain.calendar_edits import cancel_occurrence, reschedule
 from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding
-from calsync.domain.reservations import Reservation
+from calsync.domain.reservations import Origin, Reservation
 from calsync.errors import ConfigError, ProviderError, ProviderRejected
-from calsync.providers.base import Exchange, Provider
+from calsync.providers.base import Exchange, Provider, WriteResult
 from calsync.store.items import StoredItem
 
 DRY_RUN = "dry run: nothing was sent to the provider"
@@ -45,30 +47,89 @@ def push_event(services: Services, event_id: int) -> None:
         _finish(services, event_id, data.decode(), DRY_RUN, reservation=None)
         return
     provider = services.provider(binding.connection)
+    now = services.clock()
     try:
-        sent = _send(provider, binding.calendar, action, reservation, data)
+        sent, exchange = _send(provider, stored, binding, action, reservation, data, now)
     except ProviderError:
         _keep_provider_payload(services, event_id, data.decode())
         raise
-    _finish(services, event_id, sent[1].request, sent[1].response, reservation=sent[0])
+    _finish(services, event_id, exchange.request, exchange.response, reservation=sent)
+    if sent is not None and _edits_in_place(reservation):
+        _remember_version(services, stored, sent.provider_id or "", sent.provider_version)
+
+
+def _edits_in_place(reservation: Reservation) -> bool:
+    """Someone else's meeting, or one occurrence of a series: edit, never replace it."""
+    return reservation.origin == Origin.calendar or reservation.recurrence_id is not None
 
 
 def _send(
-    provider: Provider, calendar: str, action: Action, reservation: Reservation, data: bytes
+    provider: Provider,
+    stored: StoredItem,
+    binding: CalendarBinding,
+    action: Action,
+    reservation: Reservation,
+    data: bytes,
+    now: datetime,
 ) -> tuple[Reservation | None, Exchange]:
+    calendar, provider_id = binding.calendar, reservation.provider_id
     if action == Action.delete:
-        if reservation.provider_id is None:
+        if provider_id is None:
             return None, Exchange("nothing to delete: never sent", "", requests=0)
-        exchange = provider.delete(calendar, reservation.provider_id, reservation.provider_version)
-        return None, exchange
-    if reservation.provider_id is None:
+        if reservation.recurrence_id is not None:
+            recurrence_id = reservation.recurrence_id
+            edit = lambda text: cancel_occurrence(text, recurrence_id, now)  # noqa: E731
+            return _edited(provider, calendar, reservation, edit)
+        return None, provider.delete(calendar, provider_id, reservation.provider_version)
+    if provider_id is None:
         result = provider.create(calendar, reservation.uid, data)
-    else:
-        result = provider.update(
-            calendar, reservation.provider_id, data, reservation.provider_version
+    elif _edits_in_place(reservation):
+        zone = stored.item.time_zone
+        return _edited(
+            provider,
+            calendar,
+            reservation,
+            lambda text: reschedule(
+                text,
+                reservation.recurrence_id,
+                reservation.start,
+                reservation.end,
+                reservation.subject,
+                zone,
+                now,
+            ),
         )
-    stored = replace(reservation, provider_id=result.provider_id, provider_version=result.version)
-    return stored, result.exchange
+    else:
+        result = provider.update(calendar, provider_id, data, reservation.provider_version)
+    stored_ref = replace(
+        reservation, provider_id=result.provider_id, provider_version=result.version
+    )
+    return stored_ref, result.exchange
+
+
+def _edit(
+    provider: Provider, calendar: str, provider_id: str, edit: Callable[[bytes], bytes]
+) -> WriteResult:
+    """Read the object, change it, write it back only if nobody changed it meanwhile."""
+    for attempt in (1, 2):
+        current = provider.get(calendar, provider_id)
+        try:
+            return provider.update(
+                calendar, provider_id, edit(current.data or b""), current.version
+            )
+        except ProviderRejected as exc:
+            # The organizer changed the entry between our read and our write: read it again.
+            if exc.status != 412 or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _edited(
+    provider: Provider, calendar: str, reservation: Reservation, edit: Callable[[bytes], bytes]
+) -> tuple[Reservation, Exchange]:
+    assert reservation.provider_id is not None
+    result = _edit(provider, calendar, reservation.provider_id, edit)
+    return replace(reservation, provider_version=result.version), result.exchange
 
 
 def _render(
@@ -102,16 +163,13 @@ def _respond(
         _finish(services, event_id, f"PARTSTAT={partstat} for {provider_id}", DRY_RUN, None)
         return
     provider = services.provider(binding.connection)
-    for attempt in (1, 2):
-        current = provider.get(binding.calendar, provider_id)
-        data = with_room_partstat(current.data or b"", binding.room_address, partstat)
-        try:
-            result = provider.update(binding.calendar, provider_id, data, current.version)
-            break
-        except ProviderRejected as exc:
-            # The organizer changed the entry between our read and write: read it again.
-            if exc.status != 412 or attempt == 2:
-                raise
+    room = binding.room_address
+    result = _edit(
+        provider,
+        binding.calendar,
+        provider_id,
+        lambda data: with_room_partstat(data, room, partstat),
+    )
     _finish(services, event_id, result.exchange.request, result.exchange.response, None)
     _remember_version(services, stored, provider_id, result.version)
 

@@ -1,0 +1,91 @@
+"""Editing someone else's calendar object: only what calsync owns changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from calsync.domain.calendar_edits import cancel_occurrence, reschedule
+from calsync.domain.calendar_objects import read_calendar_object
+from calsync.domain.entries import Window
+
+WINDOW = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 3, 1, tzinfo=UTC))
+STAMP = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+SERIES = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\nSEQUENCE:3\r\n"
+    "DTSTART;TZID=Europe/Berlin:20261207T090000\r\nDTEND;TZID=Europe/Berlin:20261207T093000\r\n"
+    "RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Standup\r\nDESCRIPTION:Bring coffee\r\n"
+    "ORGANIZER:mailto:alice@example.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com\r\n"
+    "ATTENDEE;CUTYPE=ROOM:mailto:room@example.com\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\n"
+    "RECURRENCE-ID;TZID=Europe/Berlin:20261214T090000\r\n"
+    "DTSTART;TZID=Europe/Berlin:20261214T110000\r\nDTEND;TZID=Europe/Berlin:20261214T113000\r\n"
+    "SUMMARY:Standup (late)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+).encode()
+
+
+def read(data: bytes):
+    return read_calendar_object(data, "Europe/Berlin", WINDOW)
+
+
+def starts(data: bytes) -> list[str]:
+    return [o.start.isoformat() for o in read(data).occurrences]
+
+
+def test_cancelling_one_occurrence_leaves_the_rest_of_the_series():
+    edited = cancel_occurrence(SERIES, datetime(2026, 12, 21, 8, tzinfo=UTC), STAMP)
+    assert starts(edited) == [
+        "2026-12-07T08:00:00+00:00",
+        "2026-12-14T10:00:00+00:00",
+        "2026-12-28T08:00:00+00:00",
+    ]
+    assert read(edited).master.sequence == 4
+    assert b"Bring coffee" in edited
+
+
+def test_cancelling_a_moved_occurrence_drops_its_override_too():
+    edited = cancel_occurrence(SERIES, datetime(2026, 12, 14, 8, tzinfo=UTC), STAMP)
+    assert "2026-12-14T10:00:00+00:00" not in starts(edited)
+    assert len(read(edited).entries) == 1
+
+
+def test_moving_one_occurrence_writes_an_override_and_keeps_the_attendees():
+    edited = reschedule(
+        SERIES,
+        datetime(2026, 12, 28, 8, tzinfo=UTC),
+        datetime(2026, 12, 28, 13, tzinfo=UTC),
+        datetime(2026, 12, 28, 14, tzinfo=UTC),
+        "Standup (afternoon)",
+        "Europe/Berlin",
+        STAMP,
+    )
+    obj = read(edited)
+    moved = next(
+        o for o in obj.occurrences if o.recurrence_id == datetime(2026, 12, 28, 8, tzinfo=UTC)
+    )
+    assert moved.start == datetime(2026, 12, 28, 13, tzinfo=UTC)
+    assert moved.summary == "Standup (afternoon)"
+    assert len(obj.occurrences) == 4
+    override = obj.entries[-1]
+    assert {a.address for a in override.attendees} == {"bob@example.com", "room@example.com"}
+
+
+def test_rescheduling_a_single_meeting_edits_it_in_place():
+    single = SERIES.split(b"BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\nRECURRENCE")[
+        0
+    ]
+    single = single.replace(b"RRULE:FREQ=WEEKLY;COUNT=4\r\n", b"") + b"END:VCALENDAR\r\n"
+    edited = reschedule(
+        single,
+        None,
+        datetime(2026, 12, 7, 15, tzinfo=UTC),
+        datetime(2026, 12, 7, 16, tzinfo=UTC),
+        "Standup",
+        "Europe/Berlin",
+        STAMP,
+    )
+    [occurrence] = read(edited).occurrences
+    assert occurrence.start == datetime(2026, 12, 7, 15, tzinfo=UTC)
+    assert occurrence.sequence == 4
+    assert b"bob@example.com" in edited
