@@ -15,7 +15,6 @@ from typing import Annotated, Any, overload
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from calsync import config as config_module
 from calsync.bootstrap import Services, start
@@ -25,6 +24,7 @@ from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
 from calsync.sync.reprocess import reprocess, reprocess_failed
+from calsync.tables import deltas_table, reservations_table, table
 from calsync.worker.runner import request_sync, run_event, run_forever, run_once
 
 app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
@@ -116,12 +116,7 @@ def _print_json(data: Any) -> None:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*["" if cell is None else str(cell) for cell in row])
-    console.print(table)
+    console.print(table(title, columns, rows))
 
 
 def _item_id(services: Services, item: str | None) -> int | None:
@@ -472,39 +467,8 @@ def deltas_list(
     _print_deltas(rows)
 
 
-def _short(key: str | None) -> str:
-    if not key:
-        return "-"
-    return key if len(key) <= 24 else "…" + key[-20:]
-
-
 def _print_deltas(rows: list[dict[str, Any]]) -> None:
-    _table(
-        "synchronization deltas",
-        [
-            "id",
-            "item",
-            "mode",
-            "delta key before",
-            "delta key after",
-            "events",
-            "calendar items",
-            "outcome",
-        ],
-        [
-            [
-                r["id"],
-                r["item"],
-                r["mode"],
-                _short(r["delta_key_before"]),
-                _short(r["delta_key_after"]),
-                r["events_created"],
-                r["calendar_items_created"],
-                r["outcome"],
-            ]
-            for r in rows
-        ],
-    )
+    console.print(deltas_table(rows))
 
 
 # --- reservations -------------------------------------------------------------------------------
@@ -531,23 +495,7 @@ def reservations_list(
 
 
 def _print_reservations(rows: list[dict[str, Any]]) -> None:
-    _table(
-        "reservations",
-        ["id", "item", "start", "end", "status", "origin", "subject", "reason"],
-        [
-            [
-                r["id"][:8],
-                r["item"],
-                r["start"][:16],
-                r["end"][:16],
-                r["status"],
-                r["origin"],
-                r["subject"],
-                r["reason"],
-            ]
-            for r in rows
-        ],
-    )
+    console.print(reservations_table(rows))
 
 
 @reservations_app.command("create")

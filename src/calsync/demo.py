@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from calsync.bootstrap import Services, start
 from calsync.config import parse
@@ -25,6 +24,7 @@ from calsync.radicale_server import RadicaleServer
 from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
+from calsync.tables import deltas_table, reservations_table
 from calsync.worker.runner import request_sync, run_once
 
 ZONE = "Europe/Berlin"
@@ -179,30 +179,7 @@ def _print_deltas(console: Console, services: Services) -> None:
             for s in uow.synchronizations.find(RecordFilter(limit=100))
         ]
         events = uow.events.find(RecordFilter(limit=10_000))
-    table = Table(title="synchronization deltas")
-    for column in (
-        "#",
-        "item",
-        "mode",
-        "delta key before",
-        "delta key after",
-        "events",
-        "calendar items",
-        "outcome",
-    ):
-        table.add_column(column)
-    for row in reversed(rows):
-        table.add_row(
-            str(row["id"]),
-            row["item"],
-            row["mode"],
-            _short(row["delta_key_before"]),
-            _short(row["delta_key_after"]),
-            str(row["events_created"]),
-            str(row["calendar_items_created"]),
-            row["outcome"],
-        )
-    console.print(table)
+    console.print(deltas_table(list(reversed(rows))))
     counts: dict[str, int] = {}
     for event in events:
         counts[f"{event.action}/{event.state}"] = counts.get(f"{event.action}/{event.state}", 0) + 1
@@ -214,26 +191,7 @@ def _print_deltas(console: Console, services: Services) -> None:
 def _print_reservations(console: Console, services: Services) -> None:
     with services.uow() as uow:
         rows = [reservation_json(r) for r in uow.reservations.find(ReservationFilter(limit=1000))]
-    table = Table(title="reservations")
-    for column in ("item", "start (UTC)", "end (UTC)", "status", "origin", "subject", "reason"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
-            r["item"],
-            r["start"][:16],
-            r["end"][:16],
-            r["status"],
-            r["origin"],
-            r["subject"],
-            r["reason"] or "",
-        )
-    console.print(table)
-
-
-def _short(key: str | None) -> str:
-    if not key:
-        return "-"
-    return key if len(key) <= 20 else "…" + key[-16:]
+    console.print(reservations_table(rows))
 
 
 def _wrap(vevent: str, room_address: str) -> bytes:

@@ -15,6 +15,7 @@ from typing import Any
 
 from icalendar import Calendar, Event
 
+from calsync.domain.calendar_objects import parse_calendar
 from calsync.domain.calendar_writing import wall_time
 from calsync.domain.timezones import resolve_zone
 from calsync.errors import InvalidCalendarData
@@ -23,7 +24,7 @@ _SERIES_ONLY = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 
 
 def cancel_occurrence(data: bytes, recurrence_id: datetime, dtstamp: datetime) -> bytes:
-    calendar = _parse(data)
+    calendar = parse_calendar(data)
     master = _master(calendar)
     for override in _overrides_of(calendar, recurrence_id):
         calendar.subcomponents.remove(override)
@@ -42,7 +43,7 @@ def reschedule(
     dtstamp: datetime,
 ) -> bytes:
     """Move (and rename) the meeting, or only the occurrence `recurrence_id` of a series."""
-    calendar = _parse(data)
+    calendar = parse_calendar(data)
     master = _master(calendar)
     if recurrence_id is None:
         target = master
@@ -62,13 +63,6 @@ def reschedule(
     if not all_day:
         calendar.add_missing_timezones()
     return bytes(calendar.to_ical())
-
-
-def _parse(data: bytes) -> Calendar:
-    try:
-        return Calendar.from_ical(data)
-    except ValueError as error:
-        raise InvalidCalendarData(f"not valid iCalendar: {error}") from error
 
 
 def _events(calendar: Calendar) -> list[Event]:

@@ -44,7 +44,7 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     if len(data) > MAX_OBJECT_BYTES:
         raise InvalidCalendarData(f"calendar object is {len(data)} bytes, over the 1 MB limit")
     item_zone = resolve_zone(zone)
-    calendar = _parse(data)
+    calendar = parse_calendar(data)
     events = _events_of(calendar)
     uid = _single_uid(events)
     _require_known_zones(calendar, events)
@@ -56,7 +56,8 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
 
 
-def _parse(data: bytes) -> Calendar:
+def parse_calendar(data: bytes) -> Calendar:
+    """The iCalendar text as icalendar's tree; unreadable text is InvalidCalendarData."""
     try:
         return Calendar.from_ical(data)
     except ValueError as error:

@@ -14,6 +14,7 @@ from typing import Any
 
 from icalendar import Calendar, Event, vCalAddress
 
+from calsync.domain.calendar_objects import parse_calendar
 from calsync.domain.timezones import resolve_zone
 from calsync.errors import InvalidCalendarData
 
@@ -64,10 +65,7 @@ def render_reservation(
 
 def with_room_partstat(data: bytes, room_address: str, partstat: str) -> bytes:
     """`data` with the room's PARTSTAT set on every VEVENT (adding the room if missing)."""
-    try:
-        calendar = Calendar.from_ical(data)
-    except ValueError as error:
-        raise InvalidCalendarData(f"not valid iCalendar: {error}") from error
+    calendar = parse_calendar(data)
     events = [c for c in calendar.subcomponents if isinstance(c, Event)]
     if not events:
         raise InvalidCalendarData("calendar object holds no VEVENT")

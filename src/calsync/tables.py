@@ -1,0 +1,66 @@
+"""Rich tables of the JSON shapes in `calsync.exports`, shared by the CLI and the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    shown = Table(title=title)
+    for column in columns:
+        shown.add_column(column)
+    for row in rows:
+        shown.add_row(*["" if cell is None else str(cell) for cell in row])
+    return shown
+
+
+def short_key(key: str | None) -> str:
+    """The end of a delta key, where keys differ."""
+    if not key:
+        return "-"
+    return key if len(key) <= 24 else "…" + key[-20:]
+
+
+def deltas_table(rows: Sequence[dict[str, Any]]) -> Table:
+    columns = ["id", "item", "mode", "delta key before", "delta key after"]
+    columns += ["events", "calendar items", "outcome"]
+    return table(
+        "synchronization deltas",
+        columns,
+        [
+            [
+                r["id"],
+                r["item"],
+                r["mode"],
+                short_key(r["delta_key_before"]),
+                short_key(r["delta_key_after"]),
+                r["events_created"],
+                r["calendar_items_created"],
+                r["outcome"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+def reservations_table(rows: Sequence[dict[str, Any]]) -> Table:
+    return table(
+        "reservations",
+        ["id", "item", "start (UTC)", "end (UTC)", "status", "origin", "subject", "reason"],
+        [
+            [
+                r["id"][:8],
+                r["item"],
+                r["start"][:16],
+                r["end"][:16],
+                r["status"],
+                r["origin"],
+                r["subject"],
+                r["reason"],
+            ]
+            for r in rows
+        ],
+    )
