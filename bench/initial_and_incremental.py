@@ -90,6 +90,7 @@ class VdirsyncerResult:
     files: int
     resync_s: float
     resync_rss_mb: float
+    error: str = ""
 
 
 # --- the calendar ---------------------------------------------------------------------------
@@ -268,6 +269,9 @@ def bench_vdirsyncer(
             change_server(server.url, plan[ROUNDS[0]])
             again = pair.sync()
             log(f"[vdirsyncer] after {ROUNDS[0]} changes: {again.seconds:.2f} s")
+    except vdirsyncer_run.Failed as exc:
+        log(f"[vdirsyncer] FAILED: {exc}")
+        return VdirsyncerResult(0.0, 0.0, 0, 0.0, 0.0, error=str(exc))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return VdirsyncerResult(
@@ -314,6 +318,8 @@ def _row(result: BackendResult) -> list[str]:
 
 
 def _vdirsyncer_row(vdir: VdirsyncerResult, width: int) -> list[str]:
+    if vdir.error:
+        return ["vdirsyncer", "FAIL"] + [""] * (width - 2)
     row = ["vdirsyncer", f"{vdir.initial_s:.2f}", "", f"{vdir.initial_rss_mb:.0f}", "", ""]
     row += [f"{vdir.resync_s:.2f}", "", ""]
     return row + [""] * (width - len(row))
@@ -333,7 +339,9 @@ def summary(results: list[BackendResult], vdir: VdirsyncerResult | None, n: int)
             f"incremental({k})": v for k, v in result.incremental.items()
         }
         lines += [f"  {name} FAILED: {p.error}" for name, p in phases.items() if p.error]
-    if vdir and results:
+    if vdir and vdir.error:
+        lines.append(f"vdirsyncer FAILED: {vdir.error}")
+    elif vdir and results:
         base = next((r for r in results if r.backend == "sqlite"), results[0])
         lines.append(
             f"calsync ({base.backend}) / vdirsyncer: initial time "

@@ -20,6 +20,10 @@ from pathlib import Path
 GNU_TIME = Path("/usr/bin/time")
 
 
+class Failed(RuntimeError):
+    """vdirsyncer exited with an error; the message is its own error line."""
+
+
 @dataclass(frozen=True)
 class Run:
     seconds: float
@@ -76,7 +80,8 @@ class Vdirsyncer:
         done = subprocess.run(argv, capture_output=True, text=True, input="")
         seconds = time.perf_counter() - began
         if done.returncode != 0:
-            raise RuntimeError(f"vdirsyncer {' '.join(command)} failed: {done.stderr[-2000:]}")
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+            raise Failed(f"vdirsyncer {' '.join(command)}: {(errors or ['?'])[0]}")
         rss = _gnu_time_rss(done.stderr) if use_time else _children_rss()
         return Run(seconds, rss, sum(1 for _ in self.target.glob("*.ics")))
 

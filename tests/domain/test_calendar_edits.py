@@ -12,17 +12,17 @@ WINDOW = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 3, 1, tzinfo=U
 STAMP = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 SERIES = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
-    "BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\nSEQUENCE:3\r\n"
-    "DTSTART;TZID=Europe/Berlin:20261207T090000\r\nDTEND;TZID=Europe/Berlin:20261207T093000\r\n"
-    "RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Standup\r\nDESCRIPTION:Bring coffee\r\n"
-    "ORGANIZER:mailto:alice@example.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com\r\n"
-    "ATTENDEE;CUTYPE=ROOM:mailto:room@example.com\r\nEND:VEVENT\r\n"
-    "BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\n"
-    "RECURRENCE-ID;TZID=Europe/Berlin:20261214T090000\r\n"
-    "DTSTART;TZID=Europe/Berlin:20261214T110000\r\nDTEND;TZID=Europe/Berlin:20261214T113000\r\n"
-    "SUMMARY:Standup (late)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-).encode()
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    b"BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\nSEQUENCE:3\r\n"
+    b"DTSTART;TZID=Europe/Berlin:20261207T090000\r\nDTEND;TZID=Europe/Berlin:20261207T093000\r\n"
+    b"RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Standup\r\nDESCRIPTION:Bring coffee\r\n"
+    b"ORGANIZER:mailto:alice@example.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com\r\n"
+    b"ATTENDEE;CUTYPE=ROOM:mailto:room@example.com\r\nEND:VEVENT\r\n"
+    b"BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20261101T000000Z\r\n"
+    b"RECURRENCE-ID;TZID=Europe/Berlin:20261214T090000\r\n"
+    b"DTSTART;TZID=Europe/Berlin:20261214T110000\r\nDTEND;TZID=Europe/Berlin:20261214T113000\r\n"
+    b"SUMMARY:Standup (late)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 def read(data: bytes):

@@ -236,3 +236,25 @@ def test_moving_someone_elses_meeting_in_calsync_keeps_its_attendees(room):
     [after] = reservations(services)
     assert after.start == datetime(2026, 12, 3, 13, tzinfo=UTC)
     assert after.status == ReservationStatus.confirmed
+
+
+def test_a_slot_given_up_and_taken_in_one_synchronization_is_booked(room):
+    services, provider, calendar = room
+    moved = provider.create(calendar, "a", ics(vevent("a", "20261203T100000", "20261203T110000")))
+    sync(services)
+    provider.update(
+        calendar,
+        moved.provider_id,
+        ics(vevent("a", "20261203T160000", "20261203T170000", sequence=1)),
+        None,
+    )
+    later = vevent("c", "20261203T100000", "20261203T110000").replace(
+        "DTSTAMP:20261101T120000Z", "DTSTAMP:20261102T120000Z"
+    )
+    provider.create(calendar, "c", ics(later))
+    sync(services)
+    by_uid = {r.uid: r for r in reservations(services)}
+    assert by_uid["a"].start == datetime(2026, 12, 3, 15, tzinfo=UTC)
+    assert by_uid["c"].status == ReservationStatus.confirmed
+    with services.uow() as uow:
+        assert uow.calendar_items.find(RecordFilter(status="failed")) == []

@@ -11,6 +11,7 @@ most objects and much cheaper.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -20,7 +21,7 @@ from icalendar import Calendar, Event
 from icalendar.prop import vDDDLists, vDDDTypes
 
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
-from calsync.domain.timezones import resolve_zone
+from calsync.domain.timezones import is_iana_zone, resolve_zone
 from calsync.errors import InvalidCalendarData
 
 MAX_OBJECT_BYTES = 1_000_000
@@ -44,7 +45,7 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     if len(data) > MAX_OBJECT_BYTES:
         raise InvalidCalendarData(f"calendar object is {len(data)} bytes, over the 1 MB limit")
     item_zone = resolve_zone(zone)
-    calendar = parse_calendar(data)
+    calendar = parse_calendar(_without_standard_timezones(data))
     events = _events_of(calendar)
     uid = _single_uid(events)
     _require_known_zones(calendar, events)
@@ -54,6 +55,19 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     else:
         occurrences = _single_occurrences(entries, window)
     return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
+
+
+_VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\nTZID:([^\r\n;]+)\r?\n.*?END:VTIMEZONE\r?\n", re.S)
+
+
+def _without_standard_timezones(data: bytes) -> bytes:
+    """The object without the VTIMEZONEs of IANA zones, which the tz database defines.
+
+    RFC 7809 lets CalDAV peers leave such definitions out ("time zones by reference");
+    reading them costs nearly half of icalendar's parsing time. Definitions of other
+    names (Windows names, custom zones) stay and are used.
+    """
+    return _VTIMEZONE.sub(lambda m: b"" if is_iana_zone(m.group(1)) else m.group(0), data)
 
 
 def parse_calendar(data: bytes) -> Calendar:

@@ -46,3 +46,10 @@ def _iana_zone(name: str) -> ZoneInfo | None:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         # ValueError: not a valid key (absolute or relative path); OSError: a directory.
         return None
+
+
+@lru_cache(maxsize=512)
+def is_iana_zone(tzid: bytes | str) -> bool:
+    """True if the tz database defines this name."""
+    name = tzid.decode("utf-8", "replace") if isinstance(tzid, bytes) else tzid
+    return _iana_zone(name.strip()) is not None

@@ -31,6 +31,32 @@ class RecordFilter:
     limit: int = 200
 
 
+def new_event(
+    item_id: int,
+    action: Action,
+    now: datetime,
+    payload: dict[str, Any],
+    reservation_id: str | None = None,
+    synchronization_id: int | None = None,
+) -> dict[str, Any]:
+    """The columns of a new event, due now."""
+    return {
+        "item_id": item_id,
+        "action": action.value,
+        "state": EventState.new.value,
+        "payload": json.dumps(payload, sort_keys=True, default=str),
+        "provider_payload": "",
+        "response": "",
+        "error": "",
+        "reservation_id": reservation_id,
+        "synchronization_id": synchronization_id,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+    }
+
+
 class EventRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -42,22 +68,15 @@ class EventRepository:
         now: datetime,
         payload: dict[str, Any],
         reservation_id: str | None = None,
-        state: EventState = EventState.new,
     ) -> EventRow:
-        row = EventRow(
-            item_id=item_id,
-            action=action.value,
-            state=state.value,
-            payload=json.dumps(payload, sort_keys=True, default=str),
-            reservation_id=reservation_id,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-            attempts=0,
-        )
+        row = EventRow(**new_event(item_id, action, now, payload, reservation_id))
         self.session.add(row)
         self.session.flush()
         return row
+
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(EventRow), list(rows))
 
     def get(self, event_id: int) -> EventRow:
         row = self.session.get(EventRow, event_id)
@@ -143,6 +162,13 @@ class CalendarItemRepository:
         )
         return list(self.session.scalars(query))
 
+    def count_pending(self, item_id: int) -> int:
+        query = select(func.count()).where(
+            CalendarItemRow.item_id == item_id,
+            CalendarItemRow.status == CalendarItemStatus.pending.value,
+        )
+        return int(self.session.scalar(query) or 0)
+
     def count_for(self, synchronization_id: int) -> int:
         query = select(func.count()).where(CalendarItemRow.synchronization_id == synchronization_id)
         return int(self.session.scalar(query) or 0)
@@ -164,12 +190,12 @@ class SynchronizationRepository:
         self.session.flush()
         return row
 
-    def count_event(self, synchronization_id: int) -> None:
-        """One more event (a room's answer, say) came out of this synchronization."""
+    def count_events(self, synchronization_id: int, count: int) -> None:
+        """More events (the room's answers, say) came out of this synchronization."""
         self.session.execute(
             update(SynchronizationRow)
             .where(SynchronizationRow.id == synchronization_id)
-            .values(events_created=SynchronizationRow.events_created + 1)
+            .values(events_created=SynchronizationRow.events_created + count)
         )
 
     def find(self, where: RecordFilter) -> list[SynchronizationRow]:

@@ -4,7 +4,7 @@ synchronization of a large calendar creates tens of thousands of occurrences."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,17 +59,27 @@ class ReservationRepository:
         )
         return [self._to_domain(row) for row in self.session.scalars(query)]
 
-    def known_versions(self, item_id: int) -> dict[str, set[str | None]]:
-        """provider id → versions of the live reservations mirroring it."""
+    def known_versions(
+        self, item_id: int, provider_ids: Collection[str] | None = None
+    ) -> dict[str, set[str | None]]:
+        """provider id → versions of the live reservations mirroring it.
+
+        All of the item's, or only those of `provider_ids` (an incremental read needs
+        no more than the objects it saw).
+        """
         query = select(ReservationRow.provider_id, ReservationRow.provider_version).where(
             ReservationRow.item_id == item_id,
             ReservationRow.provider_id.is_not(None),
             ReservationRow.status != ReservationStatus.cancelled.value,
         )
         known: dict[str, set[str | None]] = defaultdict(set)
-        for provider_id, version in self.session.execute(query):
-            assert provider_id is not None
-            known[provider_id].add(version)
+        for chunk in _chunks(provider_ids):
+            selected = (
+                query if chunk is None else query.where(ReservationRow.provider_id.in_(chunk))
+            )
+            for provider_id, version in self.session.execute(selected):
+                assert provider_id is not None
+                known[provider_id].add(version)
         return known
 
     def holding_spans(self, item_id: int, window: Window) -> list[Span]:
@@ -165,6 +175,13 @@ class ReservationRepository:
             provider_version=row.provider_version,
             reason=row.reason,
         )
+
+
+def _chunks(values: Collection[str] | None, size: int = 500) -> list[list[str] | None]:
+    if values is None:
+        return [None]
+    ordered = sorted(values)
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
 def _filtered(where: ReservationFilter) -> Select[Any]:

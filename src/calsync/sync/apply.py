@@ -10,12 +10,13 @@ a `respond` event is written in the same transaction (the outbox).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from calsync.bootstrap import Services
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.decide import Cancel, Change, Create, Plan, Update, decide, decide_removal
 from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
@@ -23,8 +24,10 @@ from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, InvalidCalendarData
 from calsync.store.items import StoredItem
+from calsync.store.records import new_event
 from calsync.store.tables import CalendarItemRow
 from calsync.store.unit_of_work import UnitOfWork
+from calsync.sync.reading import ObjectReader
 
 
 @dataclass
@@ -47,8 +50,32 @@ class ApplyReport:
 
 @dataclass
 class _Writes:
-    creates: list[Reservation] = field(default_factory=list)
-    updates: list[Reservation] = field(default_factory=list)
+    """What a batch writes, in the order it was decided.
+
+    The order matters: a reservation may take a span that another one, earlier in the
+    batch, gave up. Consecutive writes of one kind go to the database together.
+    """
+
+    runs: list[tuple[bool, list[Reservation]]] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, is_new: bool, reservation: Reservation) -> None:
+        if not self.runs or self.runs[-1][0] != is_new:
+            self.runs.append((is_new, []))
+        self.runs[-1][1].append(reservation)
+
+    def flush(self, uow: UnitOfWork, now: datetime) -> None:
+        for is_new, reservations in self.runs:
+            if is_new:
+                uow.reservations.add_many(reservations, now)
+            else:
+                uow.reservations.update_many(reservations, now)
+        uow.events.add_many(self.answers)
+        for synchronization_id, count in Counter(
+            a["synchronization_id"] for a in self.answers
+        ).items():
+            if synchronization_id is not None:
+                uow.synchronizations.count_events(synchronization_id, count)
 
 
 def synchronization_window(stored: StoredItem, now: datetime) -> Window:
@@ -63,29 +90,33 @@ def apply_pending(services: Services, item_id: int) -> ApplyReport:
     now = services.clock()
     with services.uow() as uow:
         stored = uow.items.by_id(item_id)
+        pending = uow.calendar_items.count_pending(item_id)
     window = synchronization_window(stored, now)
-    occupancy: Occupancy | None = None
-    batch_size = services.settings.sync.apply_batch
-    while True:
-        with services.uow() as uow:
-            rows = uow.calendar_items.pending(item_id, batch_size)
-            if not rows:
-                return report
-            if occupancy is None:
-                occupancy = Occupancy(uow.reservations.holding_spans(item_id, window))
-            try:
-                _apply_batch(uow, stored, rows, occupancy, window, now, report)
-                uow.commit()
-            except DoubleBooking:
-                # Someone else booked meanwhile: redo this batch against the fresh state.
-                uow.rollback()
-                occupancy = None
-                _apply_one_by_one(services, stored, window, now, report, [r.id for r in rows])
+    with ObjectReader(stored.item.time_zone, window, pending) as reader:
+        occupancy: Occupancy | None = None
+        while True:
+            with services.uow() as uow:
+                rows = uow.calendar_items.pending(item_id, services.settings.sync.apply_batch)
+                if not rows:
+                    return report
+                ids = [row.id for row in rows]
+                if occupancy is None:
+                    occupancy = Occupancy(uow.reservations.holding_spans(item_id, window))
+                try:
+                    _apply_batch(uow, stored, rows, reader, occupancy, window, now, report)
+                    uow.commit()
+                    continue
+                except DoubleBooking:
+                    pass
+            # Someone else booked meanwhile: redo this batch, one item at a time.
+            occupancy = None
+            _apply_one_by_one(services, stored, reader, window, now, report, ids)
 
 
 def _apply_one_by_one(
     services: Services,
     stored: StoredItem,
+    reader: ObjectReader,
     window: Window,
     now: datetime,
     report: ApplyReport,
@@ -96,12 +127,14 @@ def _apply_one_by_one(
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
             row = uow.calendar_items.get(calendar_item_id)
             try:
-                _apply_batch(uow, stored, [row], occupancy, window, now, report)
+                _apply_batch(uow, stored, [row], reader, occupancy, window, now, report)
+                uow.commit()
+                continue
             except DoubleBooking as exc:
-                uow.rollback()
-                row = uow.calendar_items.get(calendar_item_id)
-                _fail(row, f"double booking refused by the database: {exc}", now)
-                report.count(CalendarItemStatus.failed)
+                error = f"double booking refused by the database: {exc}"
+        with services.uow() as uow:
+            _fail(uow.calendar_items.get(calendar_item_id), error, now)
+            report.count(CalendarItemStatus.failed)
             uow.commit()
 
 
@@ -109,40 +142,41 @@ def _apply_batch(
     uow: UnitOfWork,
     stored: StoredItem,
     rows: Sequence[CalendarItemRow],
+    reader: ObjectReader,
     occupancy: Occupancy,
     window: Window,
     now: datetime,
     report: ApplyReport,
 ) -> None:
     writes = _Writes()
-    readable = _read_all(rows, stored, window, now, report)
+    readable = _read_all(rows, reader, now, report)
     existing = _existing(uow, stored, readable)
     for row, obj in _in_booking_order(readable):
-        status = _apply_one(uow, stored, row, obj, existing, occupancy, window, now, writes)
+        status = _apply_one(stored, row, obj, existing, occupancy, window, now, writes)
         report.count(status)
-    uow.reservations.add_many(writes.creates, now)
-    uow.reservations.update_many(writes.updates, now)
+    writes.flush(uow, now)
 
 
 def _read_all(
-    rows: Sequence[CalendarItemRow],
-    stored: StoredItem,
-    window: Window,
-    now: datetime,
-    report: ApplyReport,
+    rows: Sequence[CalendarItemRow], reader: ObjectReader, now: datetime, report: ApplyReport
 ) -> list[tuple[CalendarItemRow, CalendarObject | None]]:
     """Each row with its calendar object (None for a cancellation); unreadable rows fail."""
+    changed = [row for row in rows if row.kind != CalendarItemKind.cancellation.value]
+    objects = dict(
+        zip(
+            (row.id for row in changed),
+            reader.read([r.provider_payload for r in changed]),
+            strict=True,
+        )
+    )
     readable: list[tuple[CalendarItemRow, CalendarObject | None]] = []
     for row in rows:
-        if row.kind == CalendarItemKind.cancellation.value:
-            readable.append((row, None))
-            continue
-        try:
-            data = row.provider_payload.encode()
-            readable.append((row, read_calendar_object(data, stored.item.time_zone, window)))
-        except InvalidCalendarData as exc:
-            _fail(row, f"{row.provider_id}: {exc.reason}", now)
+        read = objects.get(row.id)
+        if isinstance(read, InvalidCalendarData):
+            _fail(row, f"{row.provider_id}: {read.reason}", now)
             report.count(CalendarItemStatus.failed)
+        else:
+            readable.append((row, read))
     return readable
 
 
@@ -175,7 +209,6 @@ def _existing(
 
 
 def _apply_one(
-    uow: UnitOfWork,
     stored: StoredItem,
     row: CalendarItemRow,
     obj: CalendarObject | None,
@@ -193,20 +226,13 @@ def _apply_one(
         change = Change(obj, row.provider_id, row.provider_version, window)
         plan = decide(change, current, stored.item, occupancy, now, lambda: str(uuid.uuid4()))
         existing[obj.uid] = _after(current, plan)
-    _collect(plan, writes)
+    for action in plan.actions:
+        writes.add(isinstance(action, Create), action.reservation)
     if plan.room_partstat is not None:
-        _enqueue_answer(uow, stored, row, plan, now)
+        writes.answers.append(_answer(stored, row, plan, now))
     status, outcome = _verdict(plan, current)
     row.status, row.outcome, row.applied_at = status.value, outcome, now
     return status
-
-
-def _collect(plan: Plan, writes: _Writes) -> None:
-    for action in plan.actions:
-        if isinstance(action, Create):
-            writes.creates.append(action.reservation)
-        else:
-            writes.updates.append(action.reservation)
 
 
 def _after(current: Sequence[Reservation], plan: Plan) -> list[Reservation]:
@@ -248,26 +274,24 @@ def _differs_beyond_version(a: Reservation, b: Reservation) -> bool:
     return replace(a, provider_version=b.provider_version) != b
 
 
-def _enqueue_answer(
-    uow: UnitOfWork, stored: StoredItem, row: CalendarItemRow, plan: Plan, now: datetime
-) -> None:
+def _answer(stored: StoredItem, row: CalendarItemRow, plan: Plan, now: datetime) -> dict[str, Any]:
+    """The room's answer to the organizer: a respond event for the outbox."""
     binding = stored.item.binding
     assert binding is not None
-    first = plan.actions[0].reservation.id if plan.actions else None
-    uow.events.add(
+    payload = {
+        "item": stored.item.name,
+        "provider_id": row.provider_id,
+        "room_address": binding.room_address,
+        "partstat": plan.room_partstat,
+    }
+    return new_event(
         stored.id,
         Action.respond,
         now,
-        {
-            "item": stored.item.name,
-            "provider_id": row.provider_id,
-            "room_address": binding.room_address,
-            "partstat": plan.room_partstat,
-        },
-        reservation_id=first,
+        payload,
+        reservation_id=plan.actions[0].reservation.id if plan.actions else None,
+        synchronization_id=row.synchronization_id,
     )
-    if row.synchronization_id is not None:
-        uow.synchronizations.count_event(row.synchronization_id)
 
 
 def _fail(row: CalendarItemRow, error: str, now: datetime) -> None:

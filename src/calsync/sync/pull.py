@@ -50,7 +50,6 @@ def synchronize(
 ) -> SyncResult:
     with services.uow() as uow:
         stored = uow.items.by_id(uow.events.get(event_id).item_id)
-        known = uow.reservations.known_versions(stored.id)
     binding = stored.item.binding
     if binding is None or not binding.active:
         raise ConfigError(f"item {stored.item.name!r} has no active calendar binding")
@@ -67,16 +66,13 @@ def synchronize(
     except ProviderError as exc:
         _record_failure(services, event_id, stored, key_before, started, exc)
         raise
-    return _record(
-        services, event_id, stored, known, batch, key_before, started, detail, confirm_sweep
-    )
+    return _record(services, event_id, stored, batch, key_before, started, detail, confirm_sweep)
 
 
 def _record(
     services: Services,
     event_id: int,
     stored: StoredItem,
-    known: Known,
     batch: ChangeBatch,
     key_before: str | None,
     started: datetime,
@@ -84,19 +80,21 @@ def _record(
     confirm_sweep: bool,
 ) -> SyncResult:
     now = services.clock()
-    rows = [row for change in batch.changes if (row := _calendar_item(change, known, batch.full))]
-    outcome, key_after = SyncOutcome.succeeded, batch.delta_key
-    if batch.full:
-        listed = {change.provider_id for change in batch.changes if not change.removed}
-        sweep = plan_sweep(listed, set(known), confirm_sweep)
-        if isinstance(sweep, SweepNeedsConfirmation):
-            outcome, key_after, detail = SyncOutcome.needs_confirmation, key_before, str(sweep)
-        else:
-            rows += [
-                _cancellation(provider_id, "not in the full listing")
-                for provider_id in sorted(sweep.gone)
-            ]
     with services.uow() as uow:
+        seen = None if batch.full else {change.provider_id for change in batch.changes}
+        known = uow.reservations.known_versions(stored.id, seen)
+        rows = [c for change in batch.changes if (c := _calendar_item(change, known, batch.full))]
+        outcome, key_after = SyncOutcome.succeeded, batch.delta_key
+        if batch.full:
+            listed = {change.provider_id for change in batch.changes if not change.removed}
+            sweep = plan_sweep(listed, set(known), confirm_sweep)
+            if isinstance(sweep, SweepNeedsConfirmation):
+                outcome, key_after, detail = SyncOutcome.needs_confirmation, key_before, str(sweep)
+            else:
+                gone = sorted(sweep.gone)
+                rows += [
+                    _cancellation(provider_id, "not in the full listing") for provider_id in gone
+                ]
         synchronization = uow.synchronizations.add(
             SynchronizationRow(
                 item_id=stored.id,
