@@ -14,6 +14,7 @@ values and raise `calsync.errors.ProviderError` subclasses.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -63,15 +64,23 @@ class WriteResult:
     exchange: Exchange
 
 
+#: Called with each page of changes as it arrives, before the read is complete, so that
+#: the caller can start reading them (parsing overlaps the provider's answers).
+ChangesSeen = Callable[[Sequence[RemoteChange]], None]
+
+
 class Provider(Protocol):
     """One calendar service account. Every method is synchronous and may raise ProviderError."""
 
     kind: ClassVar[str]
 
-    def fetch_changes(self, calendar: str, delta_key: str | None) -> ChangeBatch:
+    def fetch_changes(
+        self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
+    ) -> ChangeBatch:
         """Changes since `delta_key`, or a full listing when it is None.
 
-        Raises DeltaKeyExpired when the key is no longer valid.
+        Raises DeltaKeyExpired when the key is no longer valid. `on_changes` may be called
+        with pages of the changes while the read goes on; the batch returned is the truth.
         """
         ...
 

@@ -48,7 +48,7 @@ from calsync.errors import (
     ProviderUnavailable,
 )
 from calsync.providers import webdav
-from calsync.providers.base import ChangeBatch, Exchange, RemoteChange, WriteResult
+from calsync.providers.base import ChangeBatch, ChangesSeen, Exchange, RemoteChange, WriteResult
 
 _EXCHANGE_LIMIT = 16 * 1024
 _XML = "application/xml; charset=utf-8"
@@ -142,7 +142,9 @@ class CalDAVProvider:
 
     # Reading
 
-    def fetch_changes(self, calendar: str, delta_key: str | None) -> ChangeBatch:
+    def fetch_changes(
+        self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
+    ) -> ChangeBatch:
         url = self._collection_url(calendar)
         call = _Call()
         try:
@@ -152,7 +154,7 @@ class CalDAVProvider:
             # No delta key without sync-collection: list every member; the caller compares etags.
             changed, removed, token, full = self._propfind_listing(call, url), [], None, True
         changes = [RemoteChange(href, None, removed=True) for href in ([] if full else removed)]
-        changes += self._multiget(call, url, list(changed), full)
+        changes += self._multiget(call, url, list(changed), full, on_changes)
         return ChangeBatch(tuple(changes), token, full, call.exchange())
 
     def get(self, calendar: str, provider_id: str) -> RemoteChange:
@@ -204,28 +206,46 @@ class CalDAVProvider:
             and not webdav.same_path(member.href, url)
         }
 
-    def _multiget(self, call: _Call, url: str, hrefs: list[str], full: bool) -> list[RemoteChange]:
-        """Bodies of `hrefs`; one gone meanwhile is removed (left out of a full listing)."""
-        changes = []
+    def _multiget(
+        self,
+        call: _Call,
+        url: str,
+        hrefs: list[str],
+        full: bool,
+        on_changes: ChangesSeen | None,
+    ) -> list[RemoteChange]:
+        """Bodies of `hrefs` in batches, each shown to `on_changes` as soon as it arrives."""
+        changes: list[RemoteChange] = []
         for batch in _batches(hrefs, self.multiget_batch):
-            response = self._send(call, "REPORT", url, webdav.calendar_multiget(batch))
-            if response.status_code != 207:
-                _fail(response, f"reading objects of {url}")
-            found = {
-                _path(urljoin(url, member.href)): member
-                for member in webdav.parse_multistatus(response.content).members
-            }
-            for href in batch:
-                member = found.get(_path(urljoin(url, href)))
-                if member is None:
-                    raise ProviderUnavailable(f"{url} did not return {href} in calendar-multiget")
-                if member.status == 200 and member.calendar_data is not None:
-                    changes.append(RemoteChange(href, member.etag, data=member.calendar_data))
-                elif member.status == 404:
-                    if not full:
-                        changes.append(RemoteChange(href, None, removed=True))
-                else:
-                    raise ProviderUnavailable(f"{url} answered {member.status} for {href}")
+            arrived = self._multiget_batch(call, url, batch, full)
+            if on_changes is not None:
+                on_changes(arrived)
+            changes += arrived
+        return changes
+
+    def _multiget_batch(
+        self, call: _Call, url: str, batch: Sequence[str], full: bool
+    ) -> list[RemoteChange]:
+        """One calendar-multiget; an object gone meanwhile is removed (not listed when full)."""
+        response = self._send(call, "REPORT", url, webdav.calendar_multiget(batch))
+        if response.status_code != 207:
+            _fail(response, f"reading objects of {url}")
+        found = {
+            _path(urljoin(url, member.href)): member
+            for member in webdav.parse_multistatus(response.content).members
+        }
+        changes = []
+        for href in batch:
+            member = found.get(_path(urljoin(url, href)))
+            if member is None:
+                raise ProviderUnavailable(f"{url} did not return {href} in calendar-multiget")
+            if member.status == 200 and member.calendar_data is not None:
+                changes.append(RemoteChange(href, member.etag, data=member.calendar_data))
+            elif member.status == 404:
+                if not full:
+                    changes.append(RemoteChange(href, None, removed=True))
+            else:
+                raise ProviderUnavailable(f"{url} answered {member.status} for {href}")
         return changes
 
     # Writing

@@ -78,39 +78,44 @@ class _Writes:
                 uow.synchronizations.count_events(synchronization_id, count)
 
 
-def synchronization_window(stored: StoredItem, now: datetime) -> Window:
+def object_reader(stored: StoredItem, now: datetime) -> ObjectReader:
+    """A reader for the item's calendar, over its synchronization window from `now`."""
     binding = stored.item.binding
     past = binding.window_past if binding else timedelta(days=30)
     ahead = binding.window_ahead if binding else timedelta(days=365)
-    return Window(now - past, now + ahead)
+    return ObjectReader(stored.item.time_zone, Window(now - past, now + ahead))
 
 
-def apply_pending(services: Services, item_id: int) -> ApplyReport:
-    report = ApplyReport()
+def apply_pending(
+    services: Services, item_id: int, reader: ObjectReader | None = None
+) -> ApplyReport:
+    """Apply the item's pending calendar items; `reader` may hold them read already."""
     now = services.clock()
     with services.uow() as uow:
         stored = uow.items.by_id(item_id)
-        pending = uow.calendar_items.count_pending(item_id)
-    window = synchronization_window(stored, now)
-    with ObjectReader(stored.item.time_zone, window, pending) as reader:
-        occupancy: Occupancy | None = None
-        while True:
-            with services.uow() as uow:
-                rows = uow.calendar_items.pending(item_id, services.settings.sync.apply_batch)
-                if not rows:
-                    return report
-                ids = [row.id for row in rows]
-                if occupancy is None:
-                    occupancy = Occupancy(uow.reservations.holding_spans(item_id, window))
-                try:
-                    _apply_batch(uow, stored, rows, reader, occupancy, window, now, report)
-                    uow.commit()
-                    continue
-                except DoubleBooking:
-                    pass
-            # Someone else booked meanwhile: redo this batch, one item at a time.
-            occupancy = None
-            _apply_one_by_one(services, stored, reader, window, now, report, ids)
+    if reader is None:
+        with object_reader(stored, now) as own:
+            return apply_pending(services, item_id, own)
+    window = reader.window
+    report = ApplyReport()
+    occupancy: Occupancy | None = None
+    while True:
+        with services.uow() as uow:
+            rows = uow.calendar_items.pending(item_id, services.settings.sync.apply_batch)
+            if not rows:
+                return report
+            ids = [row.id for row in rows]
+            if occupancy is None:
+                occupancy = Occupancy(uow.reservations.holding_spans(item_id, window))
+            try:
+                _apply_batch(uow, stored, rows, reader, occupancy, window, now, report)
+                uow.commit()
+                continue
+            except DoubleBooking:
+                pass
+        # Someone else booked meanwhile: redo this batch, one item at a time.
+        occupancy = None
+        _apply_one_by_one(services, stored, reader, window, now, report, ids)
 
 
 def _apply_one_by_one(
@@ -165,7 +170,7 @@ def _read_all(
     objects = dict(
         zip(
             (row.id for row in changed),
-            reader.read([r.provider_payload for r in changed]),
+            reader.read([(r.provider_id, r.provider_version, r.provider_payload) for r in changed]),
             strict=True,
         )
     )

@@ -28,10 +28,11 @@ from calsync.domain.synchronizations import (
     plan_sweep,
 )
 from calsync.errors import ConfigError, DeltaKeyExpired, ProviderError
-from calsync.providers.base import ChangeBatch, RemoteChange
+from calsync.providers.base import ChangeBatch, ChangesSeen, RemoteChange
 from calsync.store.items import StoredItem
 from calsync.store.tables import SynchronizationRow
 from calsync.store.unit_of_work import UnitOfWork
+from calsync.sync.reading import stored_payload
 
 Known = dict[str, set[str | None]]
 
@@ -46,8 +47,13 @@ class SyncResult:
 
 
 def synchronize(
-    services: Services, event_id: int, full: bool = False, confirm_sweep: bool = False
+    services: Services,
+    event_id: int,
+    full: bool = False,
+    confirm_sweep: bool = False,
+    on_changes: ChangesSeen | None = None,
 ) -> SyncResult:
+    """Read the item's calendar and record what it reported; `on_changes` sees pages early."""
     with services.uow() as uow:
         stored = uow.items.by_id(uow.events.get(event_id).item_id)
     binding = stored.item.binding
@@ -59,10 +65,10 @@ def synchronize(
     detail = ""
     try:
         try:
-            batch = provider.fetch_changes(binding.calendar, key_before)
+            batch = provider.fetch_changes(binding.calendar, key_before, on_changes)
         except DeltaKeyExpired:
             detail = "delta key expired: full synchronization"
-            batch = provider.fetch_changes(binding.calendar, None)
+            batch = provider.fetch_changes(binding.calendar, None, on_changes)
     except ProviderError as exc:
         _record_failure(services, event_id, stored, key_before, started, exc)
         raise
@@ -144,7 +150,7 @@ def _row(change: RemoteChange, kind: CalendarItemKind, skipped: str) -> dict[str
         "status": (CalendarItemStatus.skipped if skipped else CalendarItemStatus.pending).value,
         "provider_id": change.provider_id,
         "provider_version": change.version,
-        "provider_payload": (change.data or b"").decode("utf-8", errors="replace"),
+        "provider_payload": stored_payload(change.data),
         "outcome": skipped,
         "error": "",
     }

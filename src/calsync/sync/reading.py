@@ -1,27 +1,33 @@
 """`ObjectReader`: reads calendar items' payloads into calendar objects, in parallel when many.
 
 Reading iCalendar is the costliest step of a large synchronization (icalendar parses
-every content line in Python). A full listing of thousands of entries is read by a pool
-of processes, one per CPU; a handful of changes is read in this process. Either way each
-payload yields its `CalendarObject` or the `InvalidCalendarData` that explains it.
+every content line in Python). Large pages of changes are read by a pool of processes,
+one per CPU, as soon as the provider delivers them (`prefetch`), so that reading overlaps
+the provider's answers; a handful of changes is read in this process when applied. Either
+way each payload yields its `CalendarObject` or the `InvalidCalendarData` that explains it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from types import TracebackType
 
 from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import CalendarObject, Window
 from calsync.errors import InvalidCalendarData
+from calsync.providers.base import RemoteChange
 
 #: Below this many payloads a pool costs more than it saves.
 PARALLEL_FROM = 200
+#: Payloads per task sent to the pool.
+CHUNK = 100
 
 Read = CalendarObject | InvalidCalendarData
+#: (provider id, version, payload as stored on the calendar item)
+Payload = tuple[str, str | None, str]
 
 
 def read_one(payload: str, zone: str, window: Window) -> Read:
@@ -35,24 +41,63 @@ def _read_chunk(payloads: Sequence[str], zone: str, window: Window) -> list[Read
     return [read_one(payload, zone, window) for payload in payloads]
 
 
+def stored_payload(data: bytes | None) -> str:
+    """A provider payload as a calendar item keeps it."""
+    return (data or b"").decode("utf-8", errors="replace")
+
+
 class ObjectReader:
-    """Reads payloads of one item (`zone`, `window`); `with` it to release the pool."""
+    """Reads the payloads of one item's calendar; `with` it to release the pool."""
 
-    def __init__(self, zone: str, window: Window, expected: int) -> None:
+    def __init__(self, zone: str, window: Window) -> None:
         self.zone, self.window = zone, window
-        workers = min(os.cpu_count() or 1, 4)
-        self._pool: Executor | None = None
-        if expected >= PARALLEL_FROM and workers > 1:
-            self._pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
-            self._workers = workers
+        self._workers = min(os.cpu_count() or 1, 4)
+        self._pool: ProcessPoolExecutor | None = None
+        self._early: dict[Payload, Future[list[Read]] | Read] = {}
+        self._chunks: dict[Future[list[Read]], list[Payload]] = {}
 
-    def read(self, payloads: Sequence[str]) -> list[Read]:
-        if self._pool is None or len(payloads) < PARALLEL_FROM:
-            return _read_chunk(payloads, self.zone, self.window)
-        size = -(-len(payloads) // (self._workers * 2))
-        chunks = [payloads[start : start + size] for start in range(0, len(payloads), size)]
-        futures = [self._pool.submit(_read_chunk, c, self.zone, self.window) for c in chunks]
-        return [read for future in futures for read in future.result()]
+    def prefetch(self, changes: Sequence[RemoteChange]) -> None:
+        """Start reading a page of changes in the pool, if it is worth a pool."""
+        payloads = [
+            (c.provider_id, c.version, stored_payload(c.data)) for c in changes if not c.removed
+        ]
+        if len(payloads) >= PARALLEL_FROM and self._workers > 1:
+            for start in range(0, len(payloads), CHUNK):
+                chunk = payloads[start : start + CHUNK]
+                future = self._pool_().submit(
+                    _read_chunk, [p[2] for p in chunk], self.zone, self.window
+                )
+                self._chunks[future] = chunk
+                for payload in chunk:
+                    self._early[payload] = future
+
+    def read(self, payloads: Sequence[Payload]) -> list[Read]:
+        missing = [p for p in payloads if p not in self._early]
+        self._read_now(missing)
+        return [self._result(p) for p in payloads]
+
+    def _read_now(self, payloads: Sequence[Payload]) -> None:
+        if len(payloads) >= PARALLEL_FROM and self._workers > 1:
+            self.prefetch([RemoteChange(p[0], p[1], data=p[2].encode()) for p in payloads])
+            return
+        for payload in payloads:
+            self._early[payload] = read_one(payload[2], self.zone, self.window)
+
+    def _result(self, payload: Payload) -> Read:
+        found = self._early[payload]
+        if isinstance(found, Future):
+            # The task read a whole chunk: keep its other results for their turn.
+            chunk = self._chunks.pop(found)
+            for key, result in zip(chunk, found.result(), strict=True):
+                self._early[key] = result
+        done = self._early.pop(payload)
+        assert not isinstance(done, Future)
+        return done
+
+    def _pool_(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=get_context("forkserver"))
+        return self._pool
 
     def __enter__(self) -> ObjectReader:
         return self

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +23,7 @@ from calsync.bootstrap import Services
 from calsync.domain.events import OUTBOUND, Action, EventState
 from calsync.errors import CalsyncError, ProviderThrottled, ProviderUnavailable
 from calsync.store.records import RecordFilter
-from calsync.sync.apply import apply_pending
+from calsync.sync.apply import apply_pending, object_reader
 from calsync.sync.pull import SyncResult, synchronize
 from calsync.sync.push import push_event
 from calsync.worker.retry import next_attempt
@@ -82,11 +83,7 @@ def run_event(services: Services, event_id: int) -> RunResult:
         action, payload, item_id = Action(event.action), json.loads(event.payload), event.item_id
     try:
         if action == Action.read:
-            result = synchronize(
-                services, event_id, bool(payload.get("full")), bool(payload.get("confirm_sweep"))
-            )
-            apply_pending(services, item_id)
-            return RunResult(event_id, EventState.processed, synchronization=result)
+            return _read(services, event_id, item_id, payload)
         if action in OUTBOUND:
             push_event(services, event_id)
             return RunResult(event_id, EventState.processed)
@@ -96,6 +93,17 @@ def run_event(services: Services, event_id: int) -> RunResult:
         return _failed(services, event_id, exc, retry_after, retryable=True)
     except CalsyncError as exc:
         return _failed(services, event_id, exc, None, retryable=False)
+
+
+def _read(services: Services, event_id: int, item_id: int, payload: dict[str, Any]) -> RunResult:
+    """Synchronize, then apply; pages of changes are read while the provider sends more."""
+    with services.uow() as uow:
+        stored = uow.items.by_id(item_id)
+    with object_reader(stored, services.clock()) as reader:
+        full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
+        result = synchronize(services, event_id, full, confirm_sweep, reader.prefetch)
+        apply_pending(services, item_id, reader)
+    return RunResult(event_id, EventState.processed, synchronization=result)
 
 
 def _failed(

@@ -1,0 +1,50 @@
+"""ObjectReader: many payloads are read in a pool while the provider sends more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from calsync.domain.entries import CalendarObject, Window
+from calsync.errors import InvalidCalendarData
+from calsync.providers.base import RemoteChange
+from calsync.sync.reading import PARALLEL_FROM, ObjectReader, read_one, stored_payload
+from tests.sync.calendars import ics, vevent
+
+WINDOW = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 11, 1, tzinfo=UTC))
+
+
+def page(count: int) -> list[RemoteChange]:
+    changes = [
+        RemoteChange(
+            f"/r/{n}.ics", f'"{n}"', data=ics(vevent(f"m{n}", "20261203T100000", "20261203T110000"))
+        )
+        for n in range(count)
+    ]
+    changes[7] = RemoteChange("/r/7.ics", '"7"', data=b"BEGIN:VCALENDAR\r\nnonsense\r\n")
+    return changes
+
+
+def keys(changes):
+    return [(c.provider_id, c.version, stored_payload(c.data)) for c in changes]
+
+
+def test_a_prefetched_page_reads_the_same_as_reading_one_by_one():
+    changes = page(PARALLEL_FROM + 50)
+    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+        reader.prefetch(changes)
+        reads = reader.read(keys(changes))
+    expected = [read_one(stored_payload(c.data), "Europe/Berlin", WINDOW) for c in changes]
+    assert [r.uid if isinstance(r, CalendarObject) else None for r in reads] == [
+        r.uid if isinstance(r, CalendarObject) else None for r in expected
+    ]
+    assert isinstance(reads[7], InvalidCalendarData)
+    assert reads[8] == expected[8]
+
+
+def test_a_few_payloads_are_read_in_process_without_a_pool():
+    changes = page(10)
+    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+        reader.prefetch(changes)  # too few to be worth a pool
+        reads = reader.read(keys(changes))
+        assert reader._pool is None
+    assert sum(isinstance(r, CalendarObject) for r in reads) == 9
