@@ -1,3 +1,4 @@
 from calsync.cli import main
 
-main()
+if __name__ == "__main__":  # the reading pool's processes import this module again
+    main()

@@ -34,9 +34,10 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, NoReturn, Self
+from typing import Any, ClassVar, NoReturn, Self
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -214,39 +215,30 @@ class CalDAVProvider:
         full: bool,
         on_changes: ChangesSeen | None,
     ) -> list[RemoteChange]:
-        """Bodies of `hrefs` in batches, each shown to `on_changes` as soon as it arrives."""
+        """Bodies of `hrefs` in batches, each shown to `on_changes` as soon as it arrives.
+
+        The next batch is asked for before this one is read, so the server works while we
+        parse: one request in flight ahead, never more.
+        """
+        batches = list(_batches(hrefs, self.multiget_batch))
         changes: list[RemoteChange] = []
-        for batch in _batches(hrefs, self.multiget_batch):
-            arrived = self._multiget_batch(call, url, batch, full)
-            if on_changes is not None:
-                on_changes(arrived)
-            changes += arrived
+        with ThreadPoolExecutor(1, thread_name_prefix="caldav-multiget") as ahead:
+            asked = [ahead.submit(self._ask_multiget, call, url, batch) for batch in batches[:1]]
+            for index, batch in enumerate(batches):
+                response = asked[index].result()
+                if index + 1 < len(batches):
+                    asked.append(ahead.submit(self._ask_multiget, call, url, batches[index + 1]))
+                arrived = _multiget_changes(response, url, batch, full)
+                if on_changes is not None:
+                    on_changes(arrived)
+                changes += arrived
         return changes
 
-    def _multiget_batch(
-        self, call: _Call, url: str, batch: Sequence[str], full: bool
-    ) -> list[RemoteChange]:
-        """One calendar-multiget; an object gone meanwhile is removed (not listed when full)."""
+    def _ask_multiget(self, call: _Call, url: str, batch: Sequence[str]) -> httpx.Response:
         response = self._send(call, "REPORT", url, webdav.calendar_multiget(batch))
         if response.status_code != 207:
             _fail(response, f"reading objects of {url}")
-        found = {
-            _path(urljoin(url, member.href)): member
-            for member in webdav.parse_multistatus(response.content).members
-        }
-        changes = []
-        for href in batch:
-            member = found.get(_path(urljoin(url, href)))
-            if member is None:
-                raise ProviderUnavailable(f"{url} did not return {href} in calendar-multiget")
-            if member.status == 200 and member.calendar_data is not None:
-                changes.append(RemoteChange(href, member.etag, data=member.calendar_data))
-            elif member.status == 404:
-                if not full:
-                    changes.append(RemoteChange(href, None, removed=True))
-            else:
-                raise ProviderUnavailable(f"{url} answered {member.status} for {href}")
-        return changes
+        return response
 
     # Writing
 
@@ -401,6 +393,32 @@ def _object_name(uid: str) -> str:
     if _SAFE_UID.match(uid):
         return quote(uid, safe="") + ".ics"
     return hashlib.sha256(uid.encode("utf-8")).hexdigest()[:40] + ".ics"
+
+
+def _multiget_changes(
+    response: httpx.Response, url: str, batch: Sequence[str], full: bool
+) -> list[RemoteChange]:
+    """The batch's objects from a multiget answer; one gone meanwhile is removed."""
+    members = webdav.parse_multistatus(response.content).members
+    found = {member.href: member for member in members}
+    by_path: dict[str, Any] | None = None
+    changes = []
+    for href in batch:
+        member = found.get(href)
+        if member is None:
+            # The server spelled the href otherwise (absolute URL, other escaping).
+            by_path = by_path or {_path(urljoin(url, m.href)): m for m in members}
+            member = by_path.get(_path(urljoin(url, href)))
+        if member is None:
+            raise ProviderUnavailable(f"{url} did not return {href} in calendar-multiget")
+        if member.status == 200 and member.calendar_data is not None:
+            changes.append(RemoteChange(href, member.etag, data=member.calendar_data))
+        elif member.status == 404:
+            if not full:
+                changes.append(RemoteChange(href, None, removed=True))
+        else:
+            raise ProviderUnavailable(f"{url} answered {member.status} for {href}")
+    return changes
 
 
 def _path(url: str) -> str:

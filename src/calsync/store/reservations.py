@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,9 @@ from calsync.domain.occupancy import Span
 from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound
 from calsync.store.tables import ReservationRow
+
+#: Core inserts skip the ORM's per-row bookkeeping: a full synchronization writes many.
+RESERVATIONS: Table = ReservationRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class ReservationRepository:
     def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:
             rows = [self._to_row(r, now) | {"created_at": now} for r in reservations]
-            self._guarded(insert(ReservationRow), rows)
+            self._guarded(insert(RESERVATIONS), rows)
 
     def update_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:
@@ -129,8 +132,7 @@ class ReservationRepository:
 
     def _guarded(self, statement: Any, rows: list[dict[str, Any]]) -> None:
         try:
-            with self.session.begin_nested():
-                self.session.execute(statement, rows)
+            self.session.execute(statement, rows)
         except IntegrityError as exc:
             if "no_double_booking" in str(exc.orig):
                 raise DoubleBooking("the item is already reserved at that time") from exc
