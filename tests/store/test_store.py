@@ -156,3 +156,13 @@ def test_two_workers_claim_disjoint_events_with_skip_locked(services):
     assert len(mine) == 4
     assert len(theirs) == 2
     assert not mine & theirs
+
+
+def test_a_large_batch_is_refused_whole_if_one_of_it_double_books(services):
+    add(services, booking("Room A", NINE))
+    many = [booking("Room A", NINE + timedelta(days=1, hours=2 * n)) for n in range(150)]
+    with pytest.raises(DoubleBooking):
+        add(services, *many, booking("Room A", NINE + timedelta(minutes=15)))
+    add(services, *many)  # the same batch without the clash goes in whole
+    with services.uow() as uow:
+        assert len(uow.reservations.find(ReservationFilter(limit=1000))) == 151

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, or_, select, update
+from sqlalchemy import Select, Table, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from calsync.domain.events import Action, CalendarItemStatus, EventState
 from calsync.errors import NotFound
+from calsync.store.bulk import insert_rows
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+
+EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+CALENDAR_ITEMS: Table = CalendarItemRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,7 @@ class EventRepository:
         return row
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(EventRow), list(rows))
+        insert_rows(self.session, EVENTS, rows)
 
     def get(self, event_id: int) -> EventRow:
         row = self.session.get(EventRow, event_id)
@@ -141,8 +144,7 @@ class CalendarItemRepository:
         self.session = session
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(CalendarItemRow), list(rows))
+        insert_rows(self.session, CALENDAR_ITEMS, rows)
 
     def get(self, calendar_item_id: int) -> CalendarItemRow:
         row = self.session.get(CalendarItemRow, calendar_item_id)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, insert, select, update
+import psycopg
+from sqlalchemy import Select, Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
 from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound
+from calsync.store.bulk import insert_rows
 from calsync.store.tables import ReservationRow
 
 #: Core inserts skip the ORM's per-row bookkeeping: a full synchronization writes many.
@@ -97,7 +99,10 @@ class ReservationRepository:
     def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:
             rows = [self._to_row(r, now) | {"created_at": now} for r in reservations]
-            self._guarded(insert(RESERVATIONS), rows)
+            try:
+                insert_rows(self.session, RESERVATIONS, rows)
+            except (IntegrityError, psycopg.errors.ExclusionViolation) as exc:
+                raise _double_booking(exc) from exc
 
     def update_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:
@@ -134,9 +139,7 @@ class ReservationRepository:
         try:
             self.session.execute(statement, rows)
         except IntegrityError as exc:
-            if "no_double_booking" in str(exc.orig):
-                raise DoubleBooking("the item is already reserved at that time") from exc
-            raise
+            raise _double_booking(exc) from exc
 
     def _to_row(self, r: Reservation, now: datetime) -> dict[str, Any]:
         return {
@@ -177,6 +180,13 @@ class ReservationRepository:
             provider_version=row.provider_version,
             reason=row.reason,
         )
+
+
+def _double_booking(exc: Exception) -> Exception:
+    """The database's refusal as DoubleBooking, or the error itself if it was another."""
+    if "no_double_booking" in str(getattr(exc, "orig", None) or exc):
+        return DoubleBooking("the item is already reserved at that time")
+    return exc
 
 
 def _chunks(values: Collection[str] | None, size: int = 500) -> list[list[str] | None]:

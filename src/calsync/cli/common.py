@@ -1,0 +1,109 @@
+"""What every `calsync` command shares: the console, options, services and error printing.
+
+Errors are printed once, here (`fail`), with what to do next; the core only raises types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, overload
+
+import typer
+from rich.console import Console
+
+from calsync import config as config_module
+from calsync.bootstrap import Services, start
+from calsync.errors import CalsyncError, ConfigError, DoubleBooking, NotFound
+from calsync.tables import table
+
+console = Console()
+state: dict[str, Path | None] = {"config": None}
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Configuration file (default: calsync.toml, or CALSYNC_CONFIG)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ItemOption = Annotated[str | None, typer.Option("--item", help="Workplace item name.")]
+StatusOption = Annotated[str | None, typer.Option("--status", help="Only this status/state.")]
+SinceOption = Annotated[
+    datetime | None, typer.Option("--since", help="From this time (ISO 8601, UTC if no zone).")
+]
+UntilOption = Annotated[datetime | None, typer.Option("--until", help="Before this time.")]
+LimitOption = Annotated[int, typer.Option("--limit", help="At most this many rows.")]
+
+
+@contextmanager
+def open_services() -> Iterator[Services]:
+    services = start(config_module.load(state["config"]))
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def fail(error: Exception) -> None:
+    advice = {
+        ConfigError: "fix the configuration file, then run `calsync config check`",
+        NotFound: "list what exists with the matching `list` command",
+        DoubleBooking: "the item is already reserved then; pick another time",
+    }
+    hint = next((text for kind, text in advice.items() if isinstance(error, kind)), "")
+    console.print(f"[red]error:[/red] {error}")
+    if hint:
+        console.print(f"[dim]{hint}[/dim]")
+    raise typer.Exit(1)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    try:
+        yield
+    except CalsyncError as exc:
+        fail(exc)
+
+
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    console.print(table(title, columns, rows))
+
+
+def item_id(services: Services, item: str | None) -> int | None:
+    if item is None:
+        return None
+    with services.uow() as uow:
+        return uow.items.get(item).id
+
+
+def item_names(services: Services) -> dict[int, str]:
+    with services.uow() as uow:
+        return uow.items.names()
+
+
+def claim(services: Services, event_id: int) -> int:
+    with services.uow() as uow:
+        event = uow.events.get(event_id)
+        now = services.clock()
+        event.state, event.claimed_until = (
+            "processing",
+            now + timedelta(seconds=services.settings.sync.lease_seconds),
+        )
+        uow.commit()
+    return event_id

@@ -1,0 +1,232 @@
+"""The exchange log from the command line: `calsync events`, `calsync items`, `calsync deltas`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from calsync.cli.common import (
+    ItemOption,
+    JsonOption,
+    LimitOption,
+    SinceOption,
+    StatusOption,
+    UntilOption,
+    claim,
+    console,
+    errors,
+    item_id,
+    item_names,
+    open_services,
+    print_json,
+    print_table,
+    utc,
+)
+from calsync.exports import calendar_item_json, event_json, synchronization_json
+from calsync.store.records import RecordFilter
+from calsync.sync.reprocess import reprocess, reprocess_failed
+from calsync.tables import deltas_table
+from calsync.worker.runner import run_event
+
+events_app = typer.Typer(
+    help="Events: every exchange with a calendar service.", no_args_is_help=True
+)
+items_app = typer.Typer(
+    help="Calendar items: each change a calendar reported.", no_args_is_help=True
+)
+deltas_app = typer.Typer(
+    help="Synchronization deltas: each synchronization and its delta key.", no_args_is_help=True
+)
+
+# --- events --------------------------------------------------------------------------
+
+
+@events_app.command("list")
+def events_list(
+    item: ItemOption = None,
+    status: StatusOption = None,
+    action: Annotated[str | None, typer.Option("--action")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List events, newest first."""
+    with errors(), open_services() as services:
+        where = RecordFilter(
+            item_id(services, item), status, action, utc(since), utc(until), limit=limit
+        )
+        names = item_names(services)
+        with services.uow() as uow:
+            rows = [event_json(row, names[row.item_id]) for row in uow.events.find(where)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "events",
+        ["id", "item", "action", "state", "attempts", "created", "error"],
+        [
+            [
+                r["id"],
+                r["item"],
+                r["action"],
+                r["state"],
+                r["attempts"],
+                r["created_at"],
+                r["error"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@events_app.command("show")
+def events_show(event_id: int, as_json: JsonOption = False) -> None:
+    """Show one event with its payload, provider payload and response."""
+    with errors(), open_services() as services:
+        names = item_names(services)
+        with services.uow() as uow:
+            row = uow.events.get(event_id)
+            data = event_json(row, names[row.item_id])
+    if as_json:
+        print_json(data)
+        return
+    for key in ("id", "item", "action", "state", "attempts", "error", "created_at", "updated_at"):
+        console.print(f"[bold]{key}[/bold]: {data[key]}")
+    console.print("[bold]payload[/bold]:")
+    console.print_json(json.dumps(data["payload"]))
+    console.print("[bold]provider payload[/bold]:")
+    console.print(data["provider_payload"] or "", markup=False)
+    console.print("[bold]response[/bold]:")
+    console.print(data["response"] or "", markup=False)
+
+
+@events_app.command("reprocess")
+def events_reprocess(
+    event_id: Annotated[
+        int | None, typer.Argument(help="One event id; or use --failed with filters.")
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="All events in error matching the filters.")
+    ] = False,
+    item: ItemOption = None,
+    action: Annotated[str | None, typer.Option("--action")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    run: Annotated[
+        bool, typer.Option("--run/--queue", help="Run them now, or only queue them.")
+    ] = True,
+) -> None:
+    """Put events in error back in the queue (and run them)."""
+    with errors(), open_services() as services:
+        if event_id is not None:
+            ids = [event_id] if reprocess(services, event_id) else []
+            if not ids:
+                console.print(f"event {event_id} is not in error: nothing to reprocess")
+        elif failed:
+            where = RecordFilter(
+                item_id(services, item), None, action, utc(since), utc(until), limit=10_000
+            )
+            ids = reprocess_failed(services, where)
+        else:
+            raise typer.BadParameter("give an event id or --failed")
+        for queued in ids:
+            state = run_event(services, claim(services, queued)).state.value if run else "new"
+            console.print(f"event {queued}: {state}")
+
+
+# --- calendar items ----------------------------------------------------------------------
+
+
+@items_app.command("list")
+def items_list(
+    item: ItemOption = None,
+    status: StatusOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    synchronization: Annotated[int | None, typer.Option("--synchronization")] = None,
+    limit: LimitOption = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List calendar items, newest first."""
+    with errors(), open_services() as services:
+        where = RecordFilter(
+            item_id(services, item), status, None, utc(since), utc(until), synchronization, limit
+        )
+        names = item_names(services)
+        with services.uow() as uow:
+            rows = [
+                calendar_item_json(row, names[row.item_id])
+                for row in uow.calendar_items.find(where)
+            ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "calendar items",
+        ["id", "item", "kind", "status", "provider id", "outcome / error"],
+        [
+            [
+                r["id"],
+                r["item"],
+                r["kind"],
+                r["status"],
+                r["provider_id"],
+                r["error"] or r["outcome"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@items_app.command("show")
+def items_show(calendar_item_id: int, as_json: JsonOption = False) -> None:
+    """Show one calendar item with the provider payload it came with."""
+    with errors(), open_services() as services:
+        names = item_names(services)
+        with services.uow() as uow:
+            row = uow.calendar_items.get(calendar_item_id)
+            data = calendar_item_json(row, names[row.item_id])
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        if key != "provider_payload":
+            console.print(f"[bold]{key}[/bold]: {value}")
+    console.print("[bold]provider payload[/bold]:")
+    console.print(data["provider_payload"] or "", markup=False)
+
+
+# --- synchronization deltas ------------------------------------------------------------------
+
+
+@deltas_app.command("list")
+def deltas_list(
+    item: ItemOption = None,
+    status: StatusOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List synchronizations with their delta keys and what each produced."""
+    with errors(), open_services() as services:
+        where = RecordFilter(
+            item_id(services, item), status, None, utc(since), utc(until), limit=limit
+        )
+        names = item_names(services)
+        with services.uow() as uow:
+            rows = [
+                synchronization_json(row, names[row.item_id])
+                for row in uow.synchronizations.find(where)
+            ]
+    if as_json:
+        print_json(rows)
+        return
+    _print_deltas(rows)
+
+
+def _print_deltas(rows: list[dict[str, Any]]) -> None:
+    console.print(deltas_table(rows))

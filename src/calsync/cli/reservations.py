@@ -1,0 +1,104 @@
+"""Reservations from the command line: `calsync reservations list|create|update|cancel`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from calsync.cli.common import (
+    ItemOption,
+    JsonOption,
+    LimitOption,
+    SinceOption,
+    StatusOption,
+    UntilOption,
+    console,
+    errors,
+    item_id,
+    open_services,
+    print_json,
+    utc,
+)
+from calsync.exports import reservation_json
+from calsync.store.reservations import ReservationFilter
+from calsync.sync import reservations as reservation_service
+from calsync.tables import reservations_table
+
+reservations_app = typer.Typer(help="Reservations.", no_args_is_help=True)
+
+# --- reservations -------------------------------------------------------------------------------
+
+
+@reservations_app.command("list")
+def reservations_list(
+    item: ItemOption = None,
+    status: StatusOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """List reservations by start time."""
+    with errors(), open_services() as services:
+        where = ReservationFilter(item_id(services, item), status, utc(since), utc(until), limit)
+        with services.uow() as uow:
+            rows = [reservation_json(r) for r in uow.reservations.find(where)]
+    if as_json:
+        print_json(rows)
+        return
+    _print_reservations(rows)
+
+
+def _print_reservations(rows: list[dict[str, Any]]) -> None:
+    console.print(reservations_table(rows))
+
+
+@reservations_app.command("create")
+def reservations_create(
+    item: Annotated[str, typer.Option("--item")],
+    start: Annotated[datetime, typer.Option("--start", help="ISO 8601; UTC if no zone.")],
+    end: Annotated[datetime, typer.Option("--end")],
+    subject: Annotated[str, typer.Option("--subject")] = "",
+    organizer: Annotated[str, typer.Option("--organizer")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Reserve an item; its calendar gets the booking through the outbox."""
+    with errors(), open_services() as services:
+        created = reservation_service.create(
+            services, item, utc(start), utc(end), subject, organizer
+        )
+    _show_reservation(created, as_json)
+
+
+@reservations_app.command("update")
+def reservations_update(
+    reservation_id: str,
+    start: Annotated[datetime | None, typer.Option("--start")] = None,
+    end: Annotated[datetime | None, typer.Option("--end")] = None,
+    subject: Annotated[str | None, typer.Option("--subject")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move or rename a reservation."""
+    with errors(), open_services() as services:
+        changed = reservation_service.update(
+            services, reservation_id, utc(start), utc(end), subject
+        )
+    _show_reservation(changed, as_json)
+
+
+@reservations_app.command("cancel")
+def reservations_cancel(reservation_id: str, as_json: JsonOption = False) -> None:
+    """Cancel a reservation; its calendar entry is deleted through the outbox."""
+    with errors(), open_services() as services:
+        cancelled = reservation_service.cancel(services, reservation_id)
+    _show_reservation(cancelled, as_json)
+
+
+def _show_reservation(reservation: Any, as_json: bool) -> None:
+    data = reservation_json(reservation)
+    if as_json:
+        print_json(data)
+    else:
+        _print_reservations([data])
