@@ -44,6 +44,7 @@ class SyncSettings(_Strict):
     backoff_max_seconds: Annotated[float, Field(gt=0)] = 600.0
     lease_seconds: Annotated[float, Field(gt=0)] = 300.0
     apply_batch: Annotated[int, Field(gt=0)] = 500
+    poll_seconds: Annotated[float, Field(gt=0)] = 300.0
 
 
 class ConnectionSettings(_Strict):

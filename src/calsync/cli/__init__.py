@@ -29,7 +29,8 @@ from calsync.cli.common import (
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.reservations import reservations_app
 from calsync.sync import reservations as reservation_service
-from calsync.worker.runner import request_sync, run_event, run_forever, run_once
+from calsync.worker.runner import request_sync, run_event, run_once
+from calsync.worker.scheduler import enqueue_due_polls, run_forever
 
 app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
@@ -156,12 +157,15 @@ def _report_syncs(results: list[Any], as_json: bool) -> None:
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between polls of an empty queue.")] = 1.0,
+    interval: Annotated[
+        float, typer.Option(help="Seconds to sleep when the queue is empty.")
+    ] = 1.0,
 ) -> None:
-    """Run pending events: synchronizations and outbound writes, with retries."""
+    """Poll bound calendars when due and run pending events (reads, writes), with retries."""
     with errors(), open_services() as services:
         if not once:
             run_forever(services, interval)
+        enqueue_due_polls(services)
         total = 0
         while batch := run_once(services):
             total += len(batch)

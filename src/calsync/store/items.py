@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ class StoredItem:
     id: int
     item: WorkplaceItem
     delta_key: str | None
+    synchronized_at: datetime | None = None
 
 
 class ItemRepository:
@@ -76,6 +77,12 @@ class ItemRepository:
         assert row is not None
         row.delta_key = delta_key
 
+    def mark_synchronized(self, item_id: int, when: datetime) -> None:
+        """The item's calendar was read (or tried) at `when`: the next poll counts from it."""
+        row = self.session.get(ItemRow, item_id)
+        assert row is not None
+        row.synchronized_at = when
+
 
 def _stored(row: ItemRow) -> StoredItem:
     item = WorkplaceItem(
@@ -87,7 +94,7 @@ def _stored(row: ItemRow) -> StoredItem:
         policy=_load_policy(row.policy),
         binding=_load_binding(row.binding),
     )
-    return StoredItem(id=row.id, item=item, delta_key=row.delta_key)
+    return StoredItem(row.id, item, row.delta_key, row.synchronized_at)
 
 
 def _seconds(value: timedelta | None) -> float | None:

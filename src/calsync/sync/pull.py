@@ -123,6 +123,7 @@ def _record(
             [row | common | {"synchronization_id": synchronization.id} for row in rows]
         )
         uow.items.set_delta_key(stored.id, key_after)
+        uow.items.mark_synchronized(stored.id, now)
         uow.commit()
     mode = SyncMode.full if batch.full else SyncMode.incremental
     return SyncResult(synchronization.id, mode, outcome, len(rows), detail)
@@ -203,4 +204,5 @@ def _record_failure(
             )
         )
         uow.events.get(event_id).synchronization_id = synchronization.id
+        uow.items.mark_synchronized(stored.id, started)
         uow.commit()

@@ -1,4 +1,4 @@
-"""Running events: `request_sync`, `run_event`, `run_once`, `run_forever`.
+"""Running events: `request_sync`, `run_event`, `run_once`.
 
 Pending events are the durable queue. `run_once` claims due events (see
 `EventRepository.claim`) and runs each: a `read` synchronizes the item and applies the
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
@@ -69,12 +68,6 @@ def run_once(services: Services, limit: int = 20) -> list[RunResult]:
             # Another worker started reading the same calendar: leave it to them.
             return []
     return [run_event(services, event_id) for event_id in claimed]
-
-
-def run_forever(services: Services, poll_interval: float = 1.0) -> None:
-    while True:
-        if not run_once(services):
-            time.sleep(poll_interval)
 
 
 def run_event(services: Services, event_id: int) -> RunResult:
