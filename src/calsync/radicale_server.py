@@ -47,12 +47,14 @@ class RadicaleServer:
         port: int = 0,
         max_sync_token_age: int | None = None,
         start_timeout: float = 20.0,
+        reporting: dict[str, str] | None = None,
     ) -> None:
         self.storage_dir = Path(storage_dir)
         self.host = host
         self.port = port
         self.max_sync_token_age = max_sync_token_age
         self.start_timeout = start_timeout
+        self.reporting = reporting or {}
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._config_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -139,6 +141,8 @@ class RadicaleServer:
                 "type = none",
                 "[logging]",
                 "level = warning",
+                "[reporting]",
+                *(f"{key} = {value}" for key, value in self.reporting.items()),
                 "",
             ]
         )
