@@ -16,7 +16,7 @@ pytestmark = pytest.mark.radicale
 def test_a_bound_calendar_is_polled_when_due_and_not_before(
     database_url, radicale, room_calendar, clock
 ):
-    items = room_settings(room_calendar) + [{"name": "Unbound desk"}]
+    items = [*room_settings(room_calendar), {"name": "Unbound desk"}]
     services = start(
         parse(
             {
