@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Select, Table, select, update
+from sqlalchemy import Select, Table, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,6 +131,12 @@ class ReservationRepository:
             .where(ReservationRow.item_id == item_id, ReservationRow.provider_id == provider_id)
             .values(provider_version=version)
         )
+
+    def refresh_statistics(self) -> None:
+        """PostgreSQL's planner statistics for reservations, after a bulk load (SQLite: none)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("ANALYZE reservations"))
+            self.session.commit()
 
     def find(self, where: ReservationFilter) -> list[Reservation]:
         return [self._to_domain(row) for row in self.session.scalars(_filtered(where))]

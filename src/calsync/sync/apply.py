@@ -99,6 +99,7 @@ def apply_pending(
     window = reader.window
     report = ApplyReport()
     occupancy: Occupancy | None = None
+    first = True
     while True:
         with services.uow() as uow:
             rows = uow.calendar_items.pending(item_id, services.settings.sync.apply_batch)
@@ -110,6 +111,11 @@ def apply_pending(
             try:
                 _apply_batch(uow, stored, rows, reader, occupancy, window, now, report)
                 uow.commit()
+                if first and len(rows) == services.settings.sync.apply_batch:
+                    # A large first batch changed the table's size by orders of magnitude:
+                    # let the query planner know before the next batches look things up.
+                    uow.reservations.refresh_statistics()
+                first = False
                 continue
             except DoubleBooking:
                 pass
