@@ -86,6 +86,9 @@ def test_event_exports_are_formatted_json_without_secrets(cli):
         assert SECRET not in shown
         assert json.loads(shown)["schema"] == "calsync.event/1"
         assert "Authorization" not in shown
+    readable = run("events", "show", str(events[0]["id"]))
+    assert "provider payload" in readable
+    assert "response" in readable
 
 
 def test_reservations_made_on_the_command_line_reach_the_calendar(cli):

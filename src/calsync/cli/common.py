@@ -6,7 +6,7 @@ Errors are printed once, here (`fail`), with what to do next; the core only rais
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,3 +107,20 @@ def claim(services: Services, event_id: int) -> int:
         )
         uow.commit()
     return event_id
+
+
+def show_record(data: dict[str, Any], as_json: bool, blocks: Sequence[str]) -> None:
+    """One record: as JSON, or its fields and then its payload `blocks`, formatted."""
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        if key not in blocks:
+            console.print(f"[bold]{key}[/bold]: {value}")
+    for key in blocks:
+        console.print(f"[bold]{key.replace('_', ' ')}[/bold]:")
+        value = data[key]
+        if isinstance(value, dict | list):
+            console.print_json(json.dumps(value))
+        else:
+            console.print(value or "", markup=False)

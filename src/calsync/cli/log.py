@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +21,7 @@ from calsync.cli.common import (
     open_services,
     print_json,
     print_table,
+    show_record,
     utc,
 )
 from calsync.exports import calendar_item_json, event_json, synchronization_json
@@ -90,17 +90,7 @@ def events_show(event_id: int, as_json: JsonOption = False) -> None:
         with services.uow() as uow:
             row = uow.events.get(event_id)
             data = event_json(row, names[row.item_id])
-    if as_json:
-        print_json(data)
-        return
-    for key in ("id", "item", "action", "state", "attempts", "error", "created_at", "updated_at"):
-        console.print(f"[bold]{key}[/bold]: {data[key]}")
-    console.print("[bold]payload[/bold]:")
-    console.print_json(json.dumps(data["payload"]))
-    console.print("[bold]provider payload[/bold]:")
-    console.print(data["provider_payload"] or "", markup=False)
-    console.print("[bold]response[/bold]:")
-    console.print(data["response"] or "", markup=False)
+    show_record(data, as_json, ("payload", "provider_payload", "response"))
 
 
 @events_app.command("reprocess")
@@ -189,14 +179,7 @@ def items_show(calendar_item_id: int, as_json: JsonOption = False) -> None:
         with services.uow() as uow:
             row = uow.calendar_items.get(calendar_item_id)
             data = calendar_item_json(row, names[row.item_id])
-    if as_json:
-        print_json(data)
-        return
-    for key, value in data.items():
-        if key != "provider_payload":
-            console.print(f"[bold]{key}[/bold]: {value}")
-    console.print("[bold]provider payload[/bold]:")
-    console.print(data["provider_payload"] or "", markup=False)
+    show_record(data, as_json, ("provider_payload",))
 
 
 # --- synchronization deltas ------------------------------------------------------------------

@@ -2,38 +2,61 @@
 
 A full synchronization of a large calendar writes tens of thousands of reservations,
 calendar items and events. PostgreSQL takes them by COPY (one stream instead of one
-statement per row); SQLite by executemany of one prepared INSERT.
+statement per row); SQLite by one executemany of a prepared INSERT, with values already
+in the form the columns' types would bind (so no per-value processing in between).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-#: From this many rows, PostgreSQL gets them by COPY.
-COPY_FROM = 100
+from calsync.store.types import sqlite_text
+
+#: From this many rows, the database's own bulk path is worth it.
+BULK_FROM = 100
+
+#: What a refused row raises, through SQLAlchemy or straight from the driver.
+INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-        _copy(session, table, rows)
-    else:
+    dialect = session.get_bind().dialect.name
+    if len(rows) < BULK_FROM or dialect not in ("postgresql", "sqlite"):
         session.execute(insert(table), list(rows))
-
-
-def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    for column in columns:
-        table.c[column]
+        return
+    columns = [table.c[name].name for name in rows[0]]  # a KeyError names a stray column
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row[column] for column in columns])
+    if dialect == "postgresql":
+        _copy(driver, table.name, columns, rows)
+    else:
+        _executemany(driver, table.name, columns, rows)
+
+
+def _copy(driver: Any, name: str, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
+    statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def _executemany(
+    driver: Any, name: str, columns: list[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"
+    driver.executemany(statement, [[_sqlite(row[c]) for c in columns] for row in rows])
+
+
+def _sqlite(value: Any) -> Any:
+    return sqlite_text(value) if isinstance(value, datetime) else value

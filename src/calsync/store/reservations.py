@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import Select, Table, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,7 +17,7 @@ from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
 from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound
-from calsync.store.bulk import insert_rows
+from calsync.store.bulk import INTEGRITY_ERRORS, insert_rows
 from calsync.store.tables import ReservationRow
 
 #: Core inserts skip the ORM's per-row bookkeeping: a full synchronization writes many.
@@ -101,7 +100,7 @@ class ReservationRepository:
             rows = [self._to_row(r, now) | {"created_at": now} for r in reservations]
             try:
                 insert_rows(self.session, RESERVATIONS, rows)
-            except (IntegrityError, psycopg.errors.ExclusionViolation) as exc:
+            except INTEGRITY_ERRORS as exc:
                 raise _double_booking(exc) from exc
 
     def update_many(self, reservations: Sequence[Reservation], now: datetime) -> None:

@@ -10,6 +10,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
+def sqlite_text(value: datetime) -> str:
+    """An aware instant as SQLite keeps it: fixed-width UTC text, so text order is time order."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """timestamptz on PostgreSQL; on SQLite fixed-width UTC text, read back as aware UTC.
 
@@ -28,13 +35,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            return sqlite_text(value)
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} given to a UTC column")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            # Fixed width (microseconds always written), so that text order is time order.
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
         if value is None:
