@@ -166,3 +166,12 @@ def test_a_large_batch_is_refused_whole_if_one_of_it_double_books(services):
     add(services, *many)  # the same batch without the clash goes in whole
     with services.uow() as uow:
         assert len(uow.reservations.find(ReservationFilter(limit=1000))) == 151
+
+
+def test_the_schema_revision_the_code_expects_is_the_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    from calsync.store.db import MIGRATIONS, SCHEMA_REVISION
+
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    assert scripts.get_current_head() == SCHEMA_REVISION
