@@ -112,16 +112,16 @@ def _plan_occurrence(
 ) -> Action | None:
     if current is None:
         # A new meeting (or a new instance of a series): the policy decides.
-        fresh = _mirror(occurrence, change, new_id(), item.name)
-        return Create(_judge(fresh, item, occupancy, now))
+        reservation_id = new_id()
+        status, reason = _judge(
+            occurrence.start, occurrence.end, reservation_id, item, occupancy, now
+        )
+        return Create(_mirror(occurrence, change, reservation_id, item.name, status, reason))
     if occurrence.sequence < current.sequence:
         # A replay older than what we hold: the newer revision wins.
         return None
-    updated = replace(
-        _mirror(occurrence, change, current.id, item.name),
-        origin=current.origin,
-        status=current.status,
-        reason=current.reason,
+    updated = _mirror(
+        occurrence, change, current.id, item.name, current.status, current.reason, current.origin
     )
     if updated == current:
         # The same revision again (a replay, or an echo of our own write): nothing to do.
@@ -131,27 +131,42 @@ def _plan_occurrence(
         return Update(updated)
     # Moved, resized or revived: release the old span and let the policy decide again.
     occupancy.release(current.id)
-    return Update(_judge(updated, item, occupancy, now))
+    status, reason = _judge(updated.start, updated.end, updated.id, item, occupancy, now)
+    return Update(replace(updated, status=status, reason=reason))
 
 
 def _judge(
-    reservation: Reservation, item: WorkplaceItem, occupancy: Occupancy, now: datetime
-) -> Reservation:
-    refusal = check(reservation.start, reservation.end, item.policy, occupancy, now, reservation.id)
+    start: datetime,
+    end: datetime,
+    reservation_id: str,
+    item: WorkplaceItem,
+    occupancy: Occupancy,
+    now: datetime,
+) -> tuple[ReservationStatus, str]:
+    """Confirmed (and holding the span) or declined with the reason."""
+    refusal = check(start, end, item.policy, occupancy, now, reservation_id)
     if refusal is not None:
-        return replace(reservation, status=ReservationStatus.declined, reason=str(refusal))
-    occupancy.hold(reservation.start, reservation.end, reservation.id)
-    return replace(reservation, status=ReservationStatus.confirmed, reason="")
+        return ReservationStatus.declined, str(refusal)
+    occupancy.hold(start, end, reservation_id)
+    return ReservationStatus.confirmed, ""
 
 
-def _mirror(occurrence: Occurrence, change: Change, reservation_id: str, item: str) -> Reservation:
+def _mirror(
+    occurrence: Occurrence,
+    change: Change,
+    reservation_id: str,
+    item: str,
+    status: ReservationStatus,
+    reason: str,
+    origin: Origin = Origin.calendar,
+) -> Reservation:
     return Reservation(
         id=reservation_id,
         item=item,
         start=occurrence.start,
         end=occurrence.end,
-        status=ReservationStatus.confirmed,
-        origin=Origin.calendar,
+        status=status,
+        origin=origin,
         uid=occurrence.uid,
         subject=occurrence.summary,
         organizer=occurrence.organizer,
@@ -160,6 +175,7 @@ def _mirror(occurrence: Occurrence, change: Change, reservation_id: str, item: s
         sequence=occurrence.sequence,
         provider_id=change.provider_id,
         provider_version=change.version,
+        reason=reason,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -18,7 +17,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from calsync.store.types import sqlite_text
+from calsync.store.types import UTCDateTime, sqlite_text
 
 #: From this many rows, the database's own bulk path is worth it.
 BULK_FROM = 100
@@ -40,7 +39,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if dialect == "postgresql":
         _copy(driver, table.name, columns, rows)
     else:
-        _executemany(driver, table.name, columns, rows)
+        _executemany(driver, table, columns, rows)
 
 
 def _copy(driver: Any, name: str, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -51,12 +50,16 @@ def _copy(driver: Any, name: str, columns: list[str], rows: Sequence[dict[str, A
 
 
 def _executemany(
-    driver: Any, name: str, columns: list[str], rows: Sequence[dict[str, Any]]
+    driver: Any, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
 ) -> None:
     marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"
-    driver.executemany(statement, [[_sqlite(row[c]) for c in columns] for row in rows])
-
-
-def _sqlite(value: Any) -> Any:
-    return sqlite_text(value) if isinstance(value, datetime) else value
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    stamps = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, UTCDateTime)]
+    values = []
+    for row in rows:
+        value = [row[column] for column in columns]
+        for index in stamps:
+            if value[index] is not None:
+                value[index] = sqlite_text(value[index])
+        values.append(value)
+    driver.executemany(statement, values)
