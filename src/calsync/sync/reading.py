@@ -56,6 +56,13 @@ class ObjectReader:
         self._early: dict[Payload, Future[list[Read]] | Read] = {}
         self._chunks: dict[Future[list[Read]], list[Payload]] = {}
 
+    def warm_up(self) -> None:
+        """Start the pool's processes now, so that they are ready when the pages come."""
+        if self._workers > 1:
+            pool = self._pool_()
+            for _ in range(self._workers):
+                pool.submit(_read_chunk, [], self.zone, self.window)
+
     def prefetch(self, changes: Sequence[RemoteChange]) -> None:
         """Start reading a page of changes in the pool, if it is worth a pool."""
         payloads = [

@@ -94,6 +94,8 @@ def _read(services: Services, event_id: int, item_id: int, payload: dict[str, An
         stored = uow.items.by_id(item_id)
     with object_reader(stored, services.clock()) as reader:
         full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
+        if full or stored.delta_key is None:
+            reader.warm_up()  # a full listing is coming: start the pool while the server lists
         result = synchronize(services, event_id, full, confirm_sweep, reader.prefetch)
         apply_pending(services, item_id, reader)
     return RunResult(event_id, EventState.processed, synchronization=result)
