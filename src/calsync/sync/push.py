@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from calsync.bootstrap import Services
 from calsync.domain.calendar_edits import cancel_occurrence, reschedule
@@ -25,6 +26,8 @@ from calsync.domain.reservations import Origin, Reservation
 from calsync.errors import ConfigError, ProviderError, ProviderRejected
 from calsync.providers.base import Exchange, Provider, WriteResult
 from calsync.store.items import StoredItem
+
+Written = TypeVar("Written")
 
 DRY_RUN = "dry run: nothing was sent to the provider"
 
@@ -80,7 +83,8 @@ def _send(
             recurrence_id = reservation.recurrence_id
             edit = lambda text: cancel_occurrence(text, recurrence_id, now)  # noqa: E731
             return _edited(provider, calendar, reservation, edit)
-        return None, provider.delete(calendar, provider_id, reservation.provider_version)
+        known = reservation.provider_version
+        return None, _latest_wins(provider, calendar, provider_id, known, provider.delete)
     if provider_id is None:
         result = provider.create(calendar, reservation.uid, data)
     elif _edits_in_place(reservation):
@@ -100,11 +104,36 @@ def _send(
             ),
         )
     else:
-        result = provider.update(calendar, provider_id, data, reservation.provider_version)
+        result = _latest_wins(
+            provider,
+            calendar,
+            provider_id,
+            reservation.provider_version,
+            lambda calendar, provider_id, version: provider.update(
+                calendar, provider_id, data, version
+            ),
+        )
     stored_ref = replace(
         reservation, provider_id=result.provider_id, provider_version=result.version
     )
     return stored_ref, result.exchange
+
+
+def _latest_wins(
+    provider: Provider,
+    calendar: str,
+    provider_id: str,
+    version: str | None,
+    write: Callable[[str, str, str | None], Written],
+) -> Written:
+    """Write our own object; if it changed at the provider meanwhile, the change made in
+    calsync is the later one: write again over the version there now."""
+    try:
+        return write(calendar, provider_id, version)
+    except ProviderRejected as exc:
+        if exc.status != 412:
+            raise
+    return write(calendar, provider_id, provider.get(calendar, provider_id).version)
 
 
 def _edit(
