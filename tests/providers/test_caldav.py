@@ -184,8 +184,7 @@ def test_bodies_are_fetched_in_multiget_batches(radicale: RadicaleServer, calend
 
     assert sorted(by_id(batch)) == sorted(ids)
     assert all(change.data and b"BEGIN:VEVENT" in change.data for change in batch.changes)
-    # the collection's sync-token, one PROPFIND listing, three multigets of 2, 2, 1
-    assert batch.exchange.requests == 2 + 3
+    assert batch.exchange.requests == 1 + 3  # one sync-collection, three multigets of 2, 2, 1
 
 
 @pytest.mark.radicale
@@ -486,41 +485,6 @@ def test_server_without_sync_collection_is_listed_in_full_with_propfind() -> Non
     assert [(c.provider_id, c.version, c.data) for c in batch.changes] == [
         ("/rooms/a/1.ics", '"1"', b"BODY /rooms/a/1.ics")
     ]
-
-
-def test_a_full_listing_takes_the_token_before_the_members() -> None:
-    asked = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        asked.append((request.method, request.headers.get("Depth")))
-        if request.method == "PROPFIND" and request.headers["Depth"] == "0":
-            prop = "<d:prop><d:sync-token>http://dav.test/sync/7</d:sync-token></d:prop>"
-            return multistatus(
-                f"<d:response><d:href>/rooms/a/</d:href><d:propstat>{prop}"
-                "<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
-            )
-        if request.method == "PROPFIND":
-            return multistatus(member("/rooms/a/1.ics", '"e1"'))
-        return multiget_answer(request)
-
-    batch = scripted(answer).fetch_changes("/rooms/a/", None)
-
-    assert asked[:2] == [("PROPFIND", "0"), ("PROPFIND", "1")]  # the token first
-    assert (batch.full, batch.delta_key) == (True, "http://dav.test/sync/7")
-    assert [c.provider_id for c in batch.changes] == ["/rooms/a/1.ics"]
-
-
-def test_a_collection_without_a_sync_token_property_is_listed_by_sync_collection() -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if request.method == "PROPFIND":
-            return httpx.Response(404)
-        if b"sync-collection" in request.content:
-            return multistatus(member("/rooms/a/1.ics"), token="t9")
-        return multiget_answer(request)
-
-    batch = scripted(answer).fetch_changes("/rooms/a/", None)
-
-    assert (batch.full, batch.delta_key) == (True, "t9")
 
 
 def test_put_without_a_strong_etag_reads_the_etag_back() -> None:

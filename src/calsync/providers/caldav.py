@@ -148,12 +148,6 @@ class CalDAVProvider:
     ) -> ChangeBatch:
         url = self._collection_url(calendar)
         call = _Call()
-        if delta_key is None and (token := self._current_token(call, url)):
-            # Token first, then the listing: what changes in between comes again in the
-            # next delta (harmless); it spares the server a sync report over every member.
-            listing = self._propfind_listing(call, url)
-            changes = self._multiget(call, url, list(listing), True, on_changes)
-            return ChangeBatch(tuple(changes), token, True, call.exchange())
         try:
             changed, removed, token = self._sync_collection(call, url, delta_key)
             full = delta_key is None
@@ -199,13 +193,6 @@ class CalDAVProvider:
             if not multistatus.sync_token or multistatus.sync_token == token:
                 raise ProviderUnavailable(f"{url} truncated its sync answer without a new token")
             token = multistatus.sync_token
-
-    def _current_token(self, call: _Call, url: str) -> str | None:
-        """The collection's DAV:sync-token (RFC 6578 §4), or None where it has none."""
-        response = self._send(call, "PROPFIND", url, webdav.propfind_sync_token(), {"Depth": "0"})
-        if response.status_code != 207:
-            return None
-        return webdav.sync_token_property(response.content)
 
     def _propfind_listing(self, call: _Call, url: str) -> dict[str, str | None]:
         """Every member's etag from PROPFIND Depth 1, for servers without sync-collection."""

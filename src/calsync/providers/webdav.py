@@ -79,24 +79,6 @@ def propfind_etags() -> bytes:
     return _serialize(root)
 
 
-def propfind_sync_token() -> bytes:
-    """PROPFIND for a collection's DAV:sync-token property (RFC 6578 §4)."""
-    root = etree.Element(_d("propfind"), nsmap={"d": DAV})
-    etree.SubElement(etree.SubElement(root, _d("prop")), _d("sync-token"))
-    return _serialize(root)
-
-
-def sync_token_property(content: bytes) -> str | None:
-    """The DAV:sync-token a PROPFIND answer reports with status 200, if any."""
-    root = _parse(content)
-    for propstat in root.iterfind("d:response/d:propstat", _NSMAP):
-        status = propstat.findtext("d:status", default="", namespaces=_NSMAP)
-        token = propstat.findtext("d:prop/d:sync-token", namespaces=_NSMAP)
-        if " 200" in status and token:
-            return token.strip()
-    return None
-
-
 def mkcalendar(display_name: str) -> bytes:
     """MKCALENDAR body setting the display name (RFC 4791 §5.3.1.2)."""
     root = etree.Element(_c("mkcalendar"), nsmap=_NSMAP)
