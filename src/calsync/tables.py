@@ -64,3 +64,28 @@ def reservations_table(rows: Sequence[dict[str, Any]]) -> Table:
             for r in rows
         ],
     )
+
+
+def events_table(rows: Sequence[dict[str, Any]]) -> Table:
+    columns = ["id", "item", "action", "state", "attempts", "created", "error"]
+    keys = ["id", "item", "action", "state", "attempts", "created_at", "error"]
+    return table("events", columns, [[r[k] for k in keys] for r in rows])
+
+
+def calendar_items_table(rows: Sequence[dict[str, Any]]) -> Table:
+    columns = ["id", "item", "kind", "status", "provider id", "outcome / error"]
+    return table(
+        "calendar items",
+        columns,
+        [
+            [
+                r["id"],
+                r["item"],
+                r["kind"],
+                r["status"],
+                r["provider_id"],
+                r["error"] or r["outcome"],
+            ]
+            for r in rows
+        ],
+    )

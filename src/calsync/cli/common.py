@@ -6,7 +6,7 @@ Errors are printed once, here (`fail`), with what to do next; the core only rais
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Annotated, Any, overload
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from calsync import config as config_module
 from calsync.bootstrap import Services, start
@@ -124,3 +125,16 @@ def show_record(data: dict[str, Any], as_json: bool, blocks: Sequence[str]) -> N
             console.print_json(json.dumps(value))
         else:
             console.print(value or "", markup=False)
+
+
+def show_rows(
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    render: Callable[[list[dict[str, Any]]], Table],
+    one: bool = False,
+) -> None:
+    """A list (or, with `one`, a single record) as JSON or as a table."""
+    if as_json:
+        print_json(rows[0] if one else rows)
+    else:
+        console.print(render(rows))

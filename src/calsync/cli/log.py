@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,15 +19,14 @@ from calsync.cli.common import (
     item_id,
     item_names,
     open_services,
-    print_json,
-    print_table,
     show_record,
+    show_rows,
     utc,
 )
 from calsync.exports import calendar_item_json, event_json, synchronization_json
 from calsync.store.records import RecordFilter
 from calsync.sync.reprocess import reprocess, reprocess_failed
-from calsync.tables import deltas_table
+from calsync.tables import calendar_items_table, deltas_table, events_table
 from calsync.worker.runner import run_event
 
 events_app = typer.Typer(
@@ -61,25 +60,7 @@ def events_list(
         names = item_names(services)
         with services.uow() as uow:
             rows = [event_json(row, names[row.item_id]) for row in uow.events.find(where)]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        "events",
-        ["id", "item", "action", "state", "attempts", "created", "error"],
-        [
-            [
-                r["id"],
-                r["item"],
-                r["action"],
-                r["state"],
-                r["attempts"],
-                r["created_at"],
-                r["error"],
-            ]
-            for r in rows
-        ],
-    )
+    show_rows(rows, as_json, events_table)
 
 
 @events_app.command("show")
@@ -151,24 +132,7 @@ def items_list(
                 calendar_item_json(row, names[row.item_id])
                 for row in uow.calendar_items.find(where)
             ]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        "calendar items",
-        ["id", "item", "kind", "status", "provider id", "outcome / error"],
-        [
-            [
-                r["id"],
-                r["item"],
-                r["kind"],
-                r["status"],
-                r["provider_id"],
-                r["error"] or r["outcome"],
-            ]
-            for r in rows
-        ],
-    )
+    show_rows(rows, as_json, calendar_items_table)
 
 
 @items_app.command("show")
@@ -205,11 +169,4 @@ def deltas_list(
                 synchronization_json(row, names[row.item_id])
                 for row in uow.synchronizations.find(where)
             ]
-    if as_json:
-        print_json(rows)
-        return
-    _print_deltas(rows)
-
-
-def _print_deltas(rows: list[dict[str, Any]]) -> None:
-    console.print(deltas_table(rows))
+    show_rows(rows, as_json, deltas_table)

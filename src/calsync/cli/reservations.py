@@ -14,11 +14,10 @@ from calsync.cli.common import (
     SinceOption,
     StatusOption,
     UntilOption,
-    console,
     errors,
     item_id,
     open_services,
-    print_json,
+    show_rows,
     utc,
 )
 from calsync.exports import reservation_json
@@ -45,14 +44,7 @@ def reservations_list(
         where = ReservationFilter(item_id(services, item), status, utc(since), utc(until), limit)
         with services.uow() as uow:
             rows = [reservation_json(r) for r in uow.reservations.find(where)]
-    if as_json:
-        print_json(rows)
-        return
-    _print_reservations(rows)
-
-
-def _print_reservations(rows: list[dict[str, Any]]) -> None:
-    console.print(reservations_table(rows))
+    show_rows(rows, as_json, reservations_table)
 
 
 @reservations_app.command("create")
@@ -97,8 +89,4 @@ def reservations_cancel(reservation_id: str, as_json: JsonOption = False) -> Non
 
 
 def _show_reservation(reservation: Any, as_json: bool) -> None:
-    data = reservation_json(reservation)
-    if as_json:
-        print_json(data)
-    else:
-        _print_reservations([data])
+    show_rows([reservation_json(reservation)], as_json, reservations_table, one=True)
