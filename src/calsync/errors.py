@@ -39,6 +39,10 @@ class DoubleBooking(CalsyncError):
     """The store refused a reservation that overlaps an active one of the same item."""
 
 
+class CalendarBusy(CalsyncError):
+    """Another worker is reading this calendar now; the request waits in the queue."""
+
+
 class ProviderError(CalsyncError):
     """A calendar service failed; subclasses say how to react."""
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from calsync.bootstrap import start
 from calsync.cli import app
+from calsync.config import load
+from calsync.domain.events import Action
 from calsync.providers.caldav import CalDAVProvider
 from tests.sync.calendars import ics, vevent
 
@@ -146,3 +150,20 @@ def test_the_demo_runs_end_to_end_and_exits_zero(tmp_path):
     assert "declined" in result.stdout  # the clash
     assert "incremental" in result.stdout  # the second round used the delta keys
     assert Path(tmp_path / "demo" / "calsync.db").exists()
+
+
+def test_sync_says_so_when_another_worker_is_reading_the_calendar(cli):
+    run, _, _ = cli
+    run("sync")  # the item exists and was read once
+    settings_path = str(run.config)
+    services = start(load(run.config))
+    try:
+        with services.uow() as uow:
+            busy = uow.events.add(uow.items.get("Room A").id, Action.read, datetime.now(UTC), {})
+            uow.events.claim_one(busy.id, datetime.now(UTC), timedelta(minutes=5))
+            uow.commit()
+    finally:
+        services.close()
+    result = CliRunner().invoke(app, ["--config", settings_path, "sync"])
+    assert result.exit_code == 1
+    assert "already running" in result.output

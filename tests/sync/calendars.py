@@ -48,8 +48,7 @@ def room_settings(calendar: str, **binding: object) -> list[dict[str, object]]:
 
 def claim(services, event_id: int) -> int:
     with services.uow() as uow:
-        event = uow.events.get(event_id)
-        event.state, event.claimed_until = "processing", services.clock() + timedelta(minutes=5)
+        uow.events.claim_one(event_id, services.clock(), timedelta(minutes=5))
         uow.commit()
     return event_id
 

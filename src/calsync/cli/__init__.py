@@ -18,7 +18,6 @@ from calsync.cli.common import (
     ConfigOption,
     ItemOption,
     JsonOption,
-    claim,
     console,
     errors,
     open_services,
@@ -29,7 +28,7 @@ from calsync.cli.common import (
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.reservations import reservations_app
 from calsync.sync import reservations as reservation_service
-from calsync.worker.runner import request_sync, run_event, run_once
+from calsync.worker.runner import request_sync, run_now, run_once
 from calsync.worker.scheduler import enqueue_due_polls, run_forever
 
 app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
@@ -109,9 +108,7 @@ def sync(
         with Progress(console=console, transient=True, disable=as_json) as progress:
             task = progress.add_task("synchronizing", total=len(names))
             for name in names:
-                result = run_event(
-                    services, claim(services, request_sync(services, name, full, confirm_sweep))
-                )
+                result = run_now(services, request_sync(services, name, full, confirm_sweep))
                 results.append((name, result))
                 progress.advance(task)
         _report_syncs(results, as_json)

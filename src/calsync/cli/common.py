@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, overload
 
@@ -96,18 +96,6 @@ def item_id(services: Services, item: str | None) -> int | None:
 def item_names(services: Services) -> dict[int, str]:
     with services.uow() as uow:
         return uow.items.names()
-
-
-def claim(services: Services, event_id: int) -> int:
-    with services.uow() as uow:
-        event = uow.events.get(event_id)
-        now = services.clock()
-        event.state, event.claimed_until = (
-            "processing",
-            now + timedelta(seconds=services.settings.sync.lease_seconds),
-        )
-        uow.commit()
-    return event_id
 
 
 def show_record(data: dict[str, Any], as_json: bool, blocks: Sequence[str]) -> None:

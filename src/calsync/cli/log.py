@@ -13,7 +13,6 @@ from calsync.cli.common import (
     SinceOption,
     StatusOption,
     UntilOption,
-    claim,
     console,
     errors,
     item_id,
@@ -27,7 +26,7 @@ from calsync.exports import calendar_item_json, event_json, synchronization_json
 from calsync.store.records import RecordFilter
 from calsync.sync.reprocess import reprocess, reprocess_failed
 from calsync.tables import calendar_items_table, deltas_table, events_table
-from calsync.worker.runner import run_event
+from calsync.worker.runner import run_now
 
 events_app = typer.Typer(
     help="Events: every exchange with a calendar service.", no_args_is_help=True
@@ -104,7 +103,7 @@ def events_reprocess(
         else:
             raise typer.BadParameter("give an event id or --failed")
         for queued in ids:
-            state = run_event(services, claim(services, queued)).state.value if run else "new"
+            state = run_now(services, queued).state.value if run else "new"
             console.print(f"event {queued}: {state}")
 
 

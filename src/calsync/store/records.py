@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, Table, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from calsync.domain.events import Action, CalendarItemStatus, EventState
-from calsync.errors import NotFound
+from calsync.errors import CalendarBusy, NotFound
 from calsync.store.bulk import insert_rows
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
 
@@ -122,6 +123,18 @@ class EventRepository:
             claimed.append(row)
         self.session.flush()
         return claimed
+
+    def claim_one(self, event_id: int, now: datetime, lease: timedelta) -> EventRow:
+        """This event, marked processing for `lease`: to run it now, outside the queue order."""
+        row = self.get(event_id)
+        row.state, row.claimed_until, row.updated_at = "processing", now + lease, now
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise CalendarBusy(
+                f"a synchronization of this calendar is already running (event {event_id} waits)"
+            ) from exc
+        return row
 
     def reading(self, item_id: int) -> EventRow | None:
         """The read event of this item that a worker is running, if any."""

@@ -70,6 +70,16 @@ def run_once(services: Services, limit: int = 20) -> list[RunResult]:
     return [run_event(services, event_id) for event_id in claimed]
 
 
+def run_now(services: Services, event_id: int) -> RunResult:
+    """Claim this event and run it at once (`calsync sync`); CalendarBusy if its calendar
+    is being read by someone else."""
+    with services.uow() as uow:
+        lease = timedelta(seconds=services.settings.sync.lease_seconds)
+        uow.events.claim_one(event_id, services.clock(), lease)
+        uow.commit()
+    return run_event(services, event_id)
+
+
 def run_event(services: Services, event_id: int) -> RunResult:
     with services.uow() as uow:
         event = uow.events.get(event_id)
