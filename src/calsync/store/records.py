@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, exists, func, or_, select, update
+from sqlalchemy import Select, Table, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -136,15 +136,6 @@ class EventRepository:
             ) from exc
         return row
 
-    def reading(self, item_id: int) -> EventRow | None:
-        """The read event of this item that a worker is running, if any."""
-        query = select(EventRow).where(
-            EventRow.item_id == item_id,
-            EventRow.action == Action.read.value,
-            EventRow.state == EventState.processing.value,
-        )
-        return self.session.scalar(query)
-
     def find(self, where: RecordFilter) -> list[EventRow]:
         query = _filtered(select(EventRow), EventRow, where, EventRow.state)
         if where.action:
@@ -176,17 +167,6 @@ class CalendarItemRepository:
             .limit(limit)
         )
         return list(self.session.scalars(query))
-
-    def count_pending(self, item_id: int) -> int:
-        query = select(func.count()).where(
-            CalendarItemRow.item_id == item_id,
-            CalendarItemRow.status == CalendarItemStatus.pending.value,
-        )
-        return int(self.session.scalar(query) or 0)
-
-    def count_for(self, synchronization_id: int) -> int:
-        query = select(func.count()).where(CalendarItemRow.synchronization_id == synchronization_id)
-        return int(self.session.scalar(query) or 0)
 
     def find(self, where: RecordFilter) -> list[CalendarItemRow]:
         query = _filtered(select(CalendarItemRow), CalendarItemRow, where, CalendarItemRow.status)
