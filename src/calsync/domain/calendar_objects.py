@@ -11,7 +11,6 @@ most objects and much cheaper.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -21,7 +20,7 @@ from icalendar import Calendar, Event
 from icalendar.prop import vDDDLists, vDDDTypes
 
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
-from calsync.domain.timezones import is_iana_zone, resolve_zone
+from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
 from calsync.errors import InvalidCalendarData
 
 MAX_OBJECT_BYTES = 1_000_000
@@ -45,29 +44,16 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     if len(data) > MAX_OBJECT_BYTES:
         raise InvalidCalendarData(f"calendar object is {len(data)} bytes, over the 1 MB limit")
     item_zone = resolve_zone(zone)
-    calendar = parse_calendar(_without_standard_timezones(data))
+    calendar = parse_calendar(without_standard_timezones(data))
     events = _events_of(calendar)
     uid = _single_uid(events)
-    _require_known_zones(calendar, events)
+    require_known_zones(calendar, events)
     events, entries = _master_first(events, uid, item_zone)
     if entries[0].recurrence_id is None and entries[0].recurring:
         occurrences = _expanded_occurrences(events, entries, item_zone, window)
     else:
         occurrences = _single_occurrences(entries, window)
     return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
-
-
-_VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\nTZID:([^\r\n;]+)\r?\n.*?END:VTIMEZONE\r?\n", re.S)
-
-
-def _without_standard_timezones(data: bytes) -> bytes:
-    """The object without the VTIMEZONEs of IANA zones, which the tz database defines.
-
-    RFC 7809 lets CalDAV peers leave such definitions out ("time zones by reference");
-    reading them costs nearly half of icalendar's parsing time. Definitions of other
-    names (Windows names, custom zones) stay and are used.
-    """
-    return _VTIMEZONE.sub(lambda m: b"" if is_iana_zone(m.group(1)) else m.group(0), data)
 
 
 def parse_calendar(data: bytes) -> Calendar:
@@ -87,27 +73,6 @@ def _events_of(calendar: Calendar) -> list[Event]:
             if name in _CHECKED_PROPERTIES:
                 raise InvalidCalendarData(f"{_label(event)}: bad {name}: {message}")
     return events
-
-
-_ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
-
-
-def _require_known_zones(calendar: Calendar, events: Sequence[Event]) -> None:
-    """Every TZID is defined in this object or has a well-known name (RFC 5545 §3.2.19).
-
-    icalendar remembers VTIMEZONEs it has seen in other objects; a custom zone name
-    defined elsewhere must not silently apply here.
-    """
-    defined = {str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
-    for event in events:
-        for name in _ZONED_PROPERTIES:
-            for prop in _as_list(event.get(name)):
-                tzid = prop.params.get("TZID")
-                if tzid and str(tzid) not in defined:
-                    try:
-                        resolve_zone(str(tzid))
-                    except InvalidCalendarData as error:
-                        raise InvalidCalendarData(f"{_label(event)}: {error.reason}") from error
 
 
 def _label(event: Event) -> str:

@@ -1,4 +1,5 @@
-"""Time zone names found in calendar data, resolved to `tzinfo`: `resolve_zone(tzid)`.
+"""Time zones in calendar data: `resolve_zone(tzid)`, `require_known_zones(calendar, events)`
+and `without_standard_timezones(data)`.
 
 RFC 5545 §3.2.19 makes a TZID opaque text that names a VTIMEZONE in the same object.
 In practice it is an IANA name ("Europe/Berlin") or, from Outlook and Exchange, a
@@ -12,10 +13,14 @@ that one; this module is for the names it could not resolve and for an item's ow
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from icalendar import Calendar, Event
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calsync.errors import InvalidCalendarData
@@ -53,3 +58,37 @@ def is_iana_zone(tzid: bytes | str) -> bool:
     """True if the tz database defines this name."""
     name = tzid.decode("utf-8", "replace") if isinstance(tzid, bytes) else tzid
     return _iana_zone(name.strip()) is not None
+
+
+_VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\nTZID:([^\r\n;]+)\r?\n.*?END:VTIMEZONE\r?\n", re.S)
+_ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def without_standard_timezones(data: bytes) -> bytes:
+    """The object without the VTIMEZONEs of IANA zones, which the tz database defines.
+
+    RFC 7809 lets CalDAV peers leave such definitions out ("time zones by reference");
+    reading them costs nearly half of icalendar's parsing time. Definitions of other
+    names (Windows names, custom zones) stay and are used.
+    """
+    return _VTIMEZONE.sub(lambda m: b"" if is_iana_zone(m.group(1)) else m.group(0), data)
+
+
+def require_known_zones(calendar: Calendar, events: Sequence[Event]) -> None:
+    """Every TZID is defined in this object or has a well-known name (RFC 5545 §3.2.19).
+
+    icalendar remembers VTIMEZONEs it has seen in other objects; a custom zone name
+    defined elsewhere must not silently apply here.
+    """
+    defined = {str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
+    for event in events:
+        for name in _ZONED_PROPERTIES:
+            value: Any = event.get(name)
+            for prop in value if isinstance(value, list) else [value] if value else []:
+                tzid = prop.params.get("TZID")
+                if tzid and str(tzid) not in defined:
+                    try:
+                        resolve_zone(str(tzid))
+                    except InvalidCalendarData as error:
+                        uid = event.get("UID")
+                        raise InvalidCalendarData(f"event {str(uid)!r}: {error.reason}") from error

@@ -25,36 +25,39 @@ Traps handled:
 - DELETE of an object that is already gone (404) succeeds, so deleting is idempotent.
 
 Errors: transport failures and 5xx raise ProviderUnavailable, 429/503 ProviderThrottled with
-the Retry-After delay, other refusals ProviderRejected(status); all translated in `_send`.
+the Retry-After delay, other refusals ProviderRejected(status); what each status means is in
+`calsync.providers.answers`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, NoReturn, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
 from calsync.errors import (
-    DeltaKeyExpired,
-    ProviderRejected,
     ProviderThrottled,
     ProviderUnavailable,
 )
 from calsync.providers import webdav
+from calsync.providers.answers import (
+    SyncUnsupported,
+    already_exists,
+    check_sync_answer,
+    fail,
+    retry_after,
+)
 from calsync.providers.base import ChangeBatch, ChangesSeen, Exchange, RemoteChange, WriteResult
 
 _EXCHANGE_LIMIT = 16 * 1024
 _XML = "application/xml; charset=utf-8"
 _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
-_TOKEN_EXPIRED = "valid-sync-token"
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,6 @@ class _Call:
             bytes_sent=self.traffic.bytes_sent,
             bytes_received=self.traffic.bytes_received,
         )
-
-
-class _SyncUnsupported(Exception):
-    """The server does not offer the sync-collection REPORT on this collection."""
 
 
 class CalDAVProvider:
@@ -151,7 +150,7 @@ class CalDAVProvider:
         try:
             changed, removed, token = self._sync_collection(call, url, delta_key)
             full = delta_key is None
-        except _SyncUnsupported:
+        except SyncUnsupported:
             # No delta key without sync-collection: list every member; the caller compares etags.
             changed, removed, token, full = self._propfind_listing(call, url), [], None, True
         changes = [RemoteChange(href, None, removed=True) for href in ([] if full else removed)]
@@ -162,7 +161,7 @@ class CalDAVProvider:
         call, url = _Call(), self._object_url(calendar, provider_id)
         response = self._send(call, "GET", url)
         if response.status_code != 200:
-            _fail(response, f"reading {provider_id}")
+            fail(response, f"reading {provider_id}")
         etag = response.headers.get("etag") or self._etag(call, url)
         return RemoteChange(provider_id, etag, data=response.content)
 
@@ -176,7 +175,7 @@ class CalDAVProvider:
         while True:
             body = webdav.sync_collection(token)
             response = self._send(call, "REPORT", url, body, {"Depth": "0"})
-            _check_sync_answer(response, token)
+            check_sync_answer(response, token)
             multistatus = webdav.parse_multistatus(response.content)
             truncated = False
             for member in multistatus.members:
@@ -198,7 +197,7 @@ class CalDAVProvider:
         """Every member's etag from PROPFIND Depth 1, for servers without sync-collection."""
         response = self._send(call, "PROPFIND", url, webdav.propfind_etags(), {"Depth": "1"})
         if response.status_code != 207:
-            _fail(response, f"listing {url}")
+            fail(response, f"listing {url}")
         return {
             member.href: member.etag
             for member in webdav.parse_multistatus(response.content).members
@@ -237,7 +236,7 @@ class CalDAVProvider:
     def _ask_multiget(self, call: _Call, url: str, batch: Sequence[str]) -> httpx.Response:
         response = self._send(call, "REPORT", url, webdav.calendar_multiget(batch))
         if response.status_code != 207:
-            _fail(response, f"reading objects of {url}")
+            fail(response, f"reading objects of {url}")
         return response
 
     # Writing
@@ -259,7 +258,7 @@ class CalDAVProvider:
         url = self._object_url(calendar, provider_id)
         response = self._send(call, "DELETE", url, None, headers)
         if response.status_code not in (200, 202, 204, 404):
-            _fail(response, f"deleting {provider_id}")
+            fail(response, f"deleting {provider_id}")
         return call.exchange()
 
     def make_calendar(self, calendar: str, display_name: str = "") -> None:
@@ -267,11 +266,11 @@ class CalDAVProvider:
         url = self._collection_url(calendar)
         call = _Call()
         response = self._send(call, "MKCALENDAR", url, webdav.mkcalendar(display_name))
-        if response.status_code == 409 and not _already_exists(response):
+        if response.status_code == 409 and not already_exists(response):
             self._make_parents(call, url)
             response = self._send(call, "MKCALENDAR", url, webdav.mkcalendar(display_name))
-        if response.status_code not in (200, 201) and not _already_exists(response):
-            _fail(response, f"creating calendar {url}")
+        if response.status_code not in (200, 201) and not already_exists(response):
+            fail(response, f"creating calendar {url}")
 
     def _make_parents(self, call: _Call, url: str) -> None:
         base_path = urlsplit(self.base_url).path
@@ -280,15 +279,15 @@ class CalDAVProvider:
         for segment in segments:
             parent += segment + "/"
             response = self._send(call, "MKCOL", parent)
-            if response.status_code not in (200, 201) and not _already_exists(response):
-                _fail(response, f"creating collection {parent}")
+            if response.status_code not in (200, 201) and not already_exists(response):
+                fail(response, f"creating collection {parent}")
 
     def _put(self, url: str, data: bytes, headers: dict[str, str], what: str) -> WriteResult:
         call = _Call()
         headers = {"Content-Type": "text/calendar; charset=utf-8", **headers}
         response = self._send(call, "PUT", url, data, headers)
         if response.status_code not in (200, 201, 204):
-            _fail(response, what)
+            fail(response, what)
         etag = response.headers.get("etag")
         if not etag or etag.startswith("W/"):
             etag = self._etag(call, url)
@@ -297,7 +296,7 @@ class CalDAVProvider:
     def _etag(self, call: _Call, url: str) -> str | None:
         response = self._send(call, "PROPFIND", url, webdav.propfind_etags(), {"Depth": "0"})
         if response.status_code != 207:
-            _fail(response, f"reading the etag of {url}")
+            fail(response, f"reading the etag of {url}")
         members = webdav.parse_multistatus(response.content).members
         return next((member.etag for member in members if member.status == 200), None)
 
@@ -337,55 +336,13 @@ class CalDAVProvider:
         if response.status_code in (429, 503):
             raise ProviderThrottled(
                 f"{method} {url} answered {response.status_code}",
-                _retry_after(response.headers.get("retry-after")),
+                retry_after(response.headers.get("retry-after")),
             )
         return response
 
     def _count(self, call: _Call, traffic: TrafficCounters) -> None:
         call.traffic += traffic
         self._counters += traffic
-
-
-def _check_sync_answer(response: httpx.Response, token: str | None) -> None:
-    """Raise for a sync-collection answer that is not a multistatus."""
-    status = response.status_code
-    if status == 207:
-        return
-    found = webdav.preconditions(response.content)
-    if token and (status == 418 or (status in (403, 409, 412) and _TOKEN_EXPIRED in found)):
-        raise DeltaKeyExpired(f"{response.request.url} refused sync-token {token!r} ({status})")
-    if status in (400, 405, 501) or (status == 403 and "supported-report" in found):
-        raise _SyncUnsupported
-    _fail(response, f"synchronizing {response.request.url}")
-
-
-def _fail(response: httpx.Response, what: str) -> NoReturn:
-    status = response.status_code
-    if status >= 500:
-        raise ProviderUnavailable(f"{what}: the server answered {status}")
-    if status in (401, 403):
-        raise ProviderRejected(f"{what}: not authorized ({status})", status)
-    raise ProviderRejected(f"{what}: the server answered {status}", status)
-
-
-def _already_exists(response: httpx.Response) -> bool:
-    return response.status_code == 405 or (
-        response.status_code in (403, 409)
-        and "resource-must-be-null" in webdav.preconditions(response.content)
-    )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 def _object_name(uid: str) -> str:
