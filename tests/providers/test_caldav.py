@@ -513,3 +513,21 @@ def test_exchanges_never_show_the_authorization_header() -> None:
     assert "Authorization" not in exchange.request
     assert "Basic" not in exchange.request
     assert 'If-Match: "1"' in exchange.request
+
+
+def test_a_multiget_too_large_for_the_server_is_asked_again_in_halves() -> None:
+    sizes = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = request.content.decode()
+        if "sync-collection" in body:
+            return multistatus(*(member(f"/rooms/a/{n}.ics") for n in range(5)), token="t1")
+        sizes.append(body.count("<d:href>"))
+        if sizes[-1] > 2:
+            return httpx.Response(400, text="REPORT occurrences limit of 10000 hit")
+        return multiget_answer(request)
+
+    batch = scripted(answer, multiget_batch=8).fetch_changes("/rooms/a/", None)
+
+    assert sorted(c.provider_id for c in batch.changes) == [f"/rooms/a/{n}.ics" for n in range(5)]
+    assert sizes == [5, 2, 3, 1, 2]  # 5 refused; 2 served; 3 refused, then 1 and 2 served

@@ -6,7 +6,8 @@ RFC 9110 (If-Match / If-None-Match, Retry-After). XML lives in `calsync.provider
 
 Reading a calendar: one sync-collection REPORT (Depth 0, sync-level 1, getetag) gives the
 changed and removed hrefs and the next sync-token (the delta key); the bodies of changed
-hrefs come from calendar-multiget REPORTs of `multiget_batch` hrefs each. A full listing of
+hrefs come from calendar-multiget REPORTs of `multiget_batch` hrefs each (halved where a
+server finds an answer too large). A full listing of
 N objects costs 1 + ceil(N / multiget_batch) requests.
 
 Traps handled:
@@ -56,6 +57,8 @@ from calsync.providers.answers import (
 from calsync.providers.base import ChangeBatch, ChangesSeen, Exchange, RemoteChange, WriteResult
 
 _EXCHANGE_LIMIT = 16 * 1024
+#: A multiget answered with one of these is asked again in halves.
+_TOO_MUCH = frozenset({400, 413, 507})
 _XML = "application/xml; charset=utf-8"
 _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
 
@@ -115,7 +118,7 @@ class CalDAVProvider:
         password: str | None = None,
         *,
         timeout: float = 30.0,
-        multiget_batch: int = 500,
+        multiget_batch: int = 1000,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if multiget_batch < 1:
@@ -223,21 +226,33 @@ class CalDAVProvider:
         changes: list[RemoteChange] = []
         with ThreadPoolExecutor(1, thread_name_prefix="caldav-multiget") as ahead:
             asked = [ahead.submit(self._ask_multiget, call, url, batch) for batch in batches[:1]]
-            for index, batch in enumerate(batches):
-                response = asked[index].result()
+            for index in range(len(batches)):
+                answers = asked[index].result()
                 if index + 1 < len(batches):
                     asked.append(ahead.submit(self._ask_multiget, call, url, batches[index + 1]))
-                arrived = _multiget_changes(response, url, batch, full)
+                arrived = [
+                    change
+                    for response, part in answers
+                    for change in _multiget_changes(response, url, part, full)
+                ]
                 if on_changes is not None:
                     on_changes(arrived)
                 changes += arrived
         return changes
 
-    def _ask_multiget(self, call: _Call, url: str, batch: Sequence[str]) -> httpx.Response:
+    def _ask_multiget(
+        self, call: _Call, url: str, batch: Sequence[str]
+    ) -> list[tuple[httpx.Response, Sequence[str]]]:
+        """The answers to a calendar-multiget of `batch`, asked in halves where it was too
+        much for the server (Radicale refuses an answer of over 10,000 VEVENTs with 400)."""
         response = self._send(call, "REPORT", url, webdav.calendar_multiget(batch))
+        if response.status_code in _TOO_MUCH and len(batch) > 1:
+            half = len(batch) // 2
+            first = self._ask_multiget(call, url, batch[:half])
+            return first + self._ask_multiget(call, url, batch[half:])
         if response.status_code != 207:
             fail(response, f"reading objects of {url}")
-        return response
+        return [(response, batch)]
 
     # Writing
 
