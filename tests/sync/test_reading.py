@@ -48,3 +48,12 @@ def test_a_few_payloads_are_read_in_process_without_a_pool():
         reads = reader.read(keys(changes))
         assert reader._pool is None
     assert sum(isinstance(r, CalendarObject) for r in reads) == 9
+
+
+def test_a_payload_listed_twice_is_read_once_and_given_to_both():
+    changes = page(10)
+    twice = keys(changes) + keys(changes[:3])
+    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+        reads = reader.read(twice)
+    assert len(reads) == 13
+    assert [r.uid for r in reads[10:]] == [r.uid for r in reads[:3]]

@@ -68,36 +68,40 @@ class ObjectReader:
         payloads = [
             (c.provider_id, c.version, stored_payload(c.data)) for c in changes if not c.removed
         ]
-        if len(payloads) >= PARALLEL_FROM and self._workers > 1:
-            for start in range(0, len(payloads), CHUNK):
-                chunk = payloads[start : start + CHUNK]
-                future = self._pool_().submit(
-                    _read_chunk, [p[2] for p in chunk], self.zone, self.window
-                )
-                self._chunks[future] = chunk
-                for payload in chunk:
-                    self._early[payload] = future
+        if self._worth_a_pool(len(payloads)):
+            self._submit(payloads)
 
     def read(self, payloads: Sequence[Payload]) -> list[Read]:
-        missing = [p for p in payloads if p not in self._early]
-        self._read_now(missing)
+        missing = list(dict.fromkeys(p for p in payloads if p not in self._early))
+        if self._worth_a_pool(len(missing)):
+            self._submit(missing)
+        else:
+            for payload in missing:
+                self._early[payload] = read_one(payload[2], self.zone, self.window)
         return [self._result(p) for p in payloads]
 
-    def _read_now(self, payloads: Sequence[Payload]) -> None:
-        if len(payloads) >= PARALLEL_FROM and self._workers > 1:
-            self.prefetch([RemoteChange(p[0], p[1], data=p[2].encode()) for p in payloads])
-            return
-        for payload in payloads:
-            self._early[payload] = read_one(payload[2], self.zone, self.window)
+    def _worth_a_pool(self, count: int) -> bool:
+        return count >= PARALLEL_FROM and self._workers > 1
+
+    def _submit(self, payloads: Sequence[Payload]) -> None:
+        for start in range(0, len(payloads), CHUNK):
+            chunk = list(payloads[start : start + CHUNK])
+            future = self._pool_().submit(
+                _read_chunk, [p[2] for p in chunk], self.zone, self.window
+            )
+            self._chunks[future] = chunk
+            for payload in chunk:
+                self._early[payload] = future
 
     def _result(self, payload: Payload) -> Read:
+        """The read of `payload`; kept until the reader closes (a page may list it twice)."""
         found = self._early[payload]
         if isinstance(found, Future):
             # The task read a whole chunk: keep its other results for their turn.
             chunk = self._chunks.pop(found)
             for key, result in zip(chunk, found.result(), strict=True):
                 self._early[key] = result
-        done = self._early.pop(payload)
+        done = self._early[payload]
         assert not isinstance(done, Future)
         return done
 
