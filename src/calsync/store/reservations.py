@@ -135,7 +135,6 @@ class ReservationRepository:
         """PostgreSQL's planner statistics for reservations, after a bulk load (SQLite: none)."""
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("ANALYZE reservations"))
-            self.session.commit()
 
     def find(self, where: ReservationFilter) -> list[Reservation]:
         return [self._to_domain(row) for row in self.session.scalars(_filtered(where))]

@@ -117,6 +117,7 @@ def apply_pending(
                     # A large first batch changed the table's size by orders of magnitude:
                     # let the query planner know before the next batches look things up.
                     uow.reservations.refresh_statistics()
+                    uow.commit()
                 first = False
                 continue
             except DoubleBooking:
@@ -289,7 +290,7 @@ def _differs_beyond_version(a: Reservation, b: Reservation) -> bool:
 
 def reservation_ids() -> Callable[[], str]:
     """Random (version 4) UUIDs drawn from a buffer of randomness: one system call per
-    thousand reservations instead of one each. One generator per applying run."""
+    thousand reservations instead of one each. One generator per batch of writes."""
     buffer, used = b"", 0
 
     def next_id() -> str:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from calsync.bootstrap import Services
 from calsync.domain.calendar_edits import cancel_occurrence, reschedule
@@ -32,6 +32,14 @@ Written = TypeVar("Written")
 DRY_RUN = "dry run: nothing was sent to the provider"
 
 
+class Mirrors(NamedTuple):
+    """Every reservation of `item_id` mirroring `provider_id` now has `version` there."""
+
+    item_id: int
+    provider_id: str
+    version: str | None
+
+
 def push_event(services: Services, event_id: int) -> None:
     with services.uow() as uow:
         event = uow.events.get(event_id)
@@ -45,20 +53,22 @@ def push_event(services: Services, event_id: int) -> None:
         _respond(services, event_id, payload, stored, binding)
         return
     assert reservation is not None, f"event {event_id} names no reservation"
-    data = _render(stored, binding, reservation, services.clock())
+    now = services.clock()
+    data = _render(stored, binding, reservation, now)
     if binding.dry_run:
         _finish(services, event_id, data.decode(), DRY_RUN, reservation=None)
         return
     provider = services.provider(binding.connection)
-    now = services.clock()
     try:
         sent, exchange = _send(provider, stored, binding, action, reservation, data, now)
     except ProviderError:
         _keep_provider_payload(services, event_id, data.decode())
         raise
-    _finish(services, event_id, exchange.request, exchange.response, reservation=sent)
-    if sent is not None and _edits_in_place(reservation):
-        _remember_version(services, stored, sent.provider_id or "", sent.provider_version)
+    mirrors = None
+    if sent is not None and sent.provider_id is not None and _edits_in_place(reservation):
+        # An edit changed the object every occurrence mirrors: all take its new version.
+        mirrors = Mirrors(stored.id, sent.provider_id, sent.provider_version)
+    _finish(services, event_id, exchange.request, exchange.response, sent, mirrors)
 
 
 def _edits_in_place(reservation: Reservation) -> bool:
@@ -199,16 +209,8 @@ def _respond(
         provider_id,
         lambda data: with_room_partstat(data, room, partstat),
     )
-    _finish(services, event_id, result.exchange.request, result.exchange.response, None)
-    _remember_version(services, stored, provider_id, result.version)
-
-
-def _remember_version(
-    services: Services, stored: StoredItem, provider_id: str, version: str | None
-) -> None:
-    with services.uow() as uow:
-        uow.reservations.set_version_of(stored.id, provider_id, version)
-        uow.commit()
+    mirrors = Mirrors(stored.id, provider_id, result.version)
+    _finish(services, event_id, result.exchange.request, result.exchange.response, None, mirrors)
 
 
 def _finish(
@@ -217,7 +219,9 @@ def _finish(
     provider_payload: str,
     response: str,
     reservation: Reservation | None,
+    mirrors: Mirrors | None = None,
 ) -> None:
+    """The event processed, and where the provider keeps what it wrote, in one commit."""
     with services.uow() as uow:
         now = services.clock()
         event = uow.events.get(event_id)
@@ -228,6 +232,8 @@ def _finish(
             uow.reservations.set_provider_ref(
                 reservation.id, reservation.provider_id, reservation.provider_version
             )
+        if mirrors is not None:
+            uow.reservations.set_version_of(*mirrors)
         uow.commit()
 
 
