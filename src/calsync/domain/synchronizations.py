@@ -19,6 +19,10 @@ class SyncMode(StrEnum):
 
 
 class SyncOutcome(StrEnum):
+    #: Pages of changes are being recorded; the delta key has not moved yet.
+    running = "running"
+    #: The worker stopped before the end (a crash): the key never moved, the next read redoes it.
+    interrupted = "interrupted"
     succeeded = "succeeded"
     failed = "failed"
     needs_confirmation = "needs_confirmation"

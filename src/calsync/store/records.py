@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, exists, or_, select, update
+from sqlalchemy import Select, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from calsync.domain.events import Action, CalendarItemStatus, EventState
+from calsync.domain.synchronizations import SyncOutcome
 from calsync.errors import CalendarBusy, NotFound
 from calsync.store.bulk import insert_rows
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
@@ -156,17 +157,50 @@ class CalendarItemRepository:
             raise NotFound(f"no calendar item {calendar_item_id}")
         return row
 
-    def pending(self, item_id: int, limit: int) -> list[CalendarItemRow]:
+    def pending(self, item_id: int, limit: int, through_id: int | None = None) -> list[PendingItem]:
+        """The item's oldest pending calendar items, up to `through_id` when given."""
         query = (
-            select(CalendarItemRow)
-            .where(
-                CalendarItemRow.item_id == item_id,
-                CalendarItemRow.status == CalendarItemStatus.pending.value,
+            _PENDING.where(
+                CALENDAR_ITEMS.c.item_id == item_id,
+                CALENDAR_ITEMS.c.status == CalendarItemStatus.pending.value,
             )
-            .order_by(CalendarItemRow.id)
+            .order_by(CALENDAR_ITEMS.c.id)
             .limit(limit)
         )
-        return list(self.session.scalars(query))
+        if through_id is not None:
+            query = query.where(CALENDAR_ITEMS.c.id <= through_id)
+        return [PendingItem(*row) for row in self.session.execute(query)]
+
+    def to_apply(self, calendar_item_id: int) -> PendingItem:
+        """One calendar item as applying sees it, whatever its status."""
+        row = self.session.execute(
+            _PENDING.where(CALENDAR_ITEMS.c.id == calendar_item_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no calendar item {calendar_item_id}")
+        return PendingItem(*row)
+
+    def settle(self, items: Sequence[PendingItem]) -> None:
+        """Store what applying decided for each item (status, outcome, error, when)."""
+        settled = [
+            {
+                "_id": item.id,
+                "status": item.status,
+                "outcome": item.outcome,
+                "error": item.error,
+                "applied_at": item.applied_at,
+            }
+            for item in items
+            if item.status != CalendarItemStatus.pending.value
+        ]
+        if settled:
+            self.session.execute(_SETTLE, settled)
+
+    def last_id(self, item_id: int) -> int | None:
+        """The id of the item's newest calendar item."""
+        return self.session.scalar(
+            select(func.max(CalendarItemRow.id)).where(CalendarItemRow.item_id == item_id)
+        )
 
     def find(self, where: RecordFilter) -> list[CalendarItemRow]:
         query = _filtered(select(CalendarItemRow), CalendarItemRow, where, CalendarItemRow.status)
@@ -174,6 +208,43 @@ class CalendarItemRepository:
             query = query.where(CalendarItemRow.synchronization_id == where.synchronization_id)
         query = query.order_by(CalendarItemRow.id.desc()).limit(where.limit)
         return list(self.session.scalars(query))
+
+
+@dataclass
+class PendingItem:
+    """A calendar item as applying needs it; applying fills in the verdict and `settle`
+    stores it. Plain data: a batch of thousands costs no ORM bookkeeping."""
+
+    id: int
+    kind: str
+    provider_id: str
+    provider_version: str | None
+    provider_payload: str
+    synchronization_id: int | None
+    status: str = CalendarItemStatus.pending.value
+    outcome: str = ""
+    error: str = ""
+    applied_at: datetime | None = None
+
+
+_PENDING = select(
+    CALENDAR_ITEMS.c.id,
+    CALENDAR_ITEMS.c.kind,
+    CALENDAR_ITEMS.c.provider_id,
+    CALENDAR_ITEMS.c.provider_version,
+    CALENDAR_ITEMS.c.provider_payload,
+    CALENDAR_ITEMS.c.synchronization_id,
+)
+_SETTLE = (
+    update(CALENDAR_ITEMS)
+    .where(CALENDAR_ITEMS.c.id == bindparam("_id"))
+    .values(
+        status=bindparam("status"),
+        outcome=bindparam("outcome"),
+        error=bindparam("error"),
+        applied_at=bindparam("applied_at"),
+    )
+)
 
 
 class SynchronizationRepository:
@@ -184,6 +255,28 @@ class SynchronizationRepository:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def get(self, synchronization_id: int) -> SynchronizationRow:
+        row = self.session.get(SynchronizationRow, synchronization_id)
+        if row is None:
+            raise NotFound(f"no synchronization {synchronization_id}")
+        return row
+
+    def interrupt_running(self, item_id: int, now: datetime) -> None:
+        """The item's synchronizations still `running` were cut short: only one read of a
+        calendar runs at a time, so whoever opens a new one knows the old one is dead."""
+        self.session.execute(
+            update(SynchronizationRow)
+            .where(
+                SynchronizationRow.item_id == item_id,
+                SynchronizationRow.outcome == SyncOutcome.running.value,
+            )
+            .values(
+                outcome=SyncOutcome.interrupted.value,
+                finished_at=now,
+                detail="the worker stopped before the end; the delta key did not move",
+            )
+        )
 
     def count_events(self, synchronization_id: int, count: int) -> None:
         """More events (the room's answers, say) came out of this synchronization."""

@@ -1,4 +1,4 @@
-"""`apply_pending(services, item_id)`: carry out the pending calendar items of one item.
+"""`Applier(services, item_id, reader).apply()`: carry out the pending calendar items of one item.
 
 Each calendar item is read (`read_calendar_object`), decided (`decide`, a pure plan) and
 its plan written. Items are applied in batches, one transaction per batch, so that a
@@ -10,7 +10,6 @@ a `respond` event is written in the same transaction (the outbox).
 from __future__ import annotations
 
 import os
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,8 +24,7 @@ from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, InvalidCalendarData
 from calsync.store.items import StoredItem
-from calsync.store.records import new_event
-from calsync.store.tables import CalendarItemRow
+from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.reading import ObjectReader
 
@@ -88,43 +86,58 @@ def object_reader(stored: StoredItem, now: datetime) -> ObjectReader:
     return ObjectReader(stored.item.time_zone, Window(now - past, now + ahead))
 
 
-def apply_pending(
-    services: Services, item_id: int, reader: ObjectReader | None = None
-) -> ApplyReport:
-    """Apply the item's pending calendar items; `reader` may hold them read already."""
-    now = services.clock()
-    with services.uow() as uow:
-        stored = uow.items.by_id(item_id)
-    if reader is None:
-        with object_reader(stored, now) as own:
-            return apply_pending(services, item_id, own)
-    window = reader.window
-    report = ApplyReport()
-    occupancy: Occupancy | None = None
-    first = True
-    while True:
+class Applier:
+    """Applies one item's pending calendar items, in batches, as often as asked: during a
+    long read, each page is applied while the provider sends the next one."""
+
+    def __init__(self, services: Services, item_id: int, reader: ObjectReader) -> None:
+        self.services, self.item_id, self.reader = services, item_id, reader
+        self.report = ApplyReport()
+        self._occupancy: Occupancy | None = None
+        self._statistics_fresh = False
         with services.uow() as uow:
-            rows = uow.calendar_items.pending(item_id, services.settings.sync.apply_batch)
-            if not rows:
-                return report
-            ids = [row.id for row in rows]
-            if occupancy is None:
-                occupancy = Occupancy(uow.reservations.holding_spans(item_id, window))
-            try:
-                _apply_batch(uow, stored, rows, reader, occupancy, window, now, report)
-                uow.commit()
-                if first and len(rows) == services.settings.sync.apply_batch:
-                    # A large first batch changed the table's size by orders of magnitude:
-                    # let the query planner know before the next batches look things up.
-                    uow.reservations.refresh_statistics()
+            self._stored = uow.items.by_id(item_id)
+
+    def apply(self, through_id: int | None = None) -> ApplyReport:
+        """Apply what is pending, up to the calendar item `through_id` when given."""
+        batch = self.services.settings.sync.apply_batch
+        now, window = self.services.clock(), self.reader.window
+        while True:
+            with self.services.uow() as uow:
+                rows = uow.calendar_items.pending(self.item_id, batch, through_id)
+                if not rows:
+                    return self.report
+                ids = [row.id for row in rows]
+                if self._occupancy is None:
+                    self._occupancy = Occupancy(
+                        uow.reservations.holding_spans(self.item_id, window)
+                    )
+                try:
+                    _apply_batch(
+                        uow,
+                        self._stored,
+                        rows,
+                        self.reader,
+                        self._occupancy,
+                        window,
+                        now,
+                        self.report,
+                    )
                     uow.commit()
-                first = False
-                continue
-            except DoubleBooking:
-                pass
-        # Someone else booked meanwhile: redo this batch, one item at a time.
-        occupancy = None
-        _apply_one_by_one(services, stored, reader, window, now, report, ids)
+                    if not self._statistics_fresh and len(rows) == batch:
+                        # A large first batch changed the table's size by orders of magnitude:
+                        # let the query planner know before the next batches look things up.
+                        uow.reservations.refresh_statistics()
+                        uow.commit()
+                    self._statistics_fresh = True
+                    continue
+                except DoubleBooking:
+                    pass
+            # Someone else booked meanwhile: redo this batch, one item at a time.
+            self._occupancy = None
+            _apply_one_by_one(
+                self.services, self._stored, self.reader, window, now, self.report, ids
+            )
 
 
 def _apply_one_by_one(
@@ -139,7 +152,7 @@ def _apply_one_by_one(
     for calendar_item_id in ids:
         with services.uow() as uow:
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
-            row = uow.calendar_items.get(calendar_item_id)
+            row = uow.calendar_items.to_apply(calendar_item_id)
             try:
                 _apply_batch(uow, stored, [row], reader, occupancy, window, now, report)
                 uow.commit()
@@ -147,7 +160,9 @@ def _apply_one_by_one(
             except DoubleBooking as exc:
                 error = f"double booking refused by the database: {exc}"
         with services.uow() as uow:
-            _fail(uow.calendar_items.get(calendar_item_id), error, now)
+            row = uow.calendar_items.to_apply(calendar_item_id)
+            _fail(row, error, now)
+            uow.calendar_items.settle([row])
             report.count(CalendarItemStatus.failed)
             uow.commit()
 
@@ -155,7 +170,7 @@ def _apply_one_by_one(
 def _apply_batch(
     uow: UnitOfWork,
     stored: StoredItem,
-    rows: Sequence[CalendarItemRow],
+    rows: Sequence[PendingItem],
     reader: ObjectReader,
     occupancy: Occupancy,
     window: Window,
@@ -169,11 +184,12 @@ def _apply_batch(
         status = _apply_one(stored, row, obj, existing, occupancy, window, now, writes)
         report.count(status)
     writes.flush(uow, now)
+    uow.calendar_items.settle(rows)
 
 
 def _read_all(
-    rows: Sequence[CalendarItemRow], reader: ObjectReader, now: datetime, report: ApplyReport
-) -> list[tuple[CalendarItemRow, CalendarObject | None]]:
+    rows: Sequence[PendingItem], reader: ObjectReader, now: datetime, report: ApplyReport
+) -> list[tuple[PendingItem, CalendarObject | None]]:
     """Each row with its calendar object (None for a cancellation); unreadable rows fail."""
     changed = [row for row in rows if row.kind != CalendarItemKind.cancellation.value]
     objects = dict(
@@ -183,7 +199,7 @@ def _read_all(
             strict=True,
         )
     )
-    readable: list[tuple[CalendarItemRow, CalendarObject | None]] = []
+    readable: list[tuple[PendingItem, CalendarObject | None]] = []
     for row in rows:
         read = objects.get(row.id)
         if isinstance(read, InvalidCalendarData):
@@ -195,11 +211,11 @@ def _read_all(
 
 
 def _in_booking_order(
-    readable: list[tuple[CalendarItemRow, CalendarObject | None]],
-) -> list[tuple[CalendarItemRow, CalendarObject | None]]:
+    readable: list[tuple[PendingItem, CalendarObject | None]],
+) -> list[tuple[PendingItem, CalendarObject | None]]:
     """Cancellations first (they free the room), then first booked, first served (DTSTAMP)."""
 
-    def order(pair: tuple[CalendarItemRow, CalendarObject | None]) -> tuple[int, datetime, int]:
+    def order(pair: tuple[PendingItem, CalendarObject | None]) -> tuple[int, datetime, int]:
         row, obj = pair
         if obj is None:
             return (0, datetime.min.replace(tzinfo=UTC), row.id)
@@ -211,7 +227,7 @@ def _in_booking_order(
 def _existing(
     uow: UnitOfWork,
     stored: StoredItem,
-    readable: list[tuple[CalendarItemRow, CalendarObject | None]],
+    readable: list[tuple[PendingItem, CalendarObject | None]],
 ) -> dict[str, list[Reservation]]:
     """Reservations by provider id for cancellations, by UID for everything else."""
     uids = [obj.uid for _, obj in readable if obj is not None]
@@ -224,7 +240,7 @@ def _existing(
 
 def _apply_one(
     stored: StoredItem,
-    row: CalendarItemRow,
+    row: PendingItem,
     obj: CalendarObject | None,
     existing: dict[str, list[Reservation]],
     occupancy: Occupancy,
@@ -288,22 +304,28 @@ def _differs_beyond_version(a: Reservation, b: Reservation) -> bool:
     return replace(a, provider_version=b.provider_version) != b
 
 
+#: The UUID variant digit (RFC 9562: binary 10xx) for any random hex digit.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def reservation_ids() -> Callable[[], str]:
-    """Random (version 4) UUIDs drawn from a buffer of randomness: one system call per
-    thousand reservations instead of one each. One generator per batch of writes."""
-    buffer, used = b"", 0
+    """Random (version 4) UUIDs, as text, cut from a buffer of randomness: one system call
+    per thousand reservations instead of one each, and no `uuid.UUID` object per id (a
+    large synchronization makes tens of thousands). One generator per batch of writes."""
+    digits, used = "", 0
 
     def next_id() -> str:
-        nonlocal buffer, used
-        if used + 16 > len(buffer):
-            buffer, used = os.urandom(16 * 1024), 0
-        used += 16
-        return str(uuid.UUID(bytes=buffer[used - 16 : used], version=4))
+        nonlocal digits, used
+        if used + 32 > len(digits):
+            digits, used = os.urandom(16 * 1024).hex(), 0
+        h = digits[used : used + 32]
+        used += 32
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
     return next_id
 
 
-def _answer(stored: StoredItem, row: CalendarItemRow, plan: Plan, now: datetime) -> dict[str, Any]:
+def _answer(stored: StoredItem, row: PendingItem, plan: Plan, now: datetime) -> dict[str, Any]:
     """The room's answer to the organizer: a respond event for the outbox."""
     binding = stored.item.binding
     assert binding is not None
@@ -323,5 +345,5 @@ def _answer(stored: StoredItem, row: CalendarItemRow, plan: Plan, now: datetime)
     )
 
 
-def _fail(row: CalendarItemRow, error: str, now: datetime) -> None:
+def _fail(row: PendingItem, error: str, now: datetime) -> None:
     row.status, row.error, row.applied_at = CalendarItemStatus.failed.value, error, now

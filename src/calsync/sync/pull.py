@@ -1,12 +1,19 @@
 """`synchronize(services, event_id)`: pull one item's calendar changes since its delta key.
 
-1. Ask the provider for the changes since the stored delta key. An expired key
+1. A synchronization opens as `running` (one still `running` for the item was cut short by
+   a crash: it becomes `interrupted`).
+2. The provider is asked for the changes since the stored delta key. An expired key
    (`DeltaKeyExpired`) turns into a full listing of the calendar.
-2. In ONE transaction (`_record`): the read event's request and response, one calendar
-   item per change, the synchronization record and the new delta key. A crash before
-   this commit loses nothing: the key has not moved, so the next run reads the same
-   changes again, and applying them again changes nothing.
-3. A full listing is compared with what came from this calendar (mark and sweep); a
+3. Each page of changes commits as one calendar item per change as soon as it arrives
+   (`_Recording.page`), so that it can be applied while the provider sends the next page
+   (`on_recorded`).
+4. The last transaction (`_Recording.finish`) holds the read event's request and response,
+   the calendar items no page carried (removals, the sweep), the synchronization's figures
+   and the new delta key. The key advances only with the calendar items it covers: a crash
+   before this commit leaves it where it was, so the next run reads the same changes
+   again, and applying them again changes nothing (a version already held is not recorded
+   twice in a full listing; a reservation is found again by its UID).
+5. A full listing is compared with what came from this calendar (mark and sweep); a
    listing that looks like data loss withholds the sweep and the key until an admin
    confirms (`plan_sweep`).
 
@@ -15,6 +22,7 @@ Applying the calendar items is `calsync.sync.apply`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,13 +36,17 @@ from calsync.domain.synchronizations import (
     plan_sweep,
 )
 from calsync.errors import ConfigError, DeltaKeyExpired, ProviderError
-from calsync.providers.base import ChangeBatch, ChangesSeen, RemoteChange
+from calsync.providers.base import ChangeBatch, RemoteChange
 from calsync.store.items import StoredItem
 from calsync.store.tables import SynchronizationRow
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.reading import stored_payload
 
 Known = dict[str, set[str | None]]
+
+#: Called once a page's calendar items are committed, with the page and the id of the
+#: newest calendar item recorded so far (what may be applied while the read goes on).
+PageRecorded = Callable[[Sequence[RemoteChange], int], None]
 
 
 @dataclass(frozen=True)
@@ -51,82 +63,165 @@ def synchronize(
     event_id: int,
     full: bool = False,
     confirm_sweep: bool = False,
-    on_changes: ChangesSeen | None = None,
+    on_recorded: PageRecorded | None = None,
 ) -> SyncResult:
-    """Read the item's calendar and record what it reported; `on_changes` sees pages early."""
+    """Read the item's calendar and record what it reported, page by page."""
     with services.uow() as uow:
         stored = uow.items.by_id(uow.events.get(event_id).item_id)
     binding = stored.item.binding
     if binding is None or not binding.active:
         raise ConfigError(f"item {stored.item.name!r} has no active calendar binding")
     provider = services.provider(binding.connection)
-    started = services.clock()
     key_before = None if full else stored.delta_key
+    recording = _Recording(services, event_id, stored, key_before, on_recorded)
     detail = ""
     try:
         try:
-            batch = provider.fetch_changes(binding.calendar, key_before, on_changes)
+            batch = provider.fetch_changes(binding.calendar, key_before, recording.page)
         except DeltaKeyExpired:
             detail = "delta key expired: full synchronization"
-            batch = provider.fetch_changes(binding.calendar, None, on_changes)
+            recording.full_listing()
+            batch = provider.fetch_changes(binding.calendar, None, recording.page)
     except ProviderError as exc:
-        _record_failure(services, event_id, stored, key_before, started, exc)
+        recording.fail(exc)
         raise
-    return _record(services, event_id, stored, batch, key_before, started, detail, confirm_sweep)
+    return recording.finish(batch, detail, confirm_sweep)
 
 
-def _record(
-    services: Services,
-    event_id: int,
-    stored: StoredItem,
-    batch: ChangeBatch,
-    key_before: str | None,
-    started: datetime,
-    detail: str,
-    confirm_sweep: bool,
-) -> SyncResult:
-    now = services.clock()
-    with services.uow() as uow:
-        seen = None if batch.full else {change.provider_id for change in batch.changes}
-        known = uow.reservations.known_versions(stored.id, seen)
-        rows = [c for change in batch.changes if (c := _calendar_item(change, known, batch.full))]
+class _Recording:
+    """One synchronization being recorded: opened, fed page by page, then finished."""
+
+    def __init__(
+        self,
+        services: Services,
+        event_id: int,
+        stored: StoredItem,
+        key_before: str | None,
+        on_recorded: PageRecorded | None,
+    ) -> None:
+        self.services, self.event_id, self.stored = services, event_id, stored
+        self.key_before, self.on_recorded = key_before, on_recorded
+        self.started = services.clock()
+        self.full = key_before is None
+        self.recorded = 0
+        self._paged: set[tuple[str, str | None, bool]] = set()
+        self._known_all: Known | None = None
+        with services.uow() as uow:
+            uow.synchronizations.interrupt_running(stored.id, self.started)
+            synchronization = uow.synchronizations.add(
+                SynchronizationRow(
+                    item_id=stored.id,
+                    started_at=self.started,
+                    mode=(SyncMode.full if self.full else SyncMode.incremental).value,
+                    delta_key_before=key_before,
+                    delta_key_after=key_before,
+                    events_created=1,
+                    calendar_items_created=0,
+                    outcome=SyncOutcome.running.value,
+                    detail="",
+                )
+            )
+            uow.events.get(event_id).synchronization_id = synchronization.id
+            if self.full:
+                self._known_all = uow.reservations.known_versions(stored.id)
+            uow.commit()
+        self.synchronization_id = synchronization.id
+
+    def full_listing(self) -> None:
+        """The delta key expired: what follows is a full listing."""
+        self.full = True
+        with self.services.uow() as uow:
+            self._known_all = uow.reservations.known_versions(self.stored.id)
+
+    def page(self, changes: Sequence[RemoteChange]) -> None:
+        """Commit one calendar item per change of a page that just arrived."""
+        with self.services.uow() as uow:
+            rows = self._rows(uow, changes)
+            self._add(uow, rows)
+            last_id = uow.calendar_items.last_id(self.stored.id)
+            uow.commit()
+        self._paged.update(_key(change) for change in changes)
+        if self.on_recorded is not None and last_id is not None:
+            self.on_recorded(changes, last_id)
+
+    def finish(self, batch: ChangeBatch, detail: str, confirm_sweep: bool) -> SyncResult:
+        """The last transaction: what no page carried, the sweep, the figures, the key."""
+        now = self.services.clock()
+        mode = SyncMode.full if batch.full else SyncMode.incremental
         outcome, key_after = SyncOutcome.succeeded, batch.delta_key
-        if batch.full:
-            listed = {change.provider_id for change in batch.changes if not change.removed}
-            sweep = plan_sweep(listed, set(known), confirm_sweep)
-            if isinstance(sweep, SweepNeedsConfirmation):
-                outcome, key_after, detail = SyncOutcome.needs_confirmation, key_before, str(sweep)
-            else:
-                gone = sorted(sweep.gone)
-                rows += [
-                    _cancellation(provider_id, "not in the full listing") for provider_id in gone
-                ]
-        synchronization = uow.synchronizations.add(
-            SynchronizationRow(
-                item_id=stored.id,
-                started_at=started,
-                finished_at=now,
-                mode=(SyncMode.full if batch.full else SyncMode.incremental).value,
-                delta_key_before=key_before,
-                delta_key_after=key_after,
-                events_created=1,
-                calendar_items_created=len(rows),
-                outcome=outcome.value,
-                detail=detail,
-                requests=batch.exchange.requests,
-                bytes_received=batch.exchange.bytes_received,
+        with self.services.uow() as uow:
+            rest = [change for change in batch.changes if _key(change) not in self._paged]
+            rows = self._rows(uow, rest, batch.full)
+            if batch.full:
+                listed = {change.provider_id for change in batch.changes if not change.removed}
+                sweep = plan_sweep(listed, set(self._known(uow)), confirm_sweep)
+                if isinstance(sweep, SweepNeedsConfirmation):
+                    outcome, key_after, detail = (
+                        SyncOutcome.needs_confirmation,
+                        self.key_before,
+                        str(sweep),
+                    )
+                else:
+                    rows += [
+                        _cancellation(gone, "not in the full listing")
+                        for gone in sorted(sweep.gone)
+                    ]
+            self._add(uow, rows)
+            synchronization = uow.synchronizations.get(self.synchronization_id)
+            synchronization.finished_at, synchronization.mode = now, mode.value
+            synchronization.delta_key_after, synchronization.outcome = key_after, outcome.value
+            synchronization.calendar_items_created = self.recorded
+            synchronization.detail = detail
+            synchronization.requests = batch.exchange.requests
+            synchronization.bytes_received = batch.exchange.bytes_received
+            _finish_read_event(uow, self.event_id, self.synchronization_id, batch, now)
+            uow.items.set_delta_key(self.stored.id, key_after)
+            uow.items.mark_synchronized(self.stored.id, now)
+            uow.commit()
+        return SyncResult(self.synchronization_id, mode, outcome, self.recorded, detail)
+
+    def fail(self, error: ProviderError) -> None:
+        """The provider failed: the synchronization says why; the key stays."""
+        with self.services.uow() as uow:
+            synchronization = uow.synchronizations.get(self.synchronization_id)
+            synchronization.finished_at = self.services.clock()
+            synchronization.outcome = SyncOutcome.failed.value
+            synchronization.detail = f"{type(error).__name__}: {error}"
+            synchronization.calendar_items_created = self.recorded
+            uow.items.mark_synchronized(self.stored.id, self.started)
+            uow.commit()
+
+    def _rows(
+        self, uow: UnitOfWork, changes: Sequence[RemoteChange], full: bool | None = None
+    ) -> list[dict[str, Any]]:
+        full = self.full if full is None else full
+        known = (
+            self._known(uow)
+            if full
+            else uow.reservations.known_versions(
+                self.stored.id, {change.provider_id for change in changes}
             )
         )
-        _finish_read_event(uow, event_id, synchronization.id, batch, now)
-        common = {"item_id": stored.id, "event_id": event_id, "created_at": now}
-        uow.calendar_items.add_many(
-            [row | common | {"synchronization_id": synchronization.id} for row in rows]
-        )
-        uow.items.set_delta_key(stored.id, key_after)
-        uow.items.mark_synchronized(stored.id, now)
-        uow.commit()
-    mode = SyncMode.full if batch.full else SyncMode.incremental
-    return SyncResult(synchronization.id, mode, outcome, len(rows), detail)
+        return [row for change in changes if (row := _calendar_item(change, known, full))]
+
+    def _known(self, uow: UnitOfWork) -> Known:
+        if self._known_all is None:
+            self._known_all = uow.reservations.known_versions(self.stored.id)
+        return self._known_all
+
+    def _add(self, uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+        common = {
+            "item_id": self.stored.id,
+            "event_id": self.event_id,
+            "synchronization_id": self.synchronization_id,
+            "created_at": self.services.clock(),
+        }
+        uow.calendar_items.add_many([row | common for row in rows])
+        self.recorded += len(rows)
+
+
+def _key(change: RemoteChange) -> tuple[str, str | None, bool]:
+    return (change.provider_id, change.version, change.removed)
 
 
 def _calendar_item(change: RemoteChange, known: Known, full: bool) -> dict[str, Any] | None:
@@ -178,31 +273,3 @@ def _finish_read_event(
     event.provider_payload = batch.exchange.request
     event.response = batch.exchange.response
     event.error, event.claimed_until, event.updated_at = "", None, now
-
-
-def _record_failure(
-    services: Services,
-    event_id: int,
-    stored: StoredItem,
-    key_before: str | None,
-    started: datetime,
-    error: ProviderError,
-) -> None:
-    with services.uow() as uow:
-        synchronization = uow.synchronizations.add(
-            SynchronizationRow(
-                item_id=stored.id,
-                started_at=started,
-                finished_at=services.clock(),
-                mode=(SyncMode.incremental if key_before else SyncMode.full).value,
-                delta_key_before=key_before,
-                delta_key_after=key_before,
-                events_created=1,
-                calendar_items_created=0,
-                outcome=SyncOutcome.failed.value,
-                detail=f"{type(error).__name__}: {error}",
-            )
-        )
-        uow.events.get(event_id).synchronization_id = synchronization.id
-        uow.items.mark_synchronized(stored.id, started)
-        uow.commit()

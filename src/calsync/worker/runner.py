@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
@@ -21,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from calsync.bootstrap import Services
 from calsync.domain.events import OUTBOUND, Action, EventState
 from calsync.errors import CalsyncError, ProviderThrottled, ProviderUnavailable
+from calsync.providers.base import RemoteChange
 from calsync.store.records import RecordFilter
-from calsync.sync.apply import apply_pending, object_reader
+from calsync.sync.apply import Applier, object_reader
 from calsync.sync.pull import SyncResult, synchronize
 from calsync.sync.push import push_event
 from calsync.worker.retry import next_attempt
@@ -99,15 +101,25 @@ def run_event(services: Services, event_id: int) -> RunResult:
 
 
 def _read(services: Services, event_id: int, item_id: int, payload: dict[str, Any]) -> RunResult:
-    """Synchronize, then apply; pages of changes are read while the provider sends more."""
+    """Synchronize and apply as a pipeline: while the provider sends page k+1, page k is
+    read by the pool and page k-1 is applied."""
     with services.uow() as uow:
         stored = uow.items.by_id(item_id)
     with object_reader(stored, services.clock()) as reader:
         full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
         if full or stored.delta_key is None:
             reader.warm_up()  # a full listing is coming: start the pool while the server lists
-        result = synchronize(services, event_id, full, confirm_sweep, reader.prefetch)
-        apply_pending(services, item_id, reader)
+        applier = Applier(services, item_id, reader)
+        earlier_pages: list[int] = []
+
+        def on_recorded(changes: Sequence[RemoteChange], through_id: int) -> None:
+            reader.prefetch(changes)
+            if earlier_pages:
+                applier.apply(through_id=earlier_pages[-1])
+            earlier_pages.append(through_id)
+
+        result = synchronize(services, event_id, full, confirm_sweep, on_recorded)
+        applier.apply()
     return RunResult(event_id, EventState.processed, synchronization=result)
 
 
