@@ -23,6 +23,11 @@ class Services:
     uow: Callable[[], UnitOfWork]
     clock: Clock = system_clock
     providers: dict[str, Provider] = field(default_factory=dict)
+    #: Units of work that only read: on SQLite they run beside a writing one.
+    reads: Callable[[], UnitOfWork] | None = None
+
+    def read(self) -> UnitOfWork:
+        return self.reads() if self.reads is not None else self.uow()
 
     def provider(self, connection: str) -> Provider:
         if connection not in self.providers:
@@ -40,7 +45,14 @@ def build(settings: Settings, clock: Clock = system_clock, migrate: bool = True)
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
-    return Services(settings=settings, engine=engine, uow=lambda: UnitOfWork(factory), clock=clock)
+    reading = make_session_factory(engine, read_only=True)
+    return Services(
+        settings=settings,
+        engine=engine,
+        uow=lambda: UnitOfWork(factory),
+        clock=clock,
+        reads=lambda: UnitOfWork(reading),
+    )
 
 
 def _make_provider(settings: Settings, name: str) -> Provider:

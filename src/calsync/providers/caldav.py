@@ -398,8 +398,18 @@ def _path(url: str) -> str:
 
 
 def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    """`items` in batches of `size`. A long list starts and ends with smaller batches (a
+    quarter, then a half of `size`): the caller can start on the first page sooner, and
+    the last page, which is handled after the read is over, is short."""
+    ramp = [size // 4, size // 2] if size >= 4 and len(items) >= 4 * size else []
+    sizes = ramp + [size] * ((len(items) - 2 * sum(ramp)) // size)
+    sizes.insert(len(ramp), len(items) - 2 * sum(ramp) - size * (len(sizes) - len(ramp)))
+    sizes += ramp[::-1]
+    start = 0
+    for length in sizes:
+        if length:
+            yield items[start : start + length]
+            start += length
 
 
 def _traffic(request: httpx.Request, response: httpx.Response | None) -> TrafficCounters:

@@ -13,6 +13,7 @@ turned back into the CRLF that iCalendar requires (RFC 5545 §3.1).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ _NSMAP = {"d": DAV, "c": CALDAV}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 _STATUS_LINE = re.compile(r"^\s*HTTP/\S+\s+(\d{3})")
 _TEXT_LIMIT = 4096
+_HREF, _STATUS, _PROPSTAT, _PROP = (f"{{{DAV}}}{n}" for n in ("href", "status", "propstat", "prop"))
+_GETETAG, _RESOURCETYPE, _COLLECTION = (
+    f"{{{DAV}}}{n}" for n in ("getetag", "resourcetype", "collection")
+)
+_CALENDAR_DATA = f"{{{CALDAV}}}calendar-data"
 # Shown in exchanges; Authorization never is.
 _SHOWN_HEADERS = ("Depth", "If-Match", "If-None-Match", "Content-Type", "ETag", "Retry-After")
 
@@ -114,8 +120,10 @@ def preconditions(content: bytes) -> frozenset[str]:
 
 def same_path(href: str, url: str) -> bool:
     """Whether `href` (as a server reports it) names the resource at `url`."""
-    absolute = urljoin(url, href)
-    return _path_key(absolute) == _path_key(url)
+    if href.startswith("/") and not href.startswith("//") and "?" not in href:
+        # An absolute path, as servers mostly answer: no need to resolve it against `url`.
+        return unquote(href).rstrip("/") == _path_key(url)
+    return _path_key(urljoin(url, href)) == _path_key(url)
 
 
 def describe_request(request: httpx.Request) -> str:
@@ -150,30 +158,38 @@ def truncate(text: str, limit: int) -> str:
 
 
 def _members(response: etree._Element) -> list[Member]:
-    hrefs = [(href.text or "").strip() for href in response.iterfind("d:href", _NSMAP)]
-    status_text = response.findtext("d:status", namespaces=_NSMAP)
+    # Children are walked directly rather than searched by path: a listing of a large
+    # calendar holds tens of thousands of responses.
+    hrefs: list[str] = []
+    status_text: str | None = None
+    propstats: list[etree._Element] = []
+    for child in response:
+        if child.tag == _HREF:
+            hrefs.append((child.text or "").strip())
+        elif child.tag == _STATUS:
+            status_text = child.text or ""
+        elif child.tag == _PROPSTAT:
+            propstats.append(child)
     if status_text is not None:
         return [Member(href, _status(status_text)) for href in hrefs]
-    ok = [
-        propstat
-        for propstat in response.iterfind("d:propstat", _NSMAP)
-        if _status(propstat.findtext("d:status", "", _NSMAP)) == 200
-    ]
-    if not ok:
-        return [Member(href, 404) for href in hrefs[:1]]
     etag = data = None
-    is_collection = False
-    for propstat in ok:
-        prop = propstat.find("d:prop", _NSMAP)
+    is_collection = found = False
+    for propstat in propstats:
+        prop = propstat.find(_PROP)
+        if _status(propstat.findtext(_STATUS, "")) != 200:
+            continue
+        found = True
         if prop is None:
             continue
-        etag = prop.findtext("d:getetag", namespaces=_NSMAP) or etag
-        calendar_data = prop.findtext("c:calendar-data", namespaces=_NSMAP)
-        if calendar_data is not None:
-            data = _crlf(calendar_data)
-        is_collection = (
-            is_collection or prop.find("d:resourcetype/d:collection", _NSMAP) is not None
-        )
+        for value in prop:
+            if value.tag == _GETETAG:
+                etag = value.text or etag
+            elif value.tag == _CALENDAR_DATA and value.text is not None:
+                data = _crlf(value.text)
+            elif value.tag == _RESOURCETYPE:
+                is_collection = is_collection or value.find(_COLLECTION) is not None
+    if not found:
+        return [Member(href, 404) for href in hrefs[:1]]
     return [Member(href, 200, etag, data, is_collection) for href in hrefs[:1]]
 
 
@@ -188,6 +204,7 @@ def _crlf(text: str) -> bytes:
     return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
 
 
+@functools.lru_cache(maxsize=64)
 def _path_key(url: str) -> str:
     return unquote(urlsplit(url).path).rstrip("/")
 

@@ -55,11 +55,16 @@ def _executemany(
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
     stamps = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, UTCDateTime)]
+    texts: dict[Any, str] = {}  # one text per instant: `now` and recurrence ids repeat
     values = []
     for row in rows:
         value = [row[column] for column in columns]
         for index in stamps:
-            if value[index] is not None:
-                value[index] = sqlite_text(value[index])
+            instant = value[index]
+            if instant is not None:
+                text = texts.get(instant)
+                if text is None:
+                    text = texts[instant] = sqlite_text(instant)
+                value[index] = text
         values.append(value)
     driver.executemany(statement, values)

@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) runs in WAL mode with every transaction taken as a write
 transaction (`BEGIN IMMEDIATE`): one writer at a time, which is how the single-writer rules
-of the worker hold there. PostgreSQL (psycopg 3) is the production database.
+of the worker hold there; read-only sessions read a snapshot beside the writer. PostgreSQL
+(psycopg 3) is the production database.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration in migrations/versions (a test keeps the two equal).
 SCHEMA_REVISION = "0001"
+#: Execution option of connections that only read (SQLite then begins a deferred transaction).
+READ_ONLY = "calsync_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -43,13 +46,18 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot; waits for no writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions for units of work; `read_only` ones never wait for (or block) a writer."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def alembic_config(engine: Engine) -> Any:

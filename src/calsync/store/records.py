@@ -157,12 +157,15 @@ class CalendarItemRepository:
             raise NotFound(f"no calendar item {calendar_item_id}")
         return row
 
-    def pending(self, item_id: int, limit: int, through_id: int | None = None) -> list[PendingItem]:
-        """The item's oldest pending calendar items, up to `through_id` when given."""
+    def pending(
+        self, item_id: int, limit: int, through_id: int | None = None, after_id: int = 0
+    ) -> list[PendingItem]:
+        """The item's oldest pending calendar items after `after_id`, up to `through_id`."""
         query = (
             _PENDING.where(
                 CALENDAR_ITEMS.c.item_id == item_id,
                 CALENDAR_ITEMS.c.status == CalendarItemStatus.pending.value,
+                CALENDAR_ITEMS.c.id > after_id,
             )
             .order_by(CALENDAR_ITEMS.c.id)
             .limit(limit)

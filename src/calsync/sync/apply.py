@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,12 @@ class ApplyReport:
     skipped: int = 0
     rejected: int = 0
     failed: int = 0
+
+    def add(self, other: ApplyReport) -> None:
+        self.applied += other.applied
+        self.skipped += other.skipped
+        self.rejected += other.rejected
+        self.failed += other.failed
 
     def count(self, status: CalendarItemStatus) -> None:
         if status == CalendarItemStatus.applied:
@@ -87,75 +94,149 @@ def object_reader(stored: StoredItem, now: datetime) -> ObjectReader:
 
 
 class Applier:
-    """Applies one item's pending calendar items, in batches, as often as asked: during a
-    long read, each page is applied while the provider sends the next one."""
+    """Applies one item's pending calendar items in batches, as often as asked: during a
+    long read, each page is applied while the provider sends the next one.
+
+    Writing a batch (mostly the database's own work, done without holding the GIL) runs in
+    a thread while the next batch is decided; at most one batch is in flight. A batch that
+    touches a UID of the batch in flight waits for it to land. When the database refuses
+    the batch in flight (someone else booked meanwhile), the batch decided after it is
+    thrown away and both are redone one item at a time. `with` it, so that the writer ends.
+    """
 
     def __init__(self, services: Services, item_id: int, reader: ObjectReader) -> None:
         self.services, self.item_id, self.reader = services, item_id, reader
         self.report = ApplyReport()
         self._occupancy: Occupancy | None = None
         self._statistics_fresh = False
-        with services.uow() as uow:
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="calsync-apply")
+        self._in_flight: tuple[_Decided, Future[None]] | None = None
+        self._after_id = 0  # calendar items up to this id are written or in flight
+        self._batch_size = services.settings.sync.apply_batch
+        with services.read() as uow:
             self._stored = uow.items.by_id(item_id)
 
     def apply(self, through_id: int | None = None) -> ApplyReport:
-        """Apply what is pending, up to the calendar item `through_id` when given."""
-        batch = self.services.settings.sync.apply_batch
-        now, window = self.services.clock(), self.reader.window
+        """Apply what is pending (up to the calendar item `through_id`) and wait until it
+        is written."""
+        self.apply_behind(through_id)
+        self._land()
+        return self.report
+
+    def apply_behind(self, through_id: int | None = None) -> None:
+        """Apply what is pending (up to `through_id`); the last batch may still be being
+        written when this returns."""
+        size = self._batch_size
         while True:
-            with self.services.uow() as uow:
-                rows = uow.calendar_items.pending(self.item_id, batch, through_id)
-                if not rows:
-                    return self.report
-                ids = [row.id for row in rows]
-                if self._occupancy is None:
-                    self._occupancy = Occupancy(
-                        uow.reservations.holding_spans(self.item_id, window)
-                    )
-                try:
-                    _apply_batch(
-                        uow,
-                        self._stored,
-                        rows,
-                        self.reader,
-                        self._occupancy,
-                        window,
-                        now,
-                        self.report,
-                    )
-                    uow.commit()
-                    if not self._statistics_fresh and len(rows) == batch:
-                        # A large first batch changed the table's size by orders of magnitude:
-                        # let the query planner know before the next batches look things up.
-                        uow.reservations.refresh_statistics()
-                        uow.commit()
-                    self._statistics_fresh = True
-                    continue
-                except DoubleBooking:
-                    pass
-            # Someone else booked meanwhile: redo this batch, one item at a time.
-            self._occupancy = None
-            _apply_one_by_one(
-                self.services, self._stored, self.reader, window, now, self.report, ids
+            if self._occupancy is None:
+                self._land()
+                with self.services.read() as uow:
+                    spans = uow.reservations.holding_spans(self.item_id, self.reader.window)
+                self._occupancy = Occupancy(spans)
+            with self.services.read() as uow:
+                rows = uow.calendar_items.pending(self.item_id, size, through_id, self._after_id)
+            if not rows:
+                return
+            decided = self._decide(rows, self._occupancy)
+            if decided is not None and self._land():
+                self._in_flight = (decided, self._writer.submit(self._write, decided))
+                self._after_id = rows[-1].id
+
+    def _decide(self, rows: list[PendingItem], occupancy: Occupancy) -> _Decided | None:
+        """The batch decided, or None when the batch in flight, which it had to wait for,
+        was refused."""
+        now, window = self.services.clock(), self.reader.window
+        decided = _Decided(rows, now)
+        readable = _read_all(rows, self.reader, now, decided.report)
+        uids = {obj.uid if obj else row.provider_id for row, obj in readable}
+        if self._in_flight is not None and uids & self._in_flight[0].uids and not self._land():
+            return None
+        decided.uids = frozenset(uids)
+        with self.services.read() as uow:
+            existing = _existing(uow, self._stored, readable)
+        for row, obj in _in_booking_order(readable):
+            status = _apply_one(
+                self._stored, row, obj, existing, occupancy, window, now, decided.writes
             )
+            decided.report.count(status)
+        return decided
+
+    def _write(self, decided: _Decided) -> None:
+        with self.services.uow() as uow:
+            decided.writes.flush(uow, decided.now)
+            uow.calendar_items.settle(decided.rows)
+            uow.commit()
+            if not self._statistics_fresh and len(decided.rows) == self._batch_size:
+                # A large first batch changed the table's size by orders of magnitude:
+                # let the query planner know before the next batches look things up.
+                uow.reservations.refresh_statistics()
+                uow.commit()
+        self._statistics_fresh = True
+
+    def _land(self) -> bool:
+        """Wait for the batch in flight to be written. False when the database refused it;
+        it has then been redone one item at a time."""
+        if self._in_flight is None:
+            return True
+        decided, writing = self._in_flight
+        self._in_flight = None
+        try:
+            writing.result()
+        except DoubleBooking:
+            self._occupancy = None
+            ids = [row.id for row in decided.rows]
+            _apply_one_by_one(
+                self.services, self._stored, self.reader, decided.now, self.report, ids
+            )
+            return False
+        self.report.add(decided.report)
+        return True
+
+    def __enter__(self) -> Applier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._writer.shutdown(wait=True)
+
+
+@dataclass
+class _Decided:
+    """One batch decided and not yet written: its writes, its items' verdicts, its counts,
+    and the UIDs (provider ids for removals) it touches."""
+
+    rows: list[PendingItem]
+    now: datetime
+    writes: _Writes = field(default_factory=lambda: _Writes())
+    report: ApplyReport = field(default_factory=lambda: ApplyReport())
+    uids: frozenset[str] = frozenset()
 
 
 def _apply_one_by_one(
     services: Services,
     stored: StoredItem,
     reader: ObjectReader,
-    window: Window,
     now: datetime,
     report: ApplyReport,
     ids: Sequence[int],
 ) -> None:
+    window = reader.window
     for calendar_item_id in ids:
         with services.uow() as uow:
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
             row = uow.calendar_items.to_apply(calendar_item_id)
+            decided = _Decided([row], now)
+            readable = _read_all([row], reader, now, decided.report)
+            existing = _existing(uow, stored, readable)
+            for pending, obj in readable:
+                status = _apply_one(
+                    stored, pending, obj, existing, occupancy, window, now, decided.writes
+                )
+                decided.report.count(status)
             try:
-                _apply_batch(uow, stored, [row], reader, occupancy, window, now, report)
+                decided.writes.flush(uow, now)
+                uow.calendar_items.settle([row])
                 uow.commit()
+                report.add(decided.report)
                 continue
             except DoubleBooking as exc:
                 error = f"double booking refused by the database: {exc}"
@@ -165,26 +246,6 @@ def _apply_one_by_one(
             uow.calendar_items.settle([row])
             report.count(CalendarItemStatus.failed)
             uow.commit()
-
-
-def _apply_batch(
-    uow: UnitOfWork,
-    stored: StoredItem,
-    rows: Sequence[PendingItem],
-    reader: ObjectReader,
-    occupancy: Occupancy,
-    window: Window,
-    now: datetime,
-    report: ApplyReport,
-) -> None:
-    writes = _Writes()
-    readable = _read_all(rows, reader, now, report)
-    existing = _existing(uow, stored, readable)
-    for row, obj in _in_booking_order(readable):
-        status = _apply_one(stored, row, obj, existing, occupancy, window, now, writes)
-        report.count(status)
-    writes.flush(uow, now)
-    uow.calendar_items.settle(rows)
 
 
 def _read_all(

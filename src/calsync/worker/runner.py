@@ -102,20 +102,22 @@ def run_event(services: Services, event_id: int) -> RunResult:
 
 def _read(services: Services, event_id: int, item_id: int, payload: dict[str, Any]) -> RunResult:
     """Synchronize and apply as a pipeline: while the provider sends page k+1, page k is
-    read by the pool and page k-1 is applied."""
+    read by the pool and page k-1 is decided, its batches written by the applier's thread."""
     with services.uow() as uow:
         stored = uow.items.by_id(item_id)
-    with object_reader(stored, services.clock()) as reader:
-        full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
+    full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
+    with (
+        object_reader(stored, services.clock()) as reader,
+        Applier(services, item_id, reader) as applier,
+    ):
         if full or stored.delta_key is None:
             reader.warm_up()  # a full listing is coming: start the pool while the server lists
-        applier = Applier(services, item_id, reader)
         earlier_pages: list[int] = []
 
         def on_recorded(changes: Sequence[RemoteChange], through_id: int) -> None:
             reader.prefetch(changes)
             if earlier_pages:
-                applier.apply(through_id=earlier_pages[-1])
+                applier.apply_behind(through_id=earlier_pages[-1])
             earlier_pages.append(through_id)
 
         result = synchronize(services, event_id, full, confirm_sweep, on_recorded)
