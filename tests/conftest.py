@@ -108,11 +108,16 @@ def room_calendar(radicale: RadicaleServer) -> str:
     return path
 
 
-def settings_for(database_url: str, radicale_url: str, items: list[dict[str, Any]]) -> Any:
+def settings_for(
+    database_url: str,
+    radicale_url: str,
+    items: list[dict[str, Any]],
+    sync: dict[str, Any] | None = None,
+) -> Any:
     return parse(
         {
             "database": {"url": database_url},
-            "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
+            "sync": {"backoff_seconds": 1.0, "max_attempts": 3, **(sync or {})},
             "connections": {"dav": {"kind": "caldav", "url": radicale_url}},
             "items": items,
         }
@@ -125,8 +130,8 @@ def make_services(
 ) -> Iterator[Callable[..., Services]]:
     made: list[Services] = []
 
-    def make(items: list[dict[str, Any]]) -> Services:
-        services = start(settings_for(database_url, radicale.url, items), clock)
+    def make(items: list[dict[str, Any]], sync: dict[str, Any] | None = None) -> Services:
+        services = start(settings_for(database_url, radicale.url, items, sync), clock)
         made.append(services)
         return services
 

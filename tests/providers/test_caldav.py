@@ -373,6 +373,28 @@ def multiget_answer(request: httpx.Request) -> httpx.Response:
     return multistatus(*(member(href, data=f"BODY {href}") for href in hrefs))
 
 
+def test_a_long_listing_is_fetched_in_batches_that_start_and_end_small() -> None:
+    sizes: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = request.content.decode()
+        if "sync-collection" in body:
+            return multistatus(*(member(f"/rooms/a/{n}.ics") for n in range(41)), token="t1")
+        sizes.append(body.count("<d:href>"))
+        return multiget_answer(request)
+
+    pages: list[int] = []
+    batch = scripted(answer, multiget_batch=8).fetch_changes(
+        "/rooms/a/", None, lambda page: pages.append(len(page))
+    )
+
+    assert sorted(c.provider_id for c in batch.changes) == sorted(
+        f"/rooms/a/{n}.ics" for n in range(41)
+    )
+    assert sizes == pages == [2, 4, 8, 8, 8, 5, 4, 2]  # a quarter, a half, ..., a half, a quarter
+    assert batch.exchange.requests == 1 + len(sizes)
+
+
 def test_throttling_with_retry_after_seconds_raises_provider_throttled() -> None:
     provider = scripted(lambda request: httpx.Response(429, headers={"Retry-After": "120"}))
 

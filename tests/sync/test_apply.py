@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from calsync.sync.apply import reservation_ids
+import pytest
+
+from calsync.store.records import RecordFilter
+from calsync.store.reservations import ReservationRepository
+from calsync.sync import reservations as reservation_service
+from calsync.sync.apply import Applier, object_reader, reservation_ids
+from calsync.sync.pull import synchronize
+from calsync.worker.runner import request_sync
+from tests.sync.calendars import claim, ics, reservations, room_settings, vevent
 
 
 def test_reservation_ids_are_distinct_random_uuids_across_buffer_refills():
@@ -16,3 +25,47 @@ def test_reservation_ids_are_distinct_random_uuids_across_buffer_refills():
     assert all(str(uuid.UUID(i)) == i for i in ids)  # canonical text, as the database keeps it
     assert {i[19] for i in ids} == set("89ab")  # every variant digit turns up
     assert reservation_ids()() not in ids  # another run draws other ids
+
+
+@pytest.mark.radicale
+def test_a_batch_the_database_refuses_is_redone_one_item_at_a_time(
+    make_services, room_calendar, monkeypatch
+):
+    services = make_services(room_settings(room_calendar), sync={"apply_batch": 2})
+    provider = services.provider("dav")
+    for day in range(2, 7):  # 10:00-11:00 in Berlin, 09:00-10:00 UTC
+        start, end = f"202612{day:02d}T100000", f"202612{day:02d}T110000"
+        provider.create(room_calendar, f"m{day}", ics(vevent(f"m{day}", start, end)))
+    synchronize(services, claim(services, request_sync(services, "Room A")))  # recorded only
+    load_spans = ReservationRepository.holding_spans
+
+    def then_a_walk_in(repository, item_id, window):
+        """Someone books the room at the desk just after the applier looked at it."""
+        spans = load_spans(repository, item_id, window)
+        monkeypatch.setattr(ReservationRepository, "holding_spans", load_spans)
+        walk_in = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+        reservation_service.create(services, "Room A", walk_in, walk_in + timedelta(hours=1), "")
+        return spans
+
+    monkeypatch.setattr(ReservationRepository, "holding_spans", then_a_walk_in)
+    with services.uow() as uow:
+        stored = uow.items.get("Room A")
+    with (
+        object_reader(stored, services.clock()) as reader,
+        Applier(services, stored.id, reader) as applier,
+    ):
+        report = applier.apply()
+
+    assert (report.applied, report.rejected, report.failed) == (4, 1, 0)
+    mirrored = {r.uid: r.status.value for r in reservations(services) if r.uid.startswith("m")}
+    assert mirrored == {
+        "m2": "declined",  # the walk-in holds the room then: the database refused, then policy
+        "m3": "confirmed",
+        "m4": "confirmed",
+        "m5": "confirmed",
+        "m6": "confirmed",
+    }
+    with services.uow() as uow:
+        items = uow.calendar_items.find(RecordFilter())
+    assert sorted(row.status for row in items) == ["applied"] * 4 + ["rejected"]
+    assert "conflict" in next(row.outcome for row in items if row.status == "rejected")

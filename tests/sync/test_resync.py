@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from calsync.domain.reservations import ReservationStatus
+from calsync.errors import ProviderUnavailable
 from calsync.store.records import RecordFilter
+from calsync.sync import pull
 from calsync.sync import reservations as reservation_service
 from calsync.sync.pull import synchronize
 from calsync.sync.reprocess import reprocess, reprocess_failed
@@ -132,6 +134,89 @@ def test_a_crash_between_fetching_and_committing_loses_nothing(room, clock):
     live = reservations(services, "confirmed")
     assert sorted(r.uid for r in live) == ["m2", "m3", "m4", "m5"]
     assert len(reservations(services)) == 4
+
+
+def synchronizations(services) -> list[tuple[str, str | None]]:
+    """(outcome, delta key after) of every synchronization, oldest first."""
+    with services.uow() as uow:
+        rows = uow.synchronizations.find(RecordFilter())
+        return [(row.outcome, row.delta_key_after) for row in reversed(rows)]
+
+
+def test_a_crash_after_some_pages_were_applied_moves_no_key_and_a_rerun_converges(
+    room, clock, monkeypatch
+):
+    services, provider, calendar = room
+    provider.multiget_batch = 2  # seven entries come in four pages: 2, 2, 2, 1
+    for day in range(2, 9):
+        book(provider, calendar, f"m{day}", day)
+
+    def power_cut(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pull._Recording, "finish", power_cut)
+        with pytest.raises(RuntimeError, match="power cut"):
+            sync_run(services)
+
+    # The first three pages were recorded and applied while the next ones came in...
+    assert len(reservations(services, "confirmed")) == 6
+    with services.uow() as uow:
+        assert uow.items.get("Room A").delta_key is None  # ...but the key did not move
+        assert len(uow.calendar_items.find(RecordFilter(status="pending"))) == 1
+    assert synchronizations(services) == [("running", None)]
+
+    clock.advance(minutes=10)  # the crashed worker's lease runs out
+    drain(services)  # another worker takes the same read event again
+
+    assert [outcome for outcome, _ in synchronizations(services)] == ["interrupted", "succeeded"]
+    assert synchronizations(services)[-1][1] is not None  # now the key moved
+    live = reservations(services, "confirmed")
+    assert sorted(r.uid for r in live) == [f"m{day}" for day in range(2, 9)]
+    assert len(reservations(services)) == 7  # nothing twice
+    with services.uow() as uow:
+        assert uow.calendar_items.find(RecordFilter(status="pending")) == []
+    again = sync(services)  # the next read sees only the room's answers coming back
+    with services.uow() as uow:
+        seen = uow.calendar_items.find(RecordFilter(synchronization_id=again.synchronization_id))
+        assert {row.status for row in seen} <= {"skipped"}
+    assert len(reservations(services)) == 7
+
+
+def test_a_provider_failing_mid_read_loses_nothing_and_the_retry_converges(room, clock):
+    services, provider, calendar = room
+    provider.multiget_batch = 2
+    for day in range(2, 9):
+        book(provider, calendar, f"m{day}", day)
+    ask = provider._ask_multiget
+    asked: list[int] = []
+
+    def third_page_fails(*args):
+        asked.append(1)
+        if len(asked) == 3:
+            raise ProviderUnavailable("503 Service Unavailable")
+        return ask(*args)
+
+    provider._ask_multiget = third_page_fails
+    failed = sync_run(services)
+    del provider._ask_multiget
+
+    assert failed.state == "new"  # to be retried after a backoff
+    assert "503" in failed.error
+    [(outcome, key)] = synchronizations(services)
+    assert (outcome, key) == ("failed", None)
+    with services.uow() as uow:
+        assert uow.items.get("Room A").delta_key is None
+        assert len(uow.calendar_items.find(RecordFilter())) == 4  # two pages, kept
+
+    clock.advance(minutes=10)
+    drain(services)
+
+    assert [outcome for outcome, _ in synchronizations(services)] == ["failed", "succeeded"]
+    assert sorted(r.uid for r in reservations(services, "confirmed")) == [
+        f"m{day}" for day in range(2, 9)
+    ]
+    assert len(reservations(services)) == 7
 
 
 def test_a_failed_event_reprocessed_twice_writes_the_calendar_once(make_services, room_calendar):

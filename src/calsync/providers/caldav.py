@@ -402,9 +402,8 @@ def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     quarter, then a half of `size`): the caller can start on the first page sooner, and
     the last page, which is handled after the read is over, is short."""
     ramp = [size // 4, size // 2] if size >= 4 and len(items) >= 4 * size else []
-    sizes = ramp + [size] * ((len(items) - 2 * sum(ramp)) // size)
-    sizes.insert(len(ramp), len(items) - 2 * sum(ramp) - size * (len(sizes) - len(ramp)))
-    sizes += ramp[::-1]
+    full, rest = divmod(len(items) - 2 * sum(ramp), size)
+    sizes = [*ramp, *[size] * full, rest, *ramp[::-1]]
     start = 0
     for length in sizes:
         if length:
