@@ -25,12 +25,15 @@ class Occupancy:
 
     def clash(self, start: datetime, end: datetime, ignore: str | None = None) -> str | None:
         """The id of a held reservation overlapping [start, end), other than `ignore`."""
-        index = bisect_left(self._spans, (start,))
+        spans = self._spans
+        index = bisect_left(spans, (start,))
         # The span before may reach into ours; the ones after (the one ignored aside)
         # may start inside it. Spans further away cannot, as held spans never overlap.
-        for other_start, other_end, other_id in self._spans[max(index - 1, 0) : index + 2]:
-            if other_id != ignore and other_start < end and start < other_end:
-                return other_id
+        for at in (index - 1, index, index + 1):
+            if 0 <= at < len(spans):
+                other_start, other_end, other_id = spans[at]
+                if other_id != ignore and other_start < end and start < other_end:
+                    return other_id
         return None
 
     def hold(self, start: datetime, end: datetime, reservation_id: str) -> None:
