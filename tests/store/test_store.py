@@ -3,6 +3,7 @@ safe-by-default transactions, and the event queue's claiming rules."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,11 @@ import pytest
 
 from calsync.bootstrap import start
 from calsync.config import parse
+from calsync.domain.entries import Window
 from calsync.domain.events import Action
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking
-from calsync.store.reservations import ReservationFilter
+from calsync.store.reservations import HOLDING_CONDITION, ReservationFilter, holding
 from calsync.sync import reservations as reservation_service
 from calsync.sync.reservations import PolicyViolation
 
@@ -175,3 +177,24 @@ def test_the_schema_revision_the_code_expects_is_the_newest_migration():
 
     scripts = ScriptDirectory(str(MIGRATIONS))
     assert scripts.get_current_head() == SCHEMA_REVISION
+
+
+def test_the_occupancy_query_takes_the_partial_index_of_holding_reservations(services):
+    with services.uow() as uow:
+        item_id = uow.items.get("Room A").id
+        uow.reservations.add(booking("Room A", NINE), NINE)
+        uow.reservations.add(booking("Room A", NINE, status=ReservationStatus.declined), NINE)
+        uow.commit()
+    window = Window(NINE - timedelta(days=1), NINE + timedelta(days=1))
+    with services.uow() as uow:
+        assert len(uow.reservations.holding_spans(item_id, window)) == 1  # declined is not held
+        if services.engine.dialect.name != "sqlite":
+            return
+        query = str(holding(item_id, window).compile(services.engine))
+        connection = uow.session.connection()
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", (item_id, "", "")).all()
+    assert "ix_reservations_holding" in str(plan)
+
+
+def test_the_holding_condition_names_every_holding_status():
+    assert set(re.findall(r"'(\w+)'", str(HOLDING_CONDITION))) == {s.value for s in HOLDING}

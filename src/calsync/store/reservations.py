@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
-from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound
 from calsync.store.bulk import INTEGRITY_ERRORS, insert_rows
 from calsync.store.tables import ReservationRow
@@ -31,6 +31,24 @@ class ReservationFilter:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = 500
+
+
+#: The condition of the partial index `ix_reservations_holding` (migration 0001), written
+#: out: SQLite picks a partial index only for a query that repeats its condition, which a
+#: list of bound parameters does not (ten times slower on a room with 60,000 reservations).
+HOLDING_CONDITION = text(
+    "reservations.status IN ('pending_approval', 'awaiting_confirmation', 'confirmed')"
+)
+
+
+def holding(item_id: int, window: Window) -> Select[datetime, datetime, str]:
+    """The query of the spans the item's holding reservations take within `window`."""
+    return select(ReservationRow.start_at, ReservationRow.end_at, ReservationRow.id).where(
+        ReservationRow.item_id == item_id,
+        HOLDING_CONDITION,
+        ReservationRow.end_at > window.start,
+        ReservationRow.start_at < window.end,
+    )
 
 
 class ReservationRepository:
@@ -87,13 +105,7 @@ class ReservationRepository:
         return known
 
     def holding_spans(self, item_id: int, window: Window) -> list[Span]:
-        query = select(ReservationRow.start_at, ReservationRow.end_at, ReservationRow.id).where(
-            ReservationRow.item_id == item_id,
-            ReservationRow.status.in_([s.value for s in HOLDING]),
-            ReservationRow.end_at > window.start,
-            ReservationRow.start_at < window.end,
-        )
-        return [(row[0], row[1], row[2]) for row in self.session.execute(query)]
+        return [(row[0], row[1], row[2]) for row in self.session.execute(holding(item_id, window))]
 
     def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:
