@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import calendar_data as cal
+import sync_child
 import vdirsyncer_run
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -58,7 +59,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 EDIT_SHARE = 0.7  # of the changes, the rest are deletions
 ROUNDS = (10, 100)
 # vdirsyncer asks for every object in one calendar-multiget; Radicale refuses an answer of
-# more than 10,000 VEVENTs by default (anti-DoS). calsync asks in batches of 500 and does
+# more than 10,000 VEVENTs by default (anti-DoS). calsync asks in batches of 1,000 and does
 # not need this; it is raised so that the comparison can run at all.
 RADICALE_REPORTING = {"max_expand_occurrence": "1000000"}
 
@@ -67,7 +68,7 @@ RADICALE_REPORTING = {"max_expand_occurrence": "1000000"}
 class Phase:
     """One measured synchronization in a fresh process."""
 
-    process_s: float  # spawn to exit: interpreter, imports, migrations, sync
+    process_s: float  # spawn to exit: interpreter, imports, start, sync (schema made before)
     sync_s: float  # request_sync + run_event only
     peak_rss_mb: float
     requests: int
@@ -83,8 +84,10 @@ class Phase:
 class BackendResult:
     backend: str
     warm_up_s: float
-    initial: Phase
+    initial: Phase  # the median of the initial runs, by process time
     incremental: dict[int, Phase]
+    initial_runs: list[float] = field(default_factory=list)  # process seconds of each run
+    init_s: float = 0.0  # creating the schema and item beforehand, as `calsync init` does
 
 
 @dataclass
@@ -169,16 +172,7 @@ def change_plan(entries: list[cal.Entry]) -> dict[int, list[cal.Entry]]:
 
 
 def run_child(database_url: str, dav_url: str, profile: Path | None = None) -> Phase:
-    argv = [sys.executable, str(CHILD), "--database-url", database_url, "--dav-url", dav_url]
-    if profile:
-        argv += ["--profile", str(profile)]
-    env = {k: v for k, v in os.environ.items() if k != "CALSYNC_DATABASE_URL"}
-    began = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=BENCH.parent)
-    elapsed = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"sync subprocess failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report, elapsed = _child(database_url, dav_url, ["--profile", str(profile)] if profile else [])
     return Phase(
         process_s=elapsed,
         sync_s=report["sync_s"],
@@ -188,9 +182,25 @@ def run_child(database_url: str, dav_url: str, profile: Path | None = None) -> P
         calendar_items=report.get("calendar_items", 0),
         mode=report.get("mode", ""),
         error=report.get("error", ""),
-        reservations=report["reservations"],
-        events=report["events"],
+        **sync_child.counts(database_url),
     )
+
+
+def prepare_database(database_url: str, dav_url: str) -> float:
+    """`calsync init`'s work (schema and item) in a process of its own; its seconds."""
+    report, _ = _child(database_url, dav_url, ["--init"])
+    return float(report["init_s"])
+
+
+def _child(database_url: str, dav_url: str, options: list[str]) -> tuple[dict[str, Any], float]:
+    argv = [sys.executable, str(CHILD), "--database-url", database_url, "--dav-url", dav_url]
+    env = {k: v for k, v in os.environ.items() if k != "CALSYNC_DATABASE_URL"}
+    began = time.perf_counter()
+    done = subprocess.run(argv + options, capture_output=True, text=True, env=env, cwd=BENCH.parent)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"sync subprocess failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), elapsed
 
 
 @contextmanager
@@ -227,19 +237,34 @@ def postgres_reachable(postgres_url: str) -> str:
 def bench_backend(
     backend: str, storage: Path, plan: dict[int, list[cal.Entry]], args: argparse.Namespace
 ) -> BackendResult:
-    with (
-        serving_copy(storage, backend) as (server, warm),
-        database(backend, args.postgres_url) as url,
-    ):
-        profile = WORK / "initial-sqlite.prof" if args.profile and backend == "sqlite" else None
-        initial = run_child(url, server.url, profile)
-        log(f"[{backend}] initial: {describe(initial)}")
-        incremental = {}
-        for size, chosen in plan.items():
-            edits, deletes = change_server(server.url, chosen)
-            incremental[size] = phase = run_child(url, server.url)
-            log(f"[{backend}] {edits} edits + {deletes} deletions, then {describe(phase)}")
-    return BackendResult(backend, warm, initial, incremental)
+    with serving_copy(storage, backend) as (server, warm):
+        runs = [initial_run(backend, server, args, attempt) for attempt in range(args.repeat - 1)]
+        with database(backend, args.postgres_url) as url:
+            init_s = prepare_database(url, server.url)
+            profile = WORK / "initial-sqlite.prof" if args.profile and backend == "sqlite" else None
+            runs.append(run_child(url, server.url, profile))
+            log(f"[{backend}] initial ({len(runs)}): {describe(runs[-1])}")
+            incremental = {}
+            for size, chosen in plan.items():
+                edits, deletes = change_server(server.url, chosen)
+                incremental[size] = phase = run_child(url, server.url)
+                log(f"[{backend}] {edits} edits + {deletes} deletions, then {describe(phase)}")
+    median = sorted(runs, key=lambda run: run.process_s)[len(runs) // 2]
+    return BackendResult(
+        backend, warm, median, incremental, [run.process_s for run in runs], init_s
+    )
+
+
+def initial_run(
+    backend: str, server: RadicaleServer, args: argparse.Namespace, attempt: int
+) -> Phase:
+    """One more initial synchronization into a database of its own (the server is unchanged:
+    nothing is sent back to it without a worker)."""
+    with database(backend, args.postgres_url) as url:
+        prepare_database(url, server.url)
+        run = run_child(url, server.url)
+    log(f"[{backend}] initial ({attempt + 1}): {describe(run)}")
+    return run
 
 
 def describe(phase: Phase) -> str:
@@ -287,7 +312,7 @@ def bench_vdirsyncer(
 
 
 def table(results: list[BackendResult], vdir: VdirsyncerResult | None) -> str:
-    head = ["backend", "initial s", "(sync s)", "peak RSS MB", "requests", "MB recv"]
+    head = ["backend", "initial s", "(runs)", "(sync s)", "peak RSS MB", "requests", "MB recv"]
     for size in ROUNDS:
         head += [f"incr({size}) s (proc)", f"incr({size}) req", f"incr({size}) KB"]
     rows = [head] + [_row(result) for result in results]
@@ -306,9 +331,11 @@ def _seconds(phase: Phase) -> str:
 
 def _row(result: BackendResult) -> list[str]:
     first = result.initial
+    runs = result.initial_runs
     row = [
         result.backend,
         _seconds(first),
+        f"{min(runs):.2f}-{max(runs):.2f}" if len(runs) > 1 else "",
         f"{first.sync_s:.2f}",
         f"{first.peak_rss_mb:.0f}",
         str(first.requests),
@@ -324,7 +351,7 @@ def _row(result: BackendResult) -> list[str]:
 def _vdirsyncer_row(vdir: VdirsyncerResult, width: int) -> list[str]:
     if vdir.error:
         return ["vdirsyncer", "FAIL"] + [""] * (width - 2)
-    row = ["vdirsyncer", f"{vdir.initial_s:.2f}", "", f"{vdir.initial_rss_mb:.0f}", "", ""]
+    row = ["vdirsyncer", f"{vdir.initial_s:.2f}", "", "", f"{vdir.initial_rss_mb:.0f}", "", ""]
     row += [f"{vdir.resync_s:.2f}", "", ""]
     return row + [""] * (width - len(row))
 
@@ -334,7 +361,8 @@ def summary(results: list[BackendResult], vdir: VdirsyncerResult | None, n: int)
     for result in results:
         first = result.initial
         lines.append(
-            f"{result.backend}: Radicale warm-up {result.warm_up_s:.2f} s; initial created "
+            f"{result.backend}: Radicale warm-up {result.warm_up_s:.2f} s; schema and item "
+            f"created beforehand (calsync init) in {result.init_s:.2f} s; initial created "
             f"{first.calendar_items} calendar items, reservations {first.reservations}, "
             f"events {first.events}"
         )
@@ -386,6 +414,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--entries", type=int, default=10_000, help="calendar size")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="admin connection URL")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="initial synchronizations per backend (median)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--profile", action="store_true", help="cProfile the SQLite initial sync")
     parser.add_argument("--no-vdirsyncer", action="store_true", help="skip the comparison")

@@ -6,7 +6,11 @@ one `calsync sync` takes: `start(settings)`, `request_sync`, claim the read even
 `run_event` (fetch, calendar items, apply into reservations). Outbound events (the room's
 answers to clashes) are left queued: no worker runs.
 
-    python bench/sync_child.py --database-url URL --dav-url URL [--profile FILE]
+With --init it only creates the schema and the item, as `calsync init` does before the
+first synchronization; the bench runs that first, in a process of its own, and times it
+apart (as it runs `vdirsyncer discover` before timing `vdirsyncer sync`).
+
+    python bench/sync_child.py --database-url URL --dav-url URL [--init] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from calendar_data import CALENDAR, ROOM_ADDRESS, ZONE
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from calsync.bootstrap import Services, start
 from calsync.config import parse
@@ -66,21 +70,29 @@ def synchronize(services: Services) -> RunResult:
     return run_event(services, claim(services, request_sync(services, ITEM)))
 
 
-def counts(services: Services) -> dict[str, dict[str, int]]:
-    with services.uow() as uow:
-        session = uow.session
-        by_status = session.execute(
+def counts(database_url: str) -> dict[str, dict[str, int]]:
+    """Reservations by status and events by action/state (the bench asks, after the run)."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        by_status = connection.execute(
             select(ReservationRow.status, func.count()).group_by(ReservationRow.status)
         )
-        by_event = session.execute(
+        reservations = {str(status): int(n) for status, n in by_status}
+        by_event = connection.execute(
             select(EventRow.action, EventRow.state, func.count()).group_by(
                 EventRow.action, EventRow.state
             )
         )
-        return {
-            "reservations": dict(by_status.tuples().all()),
-            "events": {f"{action}/{state}": n for action, state, n in by_event},
-        }
+        events = {f"{action}/{state}": n for action, state, n in by_event}
+    engine.dispose()
+    return {"reservations": reservations, "events": events}
+
+
+def prepare(database_url: str, dav_url: str) -> dict[str, Any]:
+    """Create the schema and the item, as `calsync init` does before the first sync."""
+    began = time.perf_counter()
+    start(settings(database_url, dav_url)).close()
+    return {"init_s": time.perf_counter() - began}
 
 
 def run(database_url: str, dav_url: str, profile: str | None) -> dict[str, Any]:
@@ -105,7 +117,6 @@ def run(database_url: str, dav_url: str, profile: str | None) -> dict[str, Any]:
         "requests": provider.counters.requests,
         "bytes_received": provider.counters.bytes_received,
         "bytes_sent": provider.counters.bytes_sent,
-        **counts(services),
     }
     services.close()
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -127,8 +138,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--dav-url", required=True)
     parser.add_argument("--profile", help="write cProfile statistics of the sync to this file")
+    parser.add_argument("--init", action="store_true", help="only create the schema and item")
     args = parser.parse_args()
-    print(json.dumps(run(args.database_url, args.dav_url, args.profile)))
+    if args.init:
+        print(json.dumps(prepare(args.database_url, args.dav_url)))
+    else:
+        print(json.dumps(run(args.database_url, args.dav_url, args.profile)))
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ class WriteResult:
 
 
 #: Called with each page of changes as it arrives, before the read is complete, so that
-#: the caller can start reading them (parsing overlaps the provider's answers).
+#: the caller can record, read and apply them while the provider sends the next page.
 ChangesSeen = Callable[[Sequence[RemoteChange]], None]
 
 

@@ -29,42 +29,48 @@ INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityErr
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if len(rows) < BULK_FROM or dialect not in ("postgresql", "sqlite"):
-        session.execute(insert(table), list(rows))
-        return
     columns = [table.c[name].name for name in rows[0]]  # a KeyError names a stray column
+    insert_values(session, table, columns, [[row[column] for column in columns] for row in rows])
+
+
+def insert_values(
+    session: Session, table: Table, columns: Sequence[str], values: Sequence[list[Any]]
+) -> None:
+    """Rows given as lists of values in the order of `columns` (no dict per row)."""
+    if not values:
+        return
+    dialect = session.get_bind().dialect.name
+    if len(values) < BULK_FROM or dialect not in ("postgresql", "sqlite"):
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in values])
+        return
     driver = session.connection().connection.driver_connection
     assert driver is not None
     if dialect == "postgresql":
-        _copy(driver, table.name, columns, rows)
+        _copy(driver, table.name, columns, values)
     else:
-        _executemany(driver, table, columns, rows)
+        _executemany(driver, table, columns, values)
 
 
-def _copy(driver: Any, name: str, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
+def _copy(driver: Any, name: str, columns: Sequence[str], values: Sequence[list[Any]]) -> None:
     statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([row[column] for column in columns])
+        for row in values:
+            copy.write_row(row)
 
 
 def _executemany(
-    driver: Any, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
+    driver: Any, table: Table, columns: Sequence[str], values: Sequence[list[Any]]
 ) -> None:
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
     stamps = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, UTCDateTime)]
     texts: dict[Any, str] = {}  # one text per instant: `now` and recurrence ids repeat
-    values = []
-    for row in rows:
-        value = [row[column] for column in columns]
+    for row in values:
         for index in stamps:
-            instant = value[index]
+            instant = row[index]
             if instant is not None:
                 text = texts.get(instant)
                 if text is None:
                     text = texts[instant] = sqlite_text(instant)
-                value[index] = text
-        values.append(value)
+                row[index] = text
     driver.executemany(statement, values)

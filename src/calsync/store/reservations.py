@@ -3,8 +3,9 @@ synchronization of a large calendar creates tens of thousands of occurrences."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
 from calsync.domain.reservations import Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound
-from calsync.store.bulk import INTEGRITY_ERRORS, insert_rows
+from calsync.store.bulk import INTEGRITY_ERRORS, insert_values
 from calsync.store.tables import ReservationRow
 
 #: Core inserts skip the ORM's per-row bookkeeping: a full synchronization writes many.
@@ -51,11 +52,42 @@ def holding(item_id: int, window: Window) -> Select[datetime, datetime, str]:
     )
 
 
+#: The columns of `ReservationRepository._values`, in its order.
+_INSERTED = (
+    "id",
+    "item_id",
+    "start_at",
+    "end_at",
+    "status",
+    "origin",
+    "uid",
+    "recurrence_key",
+    "recurrence_id",
+    "subject",
+    "organizer",
+    "all_day",
+    "sequence",
+    "provider_id",
+    "provider_version",
+    "reason",
+    "updated_at",
+    "created_at",
+)
+
+
 class ReservationRepository:
-    def __init__(self, session: Session, item_names: dict[int, str]) -> None:
+    def __init__(self, session: Session, item_names: Callable[[], dict[int, str]]) -> None:
         self.session = session
-        self.item_names = item_names
-        self.item_ids = {name: item_id for item_id, name in item_names.items()}
+        self._item_names = item_names
+
+    @functools.cached_property
+    def item_names(self) -> dict[int, str]:
+        """Item names by id, asked for once per unit of work, when first needed."""
+        return self._item_names()
+
+    @functools.cached_property
+    def item_ids(self) -> dict[str, int]:
+        return {name: item_id for item_id, name in self.item_names.items()}
 
     def get(self, reservation_id: str) -> Reservation:
         row = self.session.get(ReservationRow, reservation_id)
@@ -109,9 +141,9 @@ class ReservationRepository:
 
     def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:
-            rows = [self._to_row(r, now) | {"created_at": now} for r in reservations]
+            values = [self._values(r, now) for r in reservations]
             try:
-                insert_rows(self.session, RESERVATIONS, rows)
+                insert_values(self.session, RESERVATIONS, _INSERTED, values)
             except INTEGRITY_ERRORS as exc:
                 raise _double_booking(exc) from exc
 
@@ -157,26 +189,33 @@ class ReservationRepository:
         except IntegrityError as exc:
             raise _double_booking(exc) from exc
 
+    def _values(self, r: Reservation, now: datetime) -> list[Any]:
+        """A new reservation's row as values in `_INSERTED` order (bulk inserts)."""
+        recurrence_id = r.recurrence_id
+        return [
+            r.id,
+            self.item_ids[r.item],
+            r.start,
+            r.end,
+            r.status.value,
+            r.origin.value,
+            r.uid,
+            recurrence_id.isoformat() if recurrence_id else "",
+            recurrence_id,
+            r.subject,
+            r.organizer,
+            r.all_day,
+            r.sequence,
+            r.provider_id,
+            r.provider_version,
+            r.reason,
+            now,
+            now,
+        ]
+
     def _to_row(self, r: Reservation, now: datetime) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "item_id": self.item_ids[r.item],
-            "start_at": r.start,
-            "end_at": r.end,
-            "status": r.status.value,
-            "origin": r.origin.value,
-            "uid": r.uid,
-            "recurrence_key": r.recurrence_id.isoformat() if r.recurrence_id else "",
-            "recurrence_id": r.recurrence_id,
-            "subject": r.subject,
-            "organizer": r.organizer,
-            "all_day": r.all_day,
-            "sequence": r.sequence,
-            "provider_id": r.provider_id,
-            "provider_version": r.provider_version,
-            "reason": r.reason,
-            "updated_at": now,
-        }
+        """A changed reservation's row (everything but `created_at`)."""
+        return dict(zip(_INSERTED[:-1], self._values(r, now), strict=False))
 
     def _to_domain(self, row: ReservationRow) -> Reservation:
         return Reservation(
