@@ -9,11 +9,12 @@ import pytest
 
 from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationRepository
+from calsync.sync import apply
 from calsync.sync import reservations as reservation_service
 from calsync.sync.apply import Applier, object_reader, reservation_ids
 from calsync.sync.pull import synchronize
 from calsync.worker.runner import request_sync
-from tests.sync.calendars import claim, ics, reservations, room_settings, vevent
+from tests.sync.calendars import claim, ics, reservations, room_settings, sync, vevent
 
 
 def test_reservation_ids_are_distinct_random_uuids_across_buffer_refills():
@@ -69,3 +70,27 @@ def test_a_batch_the_database_refuses_is_redone_one_item_at_a_time(
         items = uow.calendar_items.find(RecordFilter())
     assert sorted(row.status for row in items) == ["applied"] * 4 + ["rejected"]
     assert "conflict" in next(row.outcome for row in items if row.status == "rejected")
+
+
+@pytest.mark.radicale
+def test_the_planner_learns_of_a_bulk_load_once_enough_reservations_were_created(
+    make_services, room_calendar, monkeypatch
+):
+    services = make_services(room_settings(room_calendar))
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's (SQLite plans without them)")
+    provider = services.provider("dav")
+    for day in range(2, 6):
+        start, end = f"202612{day:02d}T100000", f"202612{day:02d}T110000"
+        provider.create(room_calendar, f"m{day}", ics(vevent(f"m{day}", start, end)))
+    monkeypatch.setattr(apply, "STATISTICS_AFTER", 3)
+
+    def last_analyze():
+        with services.engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'reservations'"
+            ).scalar()
+
+    assert last_analyze() is None
+    sync(services)
+    assert last_analyze() is not None

@@ -29,6 +29,9 @@ from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.reading import ObjectReader
 
+#: After creating this many reservations, an applier refreshes the planner's statistics once.
+STATISTICS_AFTER = 1000
+
 
 @dataclass
 class ApplyReport:
@@ -65,6 +68,10 @@ class _Writes:
     runs: list[tuple[bool, list[Reservation]]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     new_id: Callable[[], str] = field(default_factory=lambda: reservation_ids())
+
+    @property
+    def created(self) -> int:
+        return sum(len(reservations) for is_new, reservations in self.runs if is_new)
 
     def add(self, is_new: bool, reservation: Reservation) -> None:
         if not self.runs or self.runs[-1][0] != is_new:
@@ -109,6 +116,7 @@ class Applier:
         self.report = ApplyReport()
         self._occupancy: Occupancy | None = None
         self._statistics_fresh = False
+        self._created = 0  # reservations this applier created (its writer thread counts)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="calsync-apply")
         self._in_flight: tuple[_Decided, Future[None]] | None = None
         self._after_id = 0  # calendar items up to this id are written or in flight
@@ -166,12 +174,14 @@ class Applier:
             decided.writes.flush(uow, decided.now)
             uow.calendar_items.settle(decided.rows)
             uow.commit()
-            if not self._statistics_fresh and len(decided.rows) == self._batch_size:
-                # A large first batch changed the table's size by orders of magnitude:
-                # let the query planner know before the next batches look things up.
+            self._created += decided.writes.created
+            if not self._statistics_fresh and self._created >= STATISTICS_AFTER:
+                # The table grew by orders of magnitude: let the query planner know before
+                # the next batches look reservations up (else it keeps a plan for a few
+                # rows and scans tens of thousands for every batch).
                 uow.reservations.refresh_statistics()
                 uow.commit()
-        self._statistics_fresh = True
+                self._statistics_fresh = True
 
     def _land(self) -> bool:
         """Wait for the batch in flight to be written. False when the database refused it;
