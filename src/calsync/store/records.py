@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -185,19 +185,35 @@ class CalendarItemRepository:
 
     def settle(self, items: Sequence[PendingItem]) -> None:
         """Store what applying decided for each item (status, outcome, error, when)."""
-        settled = [
-            {
-                "_id": item.id,
-                "status": item.status,
-                "outcome": item.outcome,
-                "error": item.error,
-                "applied_at": item.applied_at,
-            }
-            for item in items
-            if item.status != CalendarItemStatus.pending.value
-        ]
-        if settled:
-            self.session.execute(_SETTLE, settled)
+        settled = [item for item in items if item.status != CalendarItemStatus.pending.value]
+        if not settled:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            # One statement for the whole batch instead of one per row.
+            self.session.execute(
+                _SETTLE_MANY,
+                {
+                    "ids": [item.id for item in settled],
+                    "statuses": [item.status for item in settled],
+                    "outcomes": [item.outcome for item in settled],
+                    "errors": [item.error for item in settled],
+                    "applied": [item.applied_at for item in settled],
+                },
+            )
+            return
+        self.session.execute(
+            _SETTLE,
+            [
+                {
+                    "_id": item.id,
+                    "status": item.status,
+                    "outcome": item.outcome,
+                    "error": item.error,
+                    "applied_at": item.applied_at,
+                }
+                for item in settled
+            ],
+        )
 
     def last_id(self, item_id: int) -> int | None:
         """The id of the item's newest calendar item."""
@@ -247,6 +263,21 @@ _SETTLE = (
         error=bindparam("error"),
         applied_at=bindparam("applied_at"),
     )
+)
+
+
+#: PostgreSQL: a batch's verdicts as arrays, unnested into one UPDATE.
+_SETTLE_MANY = text(
+    """
+    UPDATE calendar_items AS item
+    SET status = verdict.status, outcome = verdict.outcome, error = verdict.error,
+        applied_at = verdict.applied_at
+    FROM unnest(
+        CAST(:ids AS integer[]), CAST(:statuses AS text[]), CAST(:outcomes AS text[]),
+        CAST(:errors AS text[]), CAST(:applied AS timestamptz[])
+    ) AS verdict (id, status, outcome, error, applied_at)
+    WHERE item.id = verdict.id
+    """
 )
 
 
