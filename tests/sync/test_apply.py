@@ -94,3 +94,26 @@ def test_the_planner_learns_of_a_bulk_load_once_enough_reservations_were_created
     assert last_analyze() is None
     sync(services)
     assert last_analyze() is not None
+
+
+@pytest.mark.radicale
+def test_one_object_recorded_twice_is_booked_once_when_its_batches_follow_each_other(
+    make_services, room_calendar
+):
+    services = make_services(room_settings(room_calendar), sync={"apply_batch": 1})
+    provider = services.provider("dav")
+    provider.create(room_calendar, "m2", ics(vevent("m2", "20261202T100000", "20261202T110000")))
+    for _ in range(2):  # two full reads, nothing applied in between: two calendar items
+        event_id = claim(services, request_sync(services, "Room A", full=True))
+        synchronize(services, event_id, full=True)
+    with services.uow() as uow:
+        stored = uow.items.get("Room A")
+    with (
+        object_reader(stored, services.clock()) as reader,
+        Applier(services, stored.id, reader) as applier,
+    ):
+        report = applier.apply()
+
+    assert [r.uid for r in reservations(services)] == ["m2"]  # found again, not booked twice
+    assert report.applied + report.skipped == 2
+    assert report.failed == report.rejected == 0

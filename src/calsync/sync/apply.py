@@ -106,9 +106,10 @@ class Applier:
 
     Writing a batch (mostly the database's own work, done without holding the GIL) runs in
     a thread while the next batch is decided; at most one batch is in flight. A batch that
-    touches a UID of the batch in flight waits for it to land. When the database refuses
-    the batch in flight (someone else booked meanwhile), the batch decided after it is
-    thrown away and both are redone one item at a time. `with` it, so that the writer ends.
+    touches a UID or provider id of the batch in flight waits for it to land. When the
+    database refuses the batch in flight (someone else booked meanwhile), the batch decided
+    after it is thrown away and both are redone one item at a time. `with` it, so that the
+    writer ends.
     """
 
     def __init__(self, services: Services, item_id: int, reader: ObjectReader) -> None:
@@ -156,10 +157,11 @@ class Applier:
         now, window = self.services.clock(), self.reader.window
         decided = _Decided(rows, now)
         readable = _read_all(rows, self.reader, now, decided.report)
-        uids = {obj.uid if obj else row.provider_id for row, obj in readable}
-        if self._in_flight is not None and uids & self._in_flight[0].uids and not self._land():
+        touched = {row.provider_id for row, _ in readable} | {o.uid for _, o in readable if o}
+        overlaps = self._in_flight is not None and touched & self._in_flight[0].touched
+        if overlaps and not self._land():
             return None
-        decided.uids = frozenset(uids)
+        decided.touched = frozenset(touched)
         with self.services.read() as uow:
             existing = _existing(uow, self._stored, readable)
         for row, obj in _in_booking_order(readable):
@@ -212,13 +214,13 @@ class Applier:
 @dataclass
 class _Decided:
     """One batch decided and not yet written: its writes, its items' verdicts, its counts,
-    and the UIDs (provider ids for removals) it touches."""
+    and the UIDs and provider ids it touches."""
 
     rows: list[PendingItem]
     now: datetime
     writes: _Writes = field(default_factory=lambda: _Writes())
     report: ApplyReport = field(default_factory=lambda: ApplyReport())
-    uids: frozenset[str] = frozenset()
+    touched: frozenset[str] = frozenset()
 
 
 def _apply_one_by_one(
