@@ -164,17 +164,12 @@ class Applier:
         decided.touched = frozenset(touched)
         with self.services.read() as uow:
             existing = _existing(uow, self._stored, readable)
-        for row, obj in _in_booking_order(readable):
-            status = _apply_one(
-                self._stored, row, obj, existing, occupancy, window, now, decided.writes
-            )
-            decided.report.count(status)
+        decided.decide(self._stored, readable, existing, occupancy, window)
         return decided
 
     def _write(self, decided: _Decided) -> None:
         with self.services.uow() as uow:
-            decided.writes.flush(uow, decided.now)
-            uow.calendar_items.settle(decided.rows)
+            decided.write(uow)
             uow.commit()
             self._created += decided.writes.created
             if not self._statistics_fresh and self._created >= STATISTICS_AFTER:
@@ -222,6 +217,26 @@ class _Decided:
     report: ApplyReport = field(default_factory=lambda: ApplyReport())
     touched: frozenset[str] = frozenset()
 
+    def decide(
+        self,
+        stored: StoredItem,
+        readable: list[tuple[PendingItem, CalendarObject | None]],
+        existing: dict[str, list[Reservation]],
+        occupancy: Occupancy,
+        window: Window,
+    ) -> None:
+        """Decide the readable items in booking order, gathering writes and verdicts."""
+        for row, obj in _in_booking_order(readable):
+            status = _apply_one(
+                stored, row, obj, existing, occupancy, window, self.now, self.writes
+            )
+            self.report.count(status)
+
+    def write(self, uow: UnitOfWork) -> None:
+        """The batch's reservations, answers and calendar item verdicts, in `uow`."""
+        self.writes.flush(uow, self.now)
+        uow.calendar_items.settle(self.rows)
+
 
 def _apply_one_by_one(
     services: Services,
@@ -238,15 +253,9 @@ def _apply_one_by_one(
             row = uow.calendar_items.to_apply(calendar_item_id)
             decided = _Decided([row], now)
             readable = _read_all([row], reader, now, decided.report)
-            existing = _existing(uow, stored, readable)
-            for pending, obj in readable:
-                status = _apply_one(
-                    stored, pending, obj, existing, occupancy, window, now, decided.writes
-                )
-                decided.report.count(status)
+            decided.decide(stored, readable, _existing(uow, stored, readable), occupancy, window)
             try:
-                decided.writes.flush(uow, now)
-                uow.calendar_items.settle([row])
+                decided.write(uow)
                 uow.commit()
                 report.add(decided.report)
                 continue
