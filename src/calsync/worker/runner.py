@@ -112,13 +112,14 @@ def _read(services: Services, event_id: int, item_id: int, payload: dict[str, An
     ):
         if full or stored.delta_key is None:
             reader.warm_up()  # a full listing is coming: start the pool while the server lists
-        earlier_pages: list[int] = []
+        previous_page: int | None = None  # the newest calendar item of the page before
 
         def on_recorded(changes: Sequence[RemoteChange], through_id: int) -> None:
+            nonlocal previous_page
             reader.prefetch(changes)
-            if earlier_pages:
-                applier.apply_behind(through_id=earlier_pages[-1])
-            earlier_pages.append(through_id)
+            if previous_page is not None:
+                applier.apply_behind(through_id=previous_page)
+            previous_page = through_id
 
         result = synchronize(services, event_id, full, confirm_sweep, on_recorded)
         applier.apply()
