@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from calsync.domain.reservations import Reservation
 from calsync.store.reservations import ReservationFilter
+from calsync.sync import reservations as reservation_service
 from calsync.worker.runner import RunResult, request_sync, run_event, run_once
 
 ROOM = "room-a@example.com"
@@ -34,6 +36,25 @@ def ics(*vevents: str, preamble: str = "") -> bytes:
     return (
         f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n{preamble}{body}END:VCALENDAR\r\n"
     ).encode()
+
+
+def book(provider, calendar: str, uid: str, day: int, hour: int = 10) -> str:
+    """A one-hour meeting in December 2026 (Berlin time) booked in the calendar; its href."""
+    start, end = f"202612{day:02d}T{hour:02d}0000", f"202612{day:02d}T{hour + 1:02d}0000"
+    return provider.create(
+        calendar, uid, ics(vevent(uid, start, end, f"Meeting {uid}"))
+    ).provider_id
+
+
+def reserve(services, subject: str) -> Reservation:
+    """A reservation made in calsync: Room A, 5 December 2026, 09:00-10:00 UTC."""
+    return reservation_service.create(
+        services,
+        "Room A",
+        datetime(2026, 12, 5, 9, tzinfo=UTC),
+        datetime(2026, 12, 5, 10, tzinfo=UTC),
+        subject,
+    )
 
 
 def room_settings(calendar: str, **binding: object) -> list[dict[str, object]]:

@@ -11,10 +11,10 @@ from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationRepository
 from calsync.sync import apply
 from calsync.sync import reservations as reservation_service
-from calsync.sync.apply import Applier, object_reader, reservation_ids
+from calsync.sync.apply import Applier, ApplyReport, object_reader, reservation_ids
 from calsync.sync.pull import synchronize
 from calsync.worker.runner import request_sync
-from tests.sync.calendars import claim, ics, reservations, room_settings, sync, vevent
+from tests.sync.calendars import book, claim, reservations, room_settings, sync
 
 
 def test_reservation_ids_are_distinct_random_uuids_across_buffer_refills():
@@ -28,6 +28,17 @@ def test_reservation_ids_are_distinct_random_uuids_across_buffer_refills():
     assert reservation_ids()() not in ids  # another run draws other ids
 
 
+def apply_pending(services) -> ApplyReport:
+    """Apply Room A's pending calendar items, as a worker does after a read."""
+    with services.uow() as uow:
+        stored = uow.items.get("Room A")
+    with (
+        object_reader(stored, services.clock()) as reader,
+        Applier(services, stored.id, reader) as applier,
+    ):
+        return applier.apply()
+
+
 @pytest.mark.radicale
 def test_a_batch_the_database_refuses_is_redone_one_item_at_a_time(
     make_services, room_calendar, monkeypatch
@@ -35,8 +46,7 @@ def test_a_batch_the_database_refuses_is_redone_one_item_at_a_time(
     services = make_services(room_settings(room_calendar), sync={"apply_batch": 2})
     provider = services.provider("dav")
     for day in range(2, 7):  # 10:00-11:00 in Berlin, 09:00-10:00 UTC
-        start, end = f"202612{day:02d}T100000", f"202612{day:02d}T110000"
-        provider.create(room_calendar, f"m{day}", ics(vevent(f"m{day}", start, end)))
+        book(provider, room_calendar, f"m{day}", day)
     synchronize(services, claim(services, request_sync(services, "Room A")))  # recorded only
     load_spans = ReservationRepository.holding_spans
 
@@ -49,13 +59,7 @@ def test_a_batch_the_database_refuses_is_redone_one_item_at_a_time(
         return spans
 
     monkeypatch.setattr(ReservationRepository, "holding_spans", then_a_walk_in)
-    with services.uow() as uow:
-        stored = uow.items.get("Room A")
-    with (
-        object_reader(stored, services.clock()) as reader,
-        Applier(services, stored.id, reader) as applier,
-    ):
-        report = applier.apply()
+    report = apply_pending(services)
 
     assert (report.applied, report.rejected, report.failed) == (4, 1, 0)
     mirrored = {r.uid: r.status.value for r in reservations(services) if r.uid.startswith("m")}
@@ -81,8 +85,7 @@ def test_the_planner_learns_of_a_bulk_load_once_enough_reservations_were_created
         pytest.skip("planner statistics are PostgreSQL's (SQLite plans without them)")
     provider = services.provider("dav")
     for day in range(2, 6):
-        start, end = f"202612{day:02d}T100000", f"202612{day:02d}T110000"
-        provider.create(room_calendar, f"m{day}", ics(vevent(f"m{day}", start, end)))
+        book(provider, room_calendar, f"m{day}", day)
     monkeypatch.setattr(apply, "STATISTICS_AFTER", 3)
 
     def last_analyze():
@@ -102,17 +105,11 @@ def test_one_object_recorded_twice_is_booked_once_when_its_batches_follow_each_o
 ):
     services = make_services(room_settings(room_calendar), sync={"apply_batch": 1})
     provider = services.provider("dav")
-    provider.create(room_calendar, "m2", ics(vevent("m2", "20261202T100000", "20261202T110000")))
+    book(provider, room_calendar, "m2", 2)
     for _ in range(2):  # two full reads, nothing applied in between: two calendar items
         event_id = claim(services, request_sync(services, "Room A", full=True))
         synchronize(services, event_id, full=True)
-    with services.uow() as uow:
-        stored = uow.items.get("Room A")
-    with (
-        object_reader(stored, services.clock()) as reader,
-        Applier(services, stored.id, reader) as applier,
-    ):
-        report = applier.apply()
+    report = apply_pending(services)
 
     assert [r.uid for r in reservations(services)] == ["m2"]  # found again, not booked twice
     assert report.applied + report.skipped == 2

@@ -3,23 +3,22 @@ events and bad input. Against a real Radicale, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from calsync.domain.reservations import ReservationStatus
 from calsync.errors import ProviderUnavailable
 from calsync.store.records import RecordFilter
 from calsync.sync import pull
-from calsync.sync import reservations as reservation_service
 from calsync.sync.pull import synchronize
 from calsync.sync.reprocess import reprocess, reprocess_failed
 from calsync.worker.runner import request_sync
 from tests.sync.calendars import (
+    book,
     claim,
     drain,
     ics,
     reservations,
+    reserve,
     room_settings,
     sync,
     sync_run,
@@ -29,13 +28,6 @@ from tests.sync.calendars import (
 pytestmark = pytest.mark.radicale
 
 MADE_UP_KEY = "http://radicale.org/ns/sync/" + "0" * 64
-
-
-def book(provider, calendar: str, uid: str, day: int, hour: int = 10) -> str:
-    start, end = f"202612{day:02d}T{hour:02d}0000", f"202612{day:02d}T{hour + 1:02d}0000"
-    return provider.create(
-        calendar, uid, ics(vevent(uid, start, end, f"Meeting {uid}"))
-    ).provider_id
 
 
 def forget_delta_key(services, key: str | None = MADE_UP_KEY) -> None:
@@ -222,13 +214,7 @@ def test_a_provider_failing_mid_read_loses_nothing_and_the_retry_converges(room,
 def test_a_failed_event_reprocessed_twice_writes_the_calendar_once(make_services, room_calendar):
     missing = room_calendar.rstrip("/") + "-not-yet/"
     services = make_services(room_settings(missing))
-    made = reservation_service.create(
-        services,
-        "Room A",
-        datetime(2026, 12, 5, 9, tzinfo=UTC),
-        datetime(2026, 12, 5, 10, tzinfo=UTC),
-        "Board meeting",
-    )
+    made = reserve(services, "Board meeting")
     drain(services)
     with services.uow() as uow:
         [event] = uow.events.find(RecordFilter(action="create"))

@@ -10,7 +10,7 @@ import pytest
 from calsync.domain.reservations import Origin, ReservationStatus
 from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
-from tests.sync.calendars import drain, ics, reservations, room_settings, sync, vevent
+from tests.sync.calendars import drain, ics, reservations, reserve, room_settings, sync, vevent
 
 pytestmark = pytest.mark.radicale
 
@@ -126,13 +126,7 @@ def test_a_weekly_series_with_a_moved_and_a_cancelled_occurrence(room):
 
 def test_a_reservation_made_in_calsync_lands_in_the_calendar_once(room):
     services, provider, calendar = room
-    made = reservation_service.create(
-        services,
-        "Room A",
-        datetime(2026, 12, 5, 9, tzinfo=UTC),
-        datetime(2026, 12, 5, 10, tzinfo=UTC),
-        "Interview",
-    )
+    made = reserve(services, "Interview")
     drain(services)
     listing = provider.fetch_changes(calendar, None).changes
     assert len(listing) == 1
@@ -145,13 +139,7 @@ def test_a_reservation_made_in_calsync_lands_in_the_calendar_once(room):
 
 def test_a_reservation_updated_and_cancelled_in_calsync_follows_in_the_calendar(room):
     services, provider, calendar = room
-    made = reservation_service.create(
-        services,
-        "Room A",
-        datetime(2026, 12, 5, 9, tzinfo=UTC),
-        datetime(2026, 12, 5, 10, tzinfo=UTC),
-        "Interview",
-    )
+    made = reserve(services, "Interview")
     drain(services)
     reservation_service.update(services, made.id, subject="Final interview")
     drain(services)
@@ -166,13 +154,7 @@ def test_a_reservation_updated_and_cancelled_in_calsync_follows_in_the_calendar(
 
 def test_dry_run_builds_the_provider_payload_and_sends_nothing(make_services, room_calendar):
     services = make_services(room_settings(room_calendar, dry_run=True))
-    reservation_service.create(
-        services,
-        "Room A",
-        datetime(2026, 12, 5, 9, tzinfo=UTC),
-        datetime(2026, 12, 5, 10, tzinfo=UTC),
-        "Dry",
-    )
+    reserve(services, "Dry")
     drain(services)
     with services.uow() as uow:
         [event] = uow.events.find(RecordFilter(action="create"))
