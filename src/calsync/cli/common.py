@@ -6,11 +6,11 @@ Errors are printed once, here (`fail`), with what to do next; the core only rais
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, overload
+from typing import Annotated, Any, Protocol, TypeVar, overload
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.table import Table
 from calsync import config as config_module
 from calsync.bootstrap import Services, start
 from calsync.errors import CalsyncError, ConfigError, DoubleBooking, NotFound
+from calsync.store.unit_of_work import UnitOfWork
 from calsync.tables import table
 
 console = Console()
@@ -93,9 +94,22 @@ def item_id(services: Services, item: str | None) -> int | None:
         return uow.items.get(item).id
 
 
-def item_names(services: Services) -> dict[int, str]:
+class _OfAnItem(Protocol):
+    item_id: int
+
+
+Record = TypeVar("Record", bound=_OfAnItem)
+
+
+def named_records(
+    services: Services,
+    find: Callable[[UnitOfWork], Iterable[Record]],
+    to_json: Callable[[Record, str], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The records `find` reads, exported with the name of each one's item."""
     with services.uow() as uow:
-        return uow.items.names()
+        names = uow.items.names()
+        return [to_json(record, names[record.item_id]) for record in find(uow)]
 
 
 def show_record(data: dict[str, Any], as_json: bool, blocks: Sequence[str]) -> None:

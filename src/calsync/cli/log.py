@@ -16,7 +16,7 @@ from calsync.cli.common import (
     console,
     errors,
     item_id,
-    item_names,
+    named_records,
     open_services,
     show_record,
     show_rows,
@@ -56,9 +56,7 @@ def events_list(
         where = RecordFilter(
             item_id(services, item), status, action, utc(since), utc(until), limit=limit
         )
-        names = item_names(services)
-        with services.uow() as uow:
-            rows = [event_json(row, names[row.item_id]) for row in uow.events.find(where)]
+        rows = named_records(services, lambda uow: uow.events.find(where), event_json)
     show_rows(rows, as_json, events_table)
 
 
@@ -66,10 +64,7 @@ def events_list(
 def events_show(event_id: int, as_json: JsonOption = False) -> None:
     """Show one event with its payload, provider payload and response."""
     with errors(), open_services() as services:
-        names = item_names(services)
-        with services.uow() as uow:
-            row = uow.events.get(event_id)
-            data = event_json(row, names[row.item_id])
+        [data] = named_records(services, lambda uow: [uow.events.get(event_id)], event_json)
     show_record(data, as_json, ("payload", "provider_payload", "response"))
 
 
@@ -125,12 +120,9 @@ def items_list(
         where = RecordFilter(
             item_id(services, item), status, None, utc(since), utc(until), synchronization, limit
         )
-        names = item_names(services)
-        with services.uow() as uow:
-            rows = [
-                calendar_item_json(row, names[row.item_id])
-                for row in uow.calendar_items.find(where)
-            ]
+        rows = named_records(
+            services, lambda uow: uow.calendar_items.find(where), calendar_item_json
+        )
     show_rows(rows, as_json, calendar_items_table)
 
 
@@ -138,10 +130,9 @@ def items_list(
 def items_show(calendar_item_id: int, as_json: JsonOption = False) -> None:
     """Show one calendar item with the provider payload it came with."""
     with errors(), open_services() as services:
-        names = item_names(services)
-        with services.uow() as uow:
-            row = uow.calendar_items.get(calendar_item_id)
-            data = calendar_item_json(row, names[row.item_id])
+        [data] = named_records(
+            services, lambda uow: [uow.calendar_items.get(calendar_item_id)], calendar_item_json
+        )
     show_record(data, as_json, ("provider_payload",))
 
 
@@ -162,10 +153,7 @@ def deltas_list(
         where = RecordFilter(
             item_id(services, item), status, None, utc(since), utc(until), limit=limit
         )
-        names = item_names(services)
-        with services.uow() as uow:
-            rows = [
-                synchronization_json(row, names[row.item_id])
-                for row in uow.synchronizations.find(where)
-            ]
+        rows = named_records(
+            services, lambda uow: uow.synchronizations.find(where), synchronization_json
+        )
     show_rows(rows, as_json, deltas_table)
