@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from calsync.bootstrap import start
 from calsync.config import parse
@@ -93,25 +94,68 @@ def test_leaving_a_unit_of_work_without_commit_rolls_back(services):
 
 
 def test_racing_writers_never_double_book_one_item(services):
-    barrier = threading.Barrier(4)
+    """Each round, eight bookings of one hour race: one is booked, the others are refused
+    as a double booking (on PostgreSQL none dies of a deadlock in the exclusion check)."""
+    writers, rounds = 8, 6
     outcomes: list[str] = []
 
-    def book() -> None:
+    def book(start: datetime, barrier: threading.Barrier) -> None:
         barrier.wait()
         try:
-            reservation_service.create(services, "Room A", NINE, NINE + timedelta(hours=1), "race")
+            reservation_service.create(services, "Room A", start, start + timedelta(hours=1))
             outcomes.append("booked")
         except (DoubleBooking, PolicyViolation):
             outcomes.append("refused")
+        except DBAPIError as exc:  # a deadlock: what this test is about
+            outcomes.append(f"{type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=book) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["booked", "refused", "refused", "refused"]
+    for round_ in range(rounds):
+        barrier = threading.Barrier(writers)
+        start = NINE + timedelta(hours=round_)
+        threads = [threading.Thread(target=book, args=(start, barrier)) for _ in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(outcomes) == ["booked"] * rounds + ["refused"] * (writers - 1) * rounds
     with services.uow() as uow:
-        assert len(uow.reservations.find(ReservationFilter(status="confirmed"))) == 1
+        assert len(uow.reservations.find(ReservationFilter(status="confirmed"))) == rounds
+
+
+def test_a_booking_racing_a_synchronization_batch_is_refused_not_deadlocked(services):
+    """A batch of a synchronization books 9-10, a user then tries 9:30-10:30 while the
+    batch still writes, and the batch goes on with 10-11: the batch lands whole and the
+    user's booking is refused. (PostgreSQL without the per-item writer lock: the user's
+    insert waits for the batch, the batch's second insert waits for the user's: deadlock.)"""
+    outcome: list[str] = []
+
+    def user_books() -> None:
+        half_past = NINE + timedelta(minutes=30)
+        try:
+            reservation_service.create(
+                services, "Room A", half_past, half_past + timedelta(hours=1)
+            )
+            outcome.append("booked")
+        except (DoubleBooking, PolicyViolation) as exc:
+            outcome.append(f"refused: {exc}")
+        except DBAPIError as exc:
+            outcome.append(f"{type(exc).__name__}: {exc}")
+
+    with services.uow() as batch:
+        batch.reservations.add_many([booking("Room A", NINE)], services.clock())
+        user = threading.Thread(target=user_books)
+        user.start()
+        user.join(timeout=0.5)  # the user now waits for the batch
+        batch.reservations.add_many(
+            [booking("Room A", NINE + timedelta(hours=1))], services.clock()
+        )
+        batch.commit()
+    user.join()
+    assert len(outcome) == 1
+    assert outcome[0].startswith("refused: conflict"), outcome
+    with services.uow() as uow:
+        held = uow.reservations.find(ReservationFilter(status="confirmed"))
+    assert [r.start for r in held] == [NINE, NINE + timedelta(hours=1)]
 
 
 def test_the_policy_refuses_what_the_item_does_not_accept(services):

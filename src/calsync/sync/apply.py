@@ -249,6 +249,7 @@ def _apply_one_by_one(
     window = reader.window
     for calendar_item_id in ids:
         with services.uow() as uow:
+            uow.reservations.lock_item(stored.id)  # decide on what is committed
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
             row = uow.calendar_items.to_apply(calendar_item_id)
             decided = _Decided([row], now)

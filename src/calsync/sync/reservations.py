@@ -118,6 +118,7 @@ def export_item(services: Services, item: str) -> int:
 
 
 def _admit(uow: UnitOfWork, stored: StoredItem, reservation: Reservation, now: datetime) -> None:
+    uow.reservations.lock_item(stored.id)  # a racing booking of the item waits for ours
     spans = uow.reservations.holding_spans(stored.id, Window(reservation.start, reservation.end))
     refusal = check(
         reservation.start,
