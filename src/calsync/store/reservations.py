@@ -145,6 +145,7 @@ class ReservationRepository:
 
     def lock_item(self, item_id: int) -> None:
         """Writers of one item's reservations take turns until this transaction ends.
+        Every write of this repository takes it.
 
         PostgreSQL: a transaction-level advisory lock. Without it, two transactions that
         insert overlapping reservations can each wait for the other while checking the
@@ -179,18 +180,21 @@ class ReservationRepository:
     def save(self, reservation: Reservation, now: datetime) -> None:
         self.update_many([reservation], now)
 
-    def set_provider_ref(
-        self, reservation_id: str, provider_id: str | None, version: str | None
-    ) -> None:
-        """Where the provider keeps this reservation now; nothing else changes."""
+    def set_provider_ref(self, reservation: Reservation) -> None:
+        """Where the provider keeps this reservation now (its provider id and version);
+        nothing else changes."""
+        self.lock_item(self.item_ids[reservation.item])
         self.session.execute(
             update(ReservationRow)
-            .where(ReservationRow.id == reservation_id)
-            .values(provider_id=provider_id, provider_version=version)
+            .where(ReservationRow.id == reservation.id)
+            .values(
+                provider_id=reservation.provider_id, provider_version=reservation.provider_version
+            )
         )
 
     def set_version_of(self, item_id: int, provider_id: str, version: str | None) -> None:
         """The provider's new version of an object, on every reservation mirroring it."""
+        self.lock_item(item_id)
         self.session.execute(
             update(ReservationRow)
             .where(ReservationRow.item_id == item_id, ReservationRow.provider_id == provider_id)

@@ -229,9 +229,7 @@ def _finish(
         event.provider_payload, event.response = provider_payload, response
         event.claimed_until, event.updated_at = None, now
         if reservation is not None:
-            uow.reservations.set_provider_ref(
-                reservation.id, reservation.provider_id, reservation.provider_version
-            )
+            uow.reservations.set_provider_ref(reservation)
         if mirrors is not None:
             uow.reservations.set_version_of(*mirrors)
         uow.commit()
