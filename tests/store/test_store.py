@@ -17,6 +17,7 @@ from calsync.domain.entries import Window
 from calsync.domain.events import Action
 from calsync.domain.reservations import HOLDING, Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking
+from calsync.store.bulk import BULK_FROM
 from calsync.store.reservations import HOLDING_CONDITION, ReservationFilter, holding
 from calsync.sync import reservations as reservation_service
 from calsync.sync.reservations import PolicyViolation
@@ -61,6 +62,16 @@ def test_the_database_refuses_a_double_booking_even_without_the_policy(services)
     add(services, booking("Room A", NINE))
     with pytest.raises(DoubleBooking):
         add(services, booking("Room A", NINE + timedelta(minutes=30)))
+
+
+def test_a_bulk_write_with_one_double_booking_is_refused_whole(services):
+    """From BULK_FROM rows on, the database's bulk path (COPY, executemany) is taken."""
+    add(services, booking("Room A", NINE))
+    rows = [booking("Room A", NINE + timedelta(hours=hour)) for hour in range(1, BULK_FROM + 1)]
+    with pytest.raises(DoubleBooking):
+        add(services, *rows, booking("Room A", NINE + timedelta(minutes=30)))
+    with services.uow() as uow:
+        assert len(uow.reservations.find(ReservationFilter(limit=1000))) == 1
 
 
 def test_back_to_back_and_other_items_and_released_spans_are_not_double_bookings(services):

@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,9 +20,6 @@ from calsync.store.types import UTCDateTime, sqlite_text
 
 #: From this many rows, the database's own bulk path is worth it.
 BULK_FROM = 100
-
-#: What a refused row raises, through SQLAlchemy or straight from the driver.
-INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -36,7 +32,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 def insert_values(
     session: Session, table: Table, columns: Sequence[str], values: Sequence[list[Any]]
 ) -> None:
-    """Rows given as lists of values in the order of `columns` (no dict per row)."""
+    """Rows given as lists of values in the order of `columns` (no dict per row).
+
+    A refused row raises SQLAlchemy's `IntegrityError`, on either path."""
     if not values:
         return
     dialect = session.get_bind().dialect.name
@@ -45,14 +43,24 @@ def insert_values(
         return
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    bulk = _copy if dialect == "postgresql" else _executemany
+    try:
+        bulk(driver, table, columns, values)
+    except _driver_integrity_errors(dialect) as exc:
+        raise IntegrityError(f"bulk insert into {table.name}", None, exc) from exc
+
+
+def _driver_integrity_errors(dialect: str) -> type[Exception]:
+    """The driver's own refusal (imported here: psycopg only loads when PostgreSQL is used)."""
     if dialect == "postgresql":
-        _copy(driver, table.name, columns, values)
-    else:
-        _executemany(driver, table, columns, values)
+        import psycopg
+
+        return psycopg.IntegrityError
+    return sqlite3.IntegrityError
 
 
-def _copy(driver: Any, name: str, columns: Sequence[str], values: Sequence[list[Any]]) -> None:
-    statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+def _copy(driver: Any, table: Table, columns: Sequence[str], values: Sequence[list[Any]]) -> None:
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in values:
             copy.write_row(row)

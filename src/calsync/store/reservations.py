@@ -18,7 +18,7 @@ from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
 from calsync.domain.reservations import Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound
-from calsync.store.bulk import INTEGRITY_ERRORS, insert_values
+from calsync.store.bulk import insert_values
 from calsync.store.tables import ReservationRow
 
 #: Core inserts skip the ORM's per-row bookkeeping: a full synchronization writes many.
@@ -166,7 +166,7 @@ class ReservationRepository:
             values = [self._values(r, now) for r in reservations]
             try:
                 insert_values(self.session, RESERVATIONS, _INSERTED, values)
-            except INTEGRITY_ERRORS as exc:
+            except IntegrityError as exc:
                 raise _double_booking(exc) from exc
 
     def update_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
