@@ -71,6 +71,7 @@ class Phase:
 
     process_s: float  # spawn to exit: interpreter, imports, start, sync (schema made before)
     sync_s: float  # request_sync + run_event only
+    server_s: float  # of which waiting for the server's answers (summed over requests)
     peak_rss_mb: float
     requests: int
     bytes_received: int
@@ -177,6 +178,7 @@ def run_child(database_url: str, dav_url: str, profile: Path | None = None) -> P
     return Phase(
         process_s=elapsed,
         sync_s=report["sync_s"],
+        server_s=report["server_s"],
         peak_rss_mb=report["peak_rss_mb"],
         requests=report["requests"],
         bytes_received=report["bytes_received"],
@@ -277,7 +279,8 @@ def initial_run(
 def describe(phase: Phase) -> str:
     failed = f"FAILED ({phase.error}), " if phase.error else ""
     return failed + (
-        f"{phase.mode}, process {phase.process_s:.2f} s (sync {phase.sync_s:.2f} s), "
+        f"{phase.mode}, process {phase.process_s:.2f} s (sync {phase.sync_s:.2f} s, "
+        f"waiting for the server {phase.server_s:.2f} s), "
         f"RSS {phase.peak_rss_mb:.0f} MB, {phase.requests} requests, "
         f"{phase.bytes_received / 1e6:.2f} MB in, {phase.calendar_items} calendar items, "
         f"reservations {phase.reservations}, events {phase.events}"
@@ -319,9 +322,11 @@ def bench_vdirsyncer(
 
 
 def table(results: list[BackendResult], vdir: VdirsyncerResult | None) -> str:
-    head = ["backend", "initial s", "(runs)", "(sync s)", "peak RSS MB", "requests", "MB recv"]
+    head = ["backend", "initial s", "(runs)", "(sync s)", "(server s)", "peak RSS MB"]
+    head += ["requests", "MB recv"]
     for size in ROUNDS:
-        head += [f"incr({size}) s (proc)", f"incr({size}) req", f"incr({size}) KB"]
+        head += [f"incr({size}) s (proc)", f"incr({size}) server s"]
+        head += [f"incr({size}) req", f"incr({size}) KB"]
     rows = [head] + [_row(result) for result in results]
     if vdir:
         rows.append(_vdirsyncer_row(vdir, len(head)))
@@ -344,13 +349,14 @@ def _row(result: BackendResult) -> list[str]:
         _seconds(first),
         f"{min(runs):.2f}-{max(runs):.2f}" if len(runs) > 1 else "",
         f"{first.sync_s:.2f}",
+        f"{first.server_s:.2f}",
         f"{first.peak_rss_mb:.0f}",
         str(first.requests),
         f"{first.bytes_received / 1e6:.1f}",
     ]
     for size in ROUNDS:
         phase = result.incremental[size]
-        row.append(f"{phase.sync_s:.2f} ({_seconds(phase)})")
+        row += [f"{phase.sync_s:.2f} ({_seconds(phase)})", f"{phase.server_s:.2f}"]
         row += [str(phase.requests), f"{phase.bytes_received / 1e3:.1f}"]
     return row
 
@@ -358,8 +364,8 @@ def _row(result: BackendResult) -> list[str]:
 def _vdirsyncer_row(vdir: VdirsyncerResult, width: int) -> list[str]:
     if vdir.error:
         return ["vdirsyncer", "FAIL"] + [""] * (width - 2)
-    row = ["vdirsyncer", f"{vdir.initial_s:.2f}", "", "", f"{vdir.initial_rss_mb:.0f}", "", ""]
-    row += [f"{vdir.resync_s:.2f}", "", ""]
+    row = ["vdirsyncer", f"{vdir.initial_s:.2f}", "", "", "", f"{vdir.initial_rss_mb:.0f}", "", ""]
+    row += [f"{vdir.resync_s:.2f}", "", "", ""]
     return row + [""] * (width - len(row))
 
 
@@ -374,6 +380,11 @@ def summary(results: list[BackendResult], vdir: VdirsyncerResult | None, n: int)
             f"events {first.events}"
         )
         lines.append(f"  targets: {', '.join(_targets(result, n))}")
+        small = result.incremental[ROUNDS[0]]
+        lines.append(
+            f"  incremental({ROUNDS[0]}): sync {small.sync_s:.2f} s, of which the server's "
+            f"answers {small.server_s:.2f} s and calsync {small.sync_s - small.server_s:.2f} s"
+        )
         phases = {"initial": first} | {
             f"incremental({k})": v for k, v in result.incremental.items()
         }

@@ -117,6 +117,7 @@ def run(database_url: str, dav_url: str, profile: str | None) -> dict[str, Any]:
         "requests": provider.counters.requests,
         "bytes_received": provider.counters.bytes_received,
         "bytes_sent": provider.counters.bytes_sent,
+        "server_s": provider.counters.server_seconds,
     }
     services.close()
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

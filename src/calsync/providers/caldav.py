@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,17 +67,20 @@ _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
 @dataclass(frozen=True)
 class TrafficCounters:
     """Requests and bytes on the wire: request or status line, headers, body as transferred
-    (compressed when the server compressed it)."""
+    (compressed when the server compressed it); `server_seconds`: from sending each request
+    to having read its answer, summed over requests (what the server and network took)."""
 
     requests: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+    server_seconds: float = 0.0
 
     def __add__(self, other: TrafficCounters) -> TrafficCounters:
         return TrafficCounters(
             self.requests + other.requests,
             self.bytes_sent + other.bytes_sent,
             self.bytes_received + other.bytes_received,
+            self.server_seconds + other.server_seconds,
         )
 
     def __sub__(self, other: TrafficCounters) -> TrafficCounters:
@@ -84,6 +88,7 @@ class TrafficCounters:
             self.requests - other.requests,
             self.bytes_sent - other.bytes_sent,
             self.bytes_received - other.bytes_received,
+            self.server_seconds - other.server_seconds,
         )
 
 
@@ -340,13 +345,14 @@ class CalDAVProvider:
             headers.setdefault("Content-Type", _XML)
         request = self._client.build_request(method, url, content=body, headers=headers)
         call.requests.append(webdav.describe_request(request))
+        began = time.perf_counter()
         try:
-            response = self._client.send(request)
+            response = self._client.send(request)  # the whole answer is read here
         except httpx.HTTPError as exc:
-            self._count(call, _traffic(request, None))
+            self._count(call, _traffic(request, None, time.perf_counter() - began))
             call.responses.append(f"{type(exc).__name__}: {exc}")
             raise ProviderUnavailable(f"{method} {url} failed: {exc}") from exc
-        self._count(call, _traffic(request, response))
+        self._count(call, _traffic(request, response, time.perf_counter() - began))
         call.responses.append(webdav.describe_response(response))
         if response.status_code in (429, 503):
             raise ProviderThrottled(
@@ -411,13 +417,15 @@ def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
             start += length
 
 
-def _traffic(request: httpx.Request, response: httpx.Response | None) -> TrafficCounters:
+def _traffic(
+    request: httpx.Request, response: httpx.Response | None, seconds: float
+) -> TrafficCounters:
     sent = len(f"{request.method} {request.url.raw_path.decode()} HTTP/1.1\r\n") + len(
         request.content
     )
     sent += sum(len(name) + len(value) + 4 for name, value in request.headers.raw) + 2
     if response is None:
-        return TrafficCounters(1, sent, 0)
+        return TrafficCounters(1, sent, 0, seconds)
     received = len(f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n") + 2
     received += sum(len(name) + len(value) + 4 for name, value in response.headers.raw)
-    return TrafficCounters(1, sent, received + response.num_bytes_downloaded)
+    return TrafficCounters(1, sent, received + response.num_bytes_downloaded, seconds)
