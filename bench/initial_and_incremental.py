@@ -44,6 +44,7 @@ from subprocess import PIPE
 from typing import Any
 
 import calendar_data as cal
+import cpu_timeline
 import sync_child
 import vdirsyncer_run
 from sqlalchemy import create_engine, text
@@ -90,6 +91,7 @@ class BackendResult:
     incremental: dict[int, Phase]
     initial_runs: list[float] = field(default_factory=list)  # process seconds of each run
     init_s: float = 0.0  # creating the schema and item beforehand, as `calsync init` does
+    cpu_busy: list[tuple[float, float]] = field(default_factory=list)  # (s, busy CPUs)
 
 
 @dataclass
@@ -251,7 +253,12 @@ def bench_backend(
         with database(backend, args.postgres_url) as url:
             init_s = prepare_database(url, server.url)
             profile = WORK / "initial-sqlite.prof" if args.profile and backend == "sqlite" else None
-            runs.append(run_child(url, server.url, profile))
+            timeline = cpu_timeline.CpuTimeline() if args.cpu_timeline else None
+            if timeline and cpu_timeline.CpuTimeline.available():
+                with timeline:
+                    runs.append(run_child(url, server.url, profile))
+            else:
+                runs.append(run_child(url, server.url, profile))
             log(f"[{backend}] initial ({len(runs)}): {describe(runs[-1])}")
             incremental = {}
             for size, chosen in plan.items():
@@ -260,7 +267,13 @@ def bench_backend(
                 log(f"[{backend}] {edits} edits + {deletes} deletions, then {describe(phase)}")
     median = sorted(runs, key=lambda run: run.process_s)[len(runs) // 2]
     return BackendResult(
-        backend, warm, median, incremental, [run.process_s for run in runs], init_s
+        backend,
+        warm,
+        median,
+        incremental,
+        [run.process_s for run in runs],
+        init_s,
+        timeline.samples if timeline else [],
     )
 
 
@@ -437,6 +450,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--profile", action="store_true", help="cProfile the SQLite initial sync")
+    parser.add_argument(
+        "--cpu-timeline",
+        action="store_true",
+        help="print the busy CPUs (from /proc/stat) every 0.5 s of each last initial run",
+    )
     parser.add_argument("--no-vdirsyncer", action="store_true", help="skip the comparison")
     parser.add_argument(
         "--no-install", action="store_true", help="do not pip install vdirsyncer if missing"
@@ -477,6 +495,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"calsync benchmark: {args.entries} entries, {machine()}")
         print(table(results, vdir))
         print(summary(results, vdir, args.entries))
+        for result in results:
+            if result.cpu_busy:
+                print(
+                    f"busy CPUs during the last {result.backend} initial run (of "
+                    f"{os.cpu_count()}; mean {cpu_timeline.mean(result.cpu_busy):.2f}), "
+                    f"second:busy every 0.5 s: {cpu_timeline.text(result.cpu_busy)}"
+                )
     profile = WORK / "initial-sqlite.prof"
     if args.profile and profile.exists():
         print(profile_text(profile), file=sys.stderr if args.json else sys.stdout)
