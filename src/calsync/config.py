@@ -24,6 +24,7 @@ from calsync.domain.items import (
     Location,
     WorkplaceItem,
 )
+from calsync.domain.synchronizations import SweepGuard
 from calsync.errors import ConfigError
 
 DEFAULT_PATH = Path("calsync.toml")
@@ -45,6 +46,13 @@ class SyncSettings(_Strict):
     lease_seconds: Annotated[float, Field(gt=0)] = 300.0
     apply_batch: Annotated[int, Field(gt=0)] = 500
     poll_seconds: Annotated[float, Field(gt=0)] = 300.0
+    #: A full listing keeping less than this share of the known entries (of at least
+    #: `sweep_hold_minimum` of them) cancels nothing until confirmed; an empty one never does.
+    sweep_hold_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    sweep_hold_minimum: Annotated[int, Field(ge=1)] = 10
+
+    def sweep_guard(self) -> SweepGuard:
+        return SweepGuard(share=self.sweep_hold_share, minimum=self.sweep_hold_minimum)
 
 
 class ConnectionSettings(_Strict):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from calsync.domain.synchronizations import Sweep, SweepNeedsConfirmation, plan_sweep
+from calsync.domain.synchronizations import (
+    Sweep,
+    SweepGuard,
+    SweepNeedsConfirmation,
+    plan_sweep,
+)
 
 
 def hrefs(n: int, prefix: str = "e") -> set[str]:
@@ -31,3 +36,21 @@ def test_an_admin_can_confirm_the_sweep():
 
 def test_nothing_known_means_nothing_to_sweep():
     assert plan_sweep(hrefs(5), set()) == Sweep(frozenset())
+
+
+def test_the_guard_says_how_small_a_listing_may_shrink_and_from_how_many_entries():
+    known, listed = hrefs(10), hrefs(8)  # two of ten gone
+    assert plan_sweep(listed, known) == Sweep(frozenset({"e8.ics", "e9.ics"}))
+    strict = SweepGuard(share=0.9, minimum=10)
+    assert isinstance(plan_sweep(listed, known, guard=strict), SweepNeedsConfirmation)
+    assert plan_sweep(listed, known, guard=SweepGuard(share=0.9, minimum=11)) == Sweep(
+        frozenset({"e8.ics", "e9.ics"})
+    )  # too few entries known for the share to count
+
+
+def test_a_guard_of_share_zero_still_holds_an_empty_listing():
+    lenient = SweepGuard(share=0.0, minimum=1)
+    assert plan_sweep(hrefs(1), hrefs(100), guard=lenient) == Sweep(
+        frozenset(hrefs(100) - hrefs(1))
+    )
+    assert isinstance(plan_sweep(set(), hrefs(100), guard=lenient), SweepNeedsConfirmation)

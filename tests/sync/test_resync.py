@@ -86,6 +86,23 @@ def test_a_full_listing_that_lost_most_entries_waits_for_confirmation(room):
     assert len(reservations(services, "cancelled")) == 11
 
 
+def test_the_sweep_hold_is_a_setting(make_services, room_calendar):
+    """With sync.sweep_hold_share = 0.9, a full listing that lost 2 of 10 entries is held."""
+    services = make_services(room_settings(room_calendar), sync={"sweep_hold_share": 0.9})
+    provider = services.provider("dav")
+    hrefs = [book(provider, room_calendar, f"m{day}", day) for day in range(1, 11)]
+    sync(services)
+    for href in hrefs[:2]:
+        provider.delete(room_calendar, href, None)
+    forget_delta_key(services)
+
+    held = sync(services)
+
+    assert held.outcome == "needs_confirmation"
+    assert "listed 8 entries where 10 were known" in held.detail
+    assert len(reservations(services, "confirmed")) == 10
+
+
 def test_a_crash_between_fetching_and_committing_loses_nothing(room, clock):
     services, provider, calendar = room
     for day in range(2, 6):

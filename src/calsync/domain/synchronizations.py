@@ -1,9 +1,11 @@
 """Synchronizations and the sweep rule: absence from a listing is not proof of deletion.
 
-`plan_sweep(listed, known, confirmed)` decides which provider ids a full synchronization
-may treat as deleted. A listing that is empty, or far smaller than what the calendar held,
-while many entries lived, is refused (`SweepNeedsConfirmation`) until an admin confirms,
-as vdirsyncer refuses an emptied storage (`StorageEmpty`).
+`plan_sweep(listed, known, confirmed, guard)` decides which provider ids a full
+synchronization may treat as deleted. A listing that is empty, or far smaller than what the
+calendar held, while many entries lived, is refused (`SweepNeedsConfirmation`) until an
+admin confirms, as vdirsyncer refuses an emptied storage (`StorageEmpty`). `SweepGuard`
+says what "far smaller" and "many" are (settings `sync.sweep_hold_share` and
+`sync.sweep_hold_minimum`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,15 @@ class SyncOutcome(StrEnum):
     needs_confirmation = "needs_confirmation"
 
 
-#: A full listing holding less than this share of the known entries is suspicious.
-SUSPICIOUS_SHARE = 0.5
-#: Below this many known entries, only an empty listing is suspicious.
-SUSPICIOUS_MINIMUM = 10
+@dataclass(frozen=True)
+class SweepGuard:
+    """When a full listing looks like data loss rather than deletions."""
+
+    #: A listing still holding less than this share of the known entries is suspicious
+    #: (0 holds only an empty listing).
+    share: float = 0.5
+    #: Below this many known entries, only an empty listing is suspicious.
+    minimum: int = 10
 
 
 @dataclass(frozen=True)
@@ -56,14 +63,12 @@ class SweepNeedsConfirmation:
 
 
 def plan_sweep(
-    listed: Set[str], known: Set[str], confirmed: bool = False
+    listed: Set[str], known: Set[str], confirmed: bool = False, guard: SweepGuard = SweepGuard()
 ) -> Sweep | SweepNeedsConfirmation:
     gone = frozenset(known - listed)
     if not gone or confirmed:
         return Sweep(gone)
     present = len(known & listed)
-    if present == 0 or (
-        len(known) >= SUSPICIOUS_MINIMUM and present < len(known) * SUSPICIOUS_SHARE
-    ):
+    if present == 0 or (len(known) >= guard.minimum and present < len(known) * guard.share):
         return SweepNeedsConfirmation(listed=len(listed), known=len(known))
     return Sweep(gone)

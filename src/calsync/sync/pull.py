@@ -154,7 +154,8 @@ class _Recording:
             rows = self._rows(uow, rest, batch.full)
             if batch.full:
                 listed = {change.provider_id for change in batch.changes if not change.removed}
-                sweep = plan_sweep(listed, set(self._known(uow)), confirm_sweep)
+                guard = self.services.settings.sync.sweep_guard()
+                sweep = plan_sweep(listed, set(self._known(uow)), confirm_sweep, guard)
                 if isinstance(sweep, SweepNeedsConfirmation):
                     outcome, key_after, detail = (
                         SyncOutcome.needs_confirmation,
