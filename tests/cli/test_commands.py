@@ -136,6 +136,29 @@ def test_errors_are_one_clear_line_with_advice(tmp_path):
     assert "calsync config check" in result.output
 
 
+def test_help_and_config_check_start_without_the_database_layer(tmp_path):
+    """What answers at once (help, checking the file) loads neither SQLAlchemy nor the
+    drivers nor the iCalendar readers: these are what make a command take a second."""
+    config = tmp_path / "calsync.toml"
+    config.write_text('[[items]]\nname = "Room A"\n')
+    program = f"""
+import sys
+from typer.testing import CliRunner
+from calsync.cli import app
+for args in (["--help"], ["reservations", "create", "--help"],
+             ["--config", {str(config)!r}, "config", "check"]):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+heavy = ("sqlalchemy", "psycopg", "icalendar", "recurring_ical_events", "httpx")
+print(sorted(name for name in heavy if name in sys.modules))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_demo_runs_end_to_end_and_exits_zero(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "calsync", "demo", "--keep", str(tmp_path / "demo")],

@@ -27,9 +27,6 @@ from calsync.cli.common import (
 )
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.reservations import reservations_app
-from calsync.sync import reservations as reservation_service
-from calsync.worker.runner import request_sync, run_now, run_once
-from calsync.worker.scheduler import enqueue_due_polls, run_forever
 
 app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
@@ -98,6 +95,8 @@ def sync(
     as_json: JsonOption = False,
 ) -> None:
     """Synchronize item calendars now (all bound items, or one)."""
+    from calsync.worker.runner import request_sync, run_now
+
     with errors(), open_services() as services:
         names = (
             [item]
@@ -159,6 +158,9 @@ def worker(
     ] = 1.0,
 ) -> None:
     """Poll bound calendars when due and run pending events (reads, writes), with retries."""
+    from calsync.worker.runner import run_once
+    from calsync.worker.scheduler import enqueue_due_polls, run_forever
+
     with errors(), open_services() as services:
         if not once:
             run_forever(services, interval)
@@ -179,6 +181,8 @@ def worker(
 @app.command()
 def export(item: Annotated[str, typer.Option("--item", help="Workplace item name.")]) -> None:
     """Send the item's existing future reservations to its calendar (queued as create events)."""
+    from calsync.sync import reservations as reservation_service
+
     with errors(), open_services() as services:
         count = reservation_service.export_item(services, item)
         console.print(

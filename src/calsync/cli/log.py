@@ -22,11 +22,7 @@ from calsync.cli.common import (
     show_rows,
     utc,
 )
-from calsync.exports import calendar_item_json, event_json, synchronization_json
-from calsync.store.records import RecordFilter
-from calsync.sync.reprocess import reprocess, reprocess_failed
 from calsync.tables import calendar_items_table, deltas_table, events_table
-from calsync.worker.runner import run_now
 
 events_app = typer.Typer(
     help="Events: every exchange with a calendar service.", no_args_is_help=True
@@ -52,6 +48,9 @@ def events_list(
     as_json: JsonOption = False,
 ) -> None:
     """List events, newest first."""
+    from calsync.exports import event_json
+    from calsync.store.records import RecordFilter
+
     with errors(), open_services() as services:
         where = RecordFilter(
             item_id(services, item), status, action, utc(since), utc(until), limit=limit
@@ -63,6 +62,8 @@ def events_list(
 @events_app.command("show")
 def events_show(event_id: int, as_json: JsonOption = False) -> None:
     """Show one event with its payload, provider payload and response."""
+    from calsync.exports import event_json
+
     with errors(), open_services() as services:
         [data] = named_records(services, lambda uow: [uow.events.get(event_id)], event_json)
     show_record(data, as_json, ("payload", "provider_payload", "response"))
@@ -85,6 +86,10 @@ def events_reprocess(
     ] = True,
 ) -> None:
     """Put events in error back in the queue (and run them)."""
+    from calsync.store.records import RecordFilter
+    from calsync.sync.reprocess import reprocess, reprocess_failed
+    from calsync.worker.runner import run_now
+
     with errors(), open_services() as services:
         if event_id is not None:
             ids = [event_id] if reprocess(services, event_id) else []
@@ -116,6 +121,9 @@ def items_list(
     as_json: JsonOption = False,
 ) -> None:
     """List calendar items, newest first."""
+    from calsync.exports import calendar_item_json
+    from calsync.store.records import RecordFilter
+
     with errors(), open_services() as services:
         where = RecordFilter(
             item_id(services, item), status, None, utc(since), utc(until), synchronization, limit
@@ -129,6 +137,8 @@ def items_list(
 @items_app.command("show")
 def items_show(calendar_item_id: int, as_json: JsonOption = False) -> None:
     """Show one calendar item with the provider payload it came with."""
+    from calsync.exports import calendar_item_json
+
     with errors(), open_services() as services:
         [data] = named_records(
             services, lambda uow: [uow.calendar_items.get(calendar_item_id)], calendar_item_json
@@ -149,6 +159,9 @@ def deltas_list(
     as_json: JsonOption = False,
 ) -> None:
     """List synchronizations with their delta keys and what each produced."""
+    from calsync.exports import synchronization_json
+    from calsync.store.records import RecordFilter
+
     with errors(), open_services() as services:
         where = RecordFilter(
             item_id(services, item), status, None, utc(since), utc(until), limit=limit

@@ -20,9 +20,6 @@ from calsync.cli.common import (
     show_rows,
     utc,
 )
-from calsync.exports import reservation_json
-from calsync.store.reservations import ReservationFilter
-from calsync.sync import reservations as reservation_service
 from calsync.tables import reservations_table
 
 reservations_app = typer.Typer(help="Reservations.", no_args_is_help=True)
@@ -40,6 +37,9 @@ def reservations_list(
     as_json: JsonOption = False,
 ) -> None:
     """List reservations by start time."""
+    from calsync.exports import reservation_json
+    from calsync.store.reservations import ReservationFilter
+
     with errors(), open_services() as services:
         where = ReservationFilter(item_id(services, item), status, utc(since), utc(until), limit)
         with services.uow() as uow:
@@ -57,6 +57,8 @@ def reservations_create(
     as_json: JsonOption = False,
 ) -> None:
     """Reserve an item; its calendar gets the booking through the outbox."""
+    from calsync.sync import reservations as reservation_service
+
     with errors(), open_services() as services:
         created = reservation_service.create(
             services, item, utc(start), utc(end), subject, organizer
@@ -73,6 +75,8 @@ def reservations_update(
     as_json: JsonOption = False,
 ) -> None:
     """Move or rename a reservation."""
+    from calsync.sync import reservations as reservation_service
+
     with errors(), open_services() as services:
         changed = reservation_service.update(
             services, reservation_id, utc(start), utc(end), subject
@@ -83,10 +87,14 @@ def reservations_update(
 @reservations_app.command("cancel")
 def reservations_cancel(reservation_id: str, as_json: JsonOption = False) -> None:
     """Cancel a reservation; its calendar entry is deleted through the outbox."""
+    from calsync.sync import reservations as reservation_service
+
     with errors(), open_services() as services:
         cancelled = reservation_service.cancel(services, reservation_id)
     _show_reservation(cancelled, as_json)
 
 
 def _show_reservation(reservation: Any, as_json: bool) -> None:
+    from calsync.exports import reservation_json
+
     show_rows([reservation_json(reservation)], as_json, reservations_table, one=True)
