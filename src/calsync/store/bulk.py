@@ -9,11 +9,12 @@ in the form the columns' types would bind (so no per-value processing in between
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from calsync.store.types import UTCDateTime, sqlite_text
@@ -34,7 +35,8 @@ def insert_values(
 ) -> None:
     """Rows given as lists of values in the order of `columns` (no dict per row).
 
-    A refused row raises SQLAlchemy's `IntegrityError`, on either path."""
+    The driver's errors come out as SQLAlchemy's (`IntegrityError` for a refused row,
+    `OperationalError` for a lock or a deadlock...), as on the statement path."""
     if not values:
         return
     dialect = session.get_bind().dialect.name
@@ -43,25 +45,29 @@ def insert_values(
         return
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    bulk = _copy if dialect == "postgresql" else _executemany
-    try:
-        bulk(driver, table, columns, values)
-    except _driver_integrity_errors(dialect) as exc:
-        raise IntegrityError(f"bulk insert into {table.name}", None, exc) from exc
-
-
-def _driver_integrity_errors(dialect: str) -> type[Exception]:
-    """The driver's own refusal (imported here: psycopg only loads when PostgreSQL is used)."""
     if dialect == "postgresql":
-        import psycopg
+        _copy(driver, table, columns, values)
+    else:
+        _executemany(driver, table, columns, values)
 
-        return psycopg.IntegrityError
-    return sqlite3.IntegrityError
+
+@contextmanager
+def _as_sqlalchemy_errors(statement: str, driver_error: type[Exception]) -> Iterator[None]:
+    try:
+        yield
+    except driver_error as exc:
+        raise DBAPIError.instance(statement, None, exc, driver_error) from exc
 
 
 def _copy(driver: Any, table: Table, columns: Sequence[str], values: Sequence[list[Any]]) -> None:
+    import psycopg  # here: psycopg loads only when PostgreSQL is used
+
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+    with (
+        _as_sqlalchemy_errors(statement, psycopg.Error),
+        driver.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
         for row in values:
             copy.write_row(row)
 
@@ -81,4 +87,5 @@ def _executemany(
                 if text is None:
                     text = texts[instant] = sqlite_text(instant)
                 row[index] = text
-    driver.executemany(statement, values)
+    with _as_sqlalchemy_errors(statement, sqlite3.Error):
+        driver.executemany(statement, values)
