@@ -47,9 +47,10 @@ class SyncSettings(_Strict):
     apply_batch: Annotated[int, Field(gt=0)] = 500
     poll_seconds: Annotated[float, Field(gt=0)] = 300.0
     #: A full listing keeping less than this share of the known entries (of at least
-    #: `sweep_hold_minimum` of them) cancels nothing until confirmed; an empty one never does.
-    sweep_hold_share: Annotated[float, Field(ge=0, le=1)] = 0.5
-    sweep_hold_minimum: Annotated[int, Field(ge=1)] = 10
+    #: `sweep_hold_minimum` of them) cancels nothing until confirmed; one keeping none of
+    #: them never does.
+    sweep_hold_share: Annotated[float, Field(ge=0, le=1)] = SweepGuard.share
+    sweep_hold_minimum: Annotated[int, Field(ge=1)] = SweepGuard.minimum
 
     def sweep_guard(self) -> SweepGuard:
         return SweepGuard(share=self.sweep_hold_share, minimum=self.sweep_hold_minimum)

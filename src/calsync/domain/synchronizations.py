@@ -35,9 +35,9 @@ class SweepGuard:
     """When a full listing looks like data loss rather than deletions."""
 
     #: A listing still holding less than this share of the known entries is suspicious
-    #: (0 holds only an empty listing).
+    #: (with 0, only a listing that holds none of them is).
     share: float = 0.5
-    #: Below this many known entries, only an empty listing is suspicious.
+    #: Below this many known entries, only a listing holding none of them is suspicious.
     minimum: int = 10
 
 

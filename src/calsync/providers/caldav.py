@@ -68,7 +68,9 @@ _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
 class TrafficCounters:
     """Requests and bytes on the wire: request or status line, headers, body as transferred
     (compressed when the server compressed it); `server_seconds`: from sending each request
-    to having read its answer, summed over requests (what the server and network took)."""
+    to having read its whole answer, summed over requests: the server's time to answer
+    plus the network's (connecting, sending, receiving). Only the counters keep it; an
+    Exchange does not."""
 
     requests: int = 0
     bytes_sent: int = 0
@@ -136,7 +138,7 @@ class CalDAVProvider:
 
     @property
     def counters(self) -> TrafficCounters:
-        """Requests and bytes sent and received since this provider was created."""
+        """Requests, bytes and seconds waited for answers since this provider was created."""
         return self._counters
 
     def close(self) -> None:
