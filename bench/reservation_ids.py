@@ -21,7 +21,7 @@ from pathlib import Path
 from calsync.bootstrap import start
 from calsync.config import parse
 from calsync.domain.reservations import Origin, Reservation, ReservationStatus
-from calsync.sync.apply import reservation_ids
+from calsync.sync.ids import reservation_ids
 
 BASE = datetime(2027, 1, 1, tzinfo=UTC)
 

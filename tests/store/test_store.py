@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -167,6 +168,28 @@ def test_a_booking_racing_a_synchronization_batch_is_refused_not_deadlocked(serv
     with services.uow() as uow:
         held = uow.reservations.find(ReservationFilter(status="confirmed"))
     assert [r.start for r in held] == [NINE, NINE + timedelta(hours=1)]
+
+
+def test_a_cancel_racing_a_push_keeps_where_the_provider_put_the_reservation(services):
+    """The push of a new booking records its provider id while the user cancels it: the
+    cancellation waits, then sees the provider id, so its delete reaches the calendar."""
+    made = reservation_service.create(services, "Room A", NINE, NINE + timedelta(hours=1))
+    sent = replace(made, provider_id="/rooms/a/made.ics", provider_version='"1"')
+    cancelled: list[Reservation] = []
+    user = threading.Thread(
+        target=lambda: cancelled.append(reservation_service.cancel(services, made.id))
+    )
+    with services.uow() as push:
+        push.reservations.set_provider_ref(push.items.get("Room A").id, sent)
+        user.start()
+        user.join(timeout=0.5)  # the user now waits for the push
+        push.commit()
+    user.join()
+    assert cancelled[0].provider_id == "/rooms/a/made.ics"  # what the delete event is sent to
+    with services.uow() as uow:
+        final = uow.reservations.get(made.id)
+    assert final.status == ReservationStatus.cancelled
+    assert (final.provider_id, final.provider_version) == ("/rooms/a/made.ics", '"1"')
 
 
 def test_the_policy_refuses_what_the_item_does_not_accept(services):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,27 +10,10 @@ from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationRepository
 from calsync.sync import apply
 from calsync.sync import reservations as reservation_service
-from calsync.sync.apply import Applier, ApplyReport, object_reader, reservation_ids
+from calsync.sync.apply import Applier, ApplyReport, object_reader
 from calsync.sync.pull import synchronize
 from calsync.worker.runner import request_sync
 from tests.sync.calendars import book, claim, reservations, room_settings, sync
-
-
-def test_reservation_ids_are_distinct_time_ordered_uuids_across_buffer_refills():
-    next_id = reservation_ids()
-    before_ms = time.time_ns() // 1_000_000
-    ids = [next_id() for _ in range(3000)]  # about six buffers of randomness
-    after_ms = time.time_ns() // 1_000_000
-    assert len(set(ids)) == 3000
-    assert {uuid.UUID(i).version for i in ids} == {7}
-    assert {uuid.UUID(i).variant for i in ids} == {uuid.RFC_4122}
-    assert all(str(uuid.UUID(i)) == i for i in ids)  # canonical text, as the database keeps it
-    assert {i[19] for i in ids} == set("89ab")  # every variant digit turns up
-    stamps = [uuid.UUID(i).int >> 80 for i in ids]  # the leading 48 bits: Unix milliseconds
-    assert before_ms <= min(stamps) <= max(stamps) <= after_ms
-    assert stamps == sorted(stamps)  # made later, sorted later: side by side in an index
-    time.sleep(0.002)
-    assert reservation_ids()() > max(ids)  # another run, later: after all of them
 
 
 def apply_pending(services) -> ApplyReport:

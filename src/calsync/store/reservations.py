@@ -99,6 +99,20 @@ class ReservationRepository:
             raise NotFound(f"no reservation {reservation_id!r}")
         return self._to_domain(row)
 
+    def get_for_write(self, reservation_id: str) -> Reservation:
+        """The reservation as committed once this transaction holds its item's writer lock:
+        a change written from it overwrites no write that raced it (a push recording where
+        the provider keeps it, say)."""
+        item_id = self.session.scalar(
+            select(ReservationRow.item_id).where(ReservationRow.id == reservation_id)
+        )
+        if item_id is None:
+            raise NotFound(f"no reservation {reservation_id!r}")
+        self.lock_item(item_id)
+        row = self.session.get(ReservationRow, reservation_id, populate_existing=True)
+        assert row is not None  # reservations are cancelled, never deleted
+        return self._to_domain(row)
+
     def of_uids(self, item_id: int, uids: Iterable[str]) -> dict[str, list[Reservation]]:
         found: dict[str, list[Reservation]] = defaultdict(list)
         uid_list = list(set(uids))
@@ -150,9 +164,10 @@ class ReservationRepository:
         PostgreSQL: a transaction-level advisory lock. Without it, two transactions that
         insert overlapping reservations can each wait for the other while checking the
         exclusion constraint, and one of them dies of a deadlock instead of being refused
-        as a double booking. Taken before reading the item's occupancy, it also lets the
-        policy decide on what is committed. SQLite: every writer already goes one at a time
-        (`BEGIN IMMEDIATE`). Taking it again in the same transaction is harmless.
+        as a double booking. What a transaction reads after taking it is what the item's
+        other writers committed (`get_for_write`; a booking's occupancy). SQLite: every
+        writer already goes one at a time (`BEGIN IMMEDIATE`). Taking it again in the same
+        transaction is harmless.
         """
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(
@@ -180,10 +195,10 @@ class ReservationRepository:
     def save(self, reservation: Reservation, now: datetime) -> None:
         self.update_many([reservation], now)
 
-    def set_provider_ref(self, reservation: Reservation) -> None:
-        """Where the provider keeps this reservation now (its provider id and version);
-        nothing else changes."""
-        self.lock_item(self.item_ids[reservation.item])
+    def set_provider_ref(self, item_id: int, reservation: Reservation) -> None:
+        """Where the provider keeps this reservation of `item_id` now (its provider id and
+        version); nothing else changes."""
+        self.lock_item(item_id)
         self.session.execute(
             update(ReservationRow)
             .where(ReservationRow.id == reservation.id)

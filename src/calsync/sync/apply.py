@@ -9,8 +9,6 @@ a `respond` event is written in the same transaction (the outbox).
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +26,7 @@ from calsync.errors import DoubleBooking, InvalidCalendarData
 from calsync.store.items import StoredItem
 from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
+from calsync.sync.ids import reservation_ids
 from calsync.sync.reading import ObjectReader
 
 #: After creating this many reservations, an applier refreshes the planner's statistics once.
@@ -389,29 +388,6 @@ def _differs_beyond_version(a: Reservation, b: Reservation) -> bool:
 
 
 #: The UUID variant digit (RFC 9562: binary 10xx) for any random hex digit.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def reservation_ids() -> Callable[[], str]:
-    """Time-ordered (version 7, RFC 9562) UUIDs, as text: 48 bits of Unix milliseconds,
-    then randomness cut from a buffer (one system call per thousand reservations, no
-    `uuid.UUID` object per id: a large synchronization makes tens of thousands).
-
-    Ids made one after the other land side by side in the primary key's B-tree instead of
-    all over it: SQLite inserts 59,335 reservations in 1.3 s instead of 1.6 s
-    (`bench/reservation_ids.py`). One generator per batch of writes."""
-    digits, used = "", 0
-
-    def next_id() -> str:
-        nonlocal digits, used
-        if used + 20 > len(digits):
-            digits, used = os.urandom(10 * 1024).hex(), 0
-        r = digits[used : used + 20]
-        used += 20
-        t = f"{time.time_ns() // 1_000_000:012x}"
-        return f"{t[:8]}-{t[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
-
-    return next_id
 
 
 def _answer(stored: StoredItem, row: PendingItem, plan: Plan, now: datetime) -> dict[str, Any]:

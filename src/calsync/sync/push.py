@@ -225,13 +225,15 @@ def _finish(
     with services.uow() as uow:
         now = services.clock()
         event = uow.events.get(event_id)
+        # The item's writer lock first, then the event's row: a transaction holding the
+        # lock never waits for an event row that this one would hold.
+        if reservation is not None:
+            uow.reservations.set_provider_ref(event.item_id, reservation)
+        if mirrors is not None:
+            uow.reservations.set_version_of(*mirrors)
         event.state, event.error = EventState.processed.value, ""
         event.provider_payload, event.response = provider_payload, response
         event.claimed_until, event.updated_at = None, now
-        if reservation is not None:
-            uow.reservations.set_provider_ref(reservation)
-        if mirrors is not None:
-            uow.reservations.set_version_of(*mirrors)
         uow.commit()
 
 

@@ -22,6 +22,7 @@ from calsync.errors import CalsyncError
 from calsync.store.items import StoredItem
 from calsync.store.reservations import ReservationFilter
 from calsync.store.unit_of_work import UnitOfWork
+from calsync.sync.ids import reservation_id
 
 
 class PolicyViolation(CalsyncError):
@@ -44,7 +45,7 @@ def create(
         now = services.clock()
         stored = uow.items.get(item)
         reservation = Reservation(
-            id=str(uuid.uuid4()),
+            id=reservation_id(),
             item=item,
             start=start,
             end=end,
@@ -70,7 +71,7 @@ def update(
 ) -> Reservation:
     with services.uow() as uow:
         now = services.clock()
-        current = uow.reservations.get(reservation_id)
+        current = uow.reservations.get_for_write(reservation_id)
         stored = uow.items.get(current.item)
         changed = replace(
             current,
@@ -91,7 +92,7 @@ def cancel(
 ) -> Reservation:
     with services.uow() as uow:
         now = services.clock()
-        current = uow.reservations.get(reservation_id)
+        current = uow.reservations.get_for_write(reservation_id)
         if current.status == ReservationStatus.cancelled:
             return current
         stored = uow.items.get(current.item)
