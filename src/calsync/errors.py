@@ -5,6 +5,7 @@ CalsyncError
 ├── NotFound                         an item, reservation, event or calendar item is unknown
 ├── InvalidCalendarData(reason)      one calendar entry cannot be read (bad iCalendar, zone, times)
 ├── DoubleBooking                    the store refused an overlapping reservation
+├── ReservationChanged               a write found a reservation changed since it was read
 └── ProviderError                    a calendar service failed
     ├── DeltaKeyExpired              the delta key is no longer valid: synchronize in full
     ├── ProviderThrottled(retry_after)  429/503: try again later
@@ -37,6 +38,10 @@ class InvalidCalendarData(CalsyncError):
 
 class DoubleBooking(CalsyncError):
     """The store refused a reservation that overlaps an active one of the same item."""
+
+
+class ReservationChanged(CalsyncError):
+    """Another writer changed a reservation between this writer's read and its write."""
 
 
 class CalendarBusy(CalsyncError):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from calsync.domain.reservations import ReservationStatus
 from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationRepository
 from calsync.sync import apply
@@ -13,7 +14,7 @@ from calsync.sync import reservations as reservation_service
 from calsync.sync.apply import Applier, ApplyReport, object_reader
 from calsync.sync.pull import synchronize
 from calsync.worker.runner import request_sync
-from tests.sync.calendars import book, claim, reservations, room_settings, sync
+from tests.sync.calendars import book, claim, ics, reservations, room_settings, sync, vevent
 
 
 def apply_pending(services) -> ApplyReport:
@@ -62,6 +63,41 @@ def test_a_batch_the_database_refuses_is_redone_one_item_at_a_time(
         items = uow.calendar_items.find(RecordFilter())
     assert sorted(row.status for row in items) == ["applied"] * 4 + ["rejected"]
     assert "conflict" in next(row.outcome for row in items if row.status == "rejected")
+
+
+@pytest.mark.radicale
+def test_a_booking_moved_in_calsync_while_its_batch_is_decided_is_not_moved_back(
+    make_services, room_calendar, monkeypatch
+):
+    """The organizer renames the meeting in the calendar; while the applier decides that
+    change, the front desk moves the booking in calsync. The batch, decided on the
+    booking as it was, is refused and redone under the lock: the move (the newer
+    revision) stands."""
+    services = make_services(room_settings(room_calendar))
+    provider = services.provider("dav")
+    href = book(provider, room_calendar, "m2", 2)  # 2 December, 09:00-10:00 UTC
+    sync(services)
+    [held] = reservations(services)
+    renamed = ics(vevent("m2", "20261202T100000", "20261202T110000", "Renamed"))
+    provider.update(room_calendar, href, renamed, None)
+    synchronize(services, claim(services, request_sync(services, "Room A")))  # recorded only
+    moved_to = datetime(2026, 12, 2, 13, tzinfo=UTC)
+    write = apply._Decided.write
+    desk: list[bool] = []
+
+    def desk_moves_it_first(decided, uow):
+        if not desk:  # once: the redo writes as usual
+            desk.append(True)
+            reservation_service.update(services, held.id, moved_to, moved_to + timedelta(hours=1))
+        write(decided, uow)
+
+    monkeypatch.setattr(apply._Decided, "write", desk_moves_it_first)
+    apply_pending(services)
+
+    [final] = reservations(services)
+    assert desk == [True]
+    assert (final.start, final.sequence) == (moved_to, held.sequence + 1)
+    assert final.status == ReservationStatus.confirmed
 
 
 @pytest.mark.radicale

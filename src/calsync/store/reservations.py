@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, select, text, update
+from sqlalchemy import Select, Table, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
 from calsync.domain.reservations import Origin, Reservation, ReservationStatus
-from calsync.errors import DoubleBooking, NotFound
+from calsync.errors import DoubleBooking, NotFound, ReservationChanged
 from calsync.store.bulk import insert_values
 from calsync.store.tables import ReservationRow
 
@@ -184,10 +184,34 @@ class ReservationRepository:
             except IntegrityError as exc:
                 raise _double_booking(exc) from exc
 
-    def update_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
-        if reservations:
-            self._lock_items_of(reservations)
-            self._guarded(update(ReservationRow), [self._to_row(r, now) for r in reservations])
+    def update_many(
+        self,
+        reservations: Sequence[Reservation],
+        now: datetime,
+        as_read: Sequence[Reservation] | None = None,
+    ) -> None:
+        """Write changed reservations. With `as_read` (each one as its writer read it,
+        outside this transaction), a reservation another writer changed since then is not
+        overwritten: `ReservationChanged` is raised instead, for the writer to decide again
+        under the lock (optimistic concurrency)."""
+        if not reservations:
+            return
+        self._lock_items_of(reservations)
+        rows = [self._to_row(r, now) for r in reservations]
+        if as_read is None:
+            self._guarded(update(ReservationRow), rows)
+            return
+        for row, seen in zip(rows, as_read, strict=True):
+            row["seen_id"] = row.pop("id")
+            row.update({f"seen_{name}": value for name, value in _seen(seen).items()})
+        try:
+            written = self.session.connection().execute(_UPDATE_AS_READ, rows).rowcount
+        except IntegrityError as exc:
+            raise _double_booking(exc) from exc
+        if written != len(rows):
+            raise ReservationChanged(
+                f"{len(rows) - written} of {len(rows)} reservations changed since they were read"
+            )
 
     def add(self, reservation: Reservation, now: datetime) -> None:
         self.add_many([reservation], now)
@@ -280,6 +304,40 @@ class ReservationRepository:
             provider_version=row.provider_version,
             reason=row.reason,
         )
+
+
+def _seen(r: Reservation) -> dict[str, Any]:
+    """What another writer changes in a reservation (a booking moved or cancelled in
+    calsync, a push recording where the provider keeps it)."""
+    return {
+        "status": r.status.value,
+        "sequence": r.sequence,
+        "start_at": r.start,
+        "end_at": r.end,
+        "provider_id": r.provider_id,
+        "provider_version": r.provider_version,
+    }
+
+
+#: A changed reservation's row, written only if it is still as its writer read it.
+_UPDATE_AS_READ = (
+    update(RESERVATIONS)
+    .where(
+        RESERVATIONS.c.id == bindparam("seen_id"),
+        *(
+            RESERVATIONS.c[name].is_not_distinct_from(bindparam(f"seen_{name}"))
+            for name in (
+                "status",
+                "sequence",
+                "start_at",
+                "end_at",
+                "provider_id",
+                "provider_version",
+            )
+        ),
+    )
+    .values({name: bindparam(name) for name in _INSERTED[1:-1]})
+)
 
 
 def _double_booking(exc: Exception) -> Exception:

@@ -22,7 +22,7 @@ from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import Reservation, ReservationStatus
-from calsync.errors import DoubleBooking, InvalidCalendarData
+from calsync.errors import DoubleBooking, InvalidCalendarData, ReservationChanged
 from calsync.store.items import StoredItem
 from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
@@ -62,28 +62,34 @@ class _Writes:
     """What a batch writes, in the order it was decided.
 
     The order matters: a reservation may take a span that another one, earlier in the
-    batch, gave up. Consecutive writes of one kind go to the database together.
+    batch, gave up. Consecutive writes of one kind go to the database together. A changed
+    reservation goes with the reservation as it was read: the write is refused if another
+    writer (a booking moved or cancelled in calsync, a push) changed it in between.
     """
 
-    runs: list[tuple[bool, list[Reservation]]] = field(default_factory=list)
+    runs: list[tuple[bool, list[Reservation], list[Reservation]]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     new_id: Callable[[], str] = field(default_factory=lambda: reservation_ids())
 
     @property
     def created(self) -> int:
-        return sum(len(reservations) for is_new, reservations in self.runs if is_new)
+        return sum(len(reservations) for is_new, reservations, _ in self.runs if is_new)
 
-    def add(self, is_new: bool, reservation: Reservation) -> None:
+    def add(self, reservation: Reservation, as_read: Reservation | None) -> None:
+        """A new reservation (`as_read` None) or a changed one, as it was read."""
+        is_new = as_read is None
         if not self.runs or self.runs[-1][0] != is_new:
-            self.runs.append((is_new, []))
+            self.runs.append((is_new, [], []))
         self.runs[-1][1].append(reservation)
+        if as_read is not None:
+            self.runs[-1][2].append(as_read)
 
     def flush(self, uow: UnitOfWork, now: datetime) -> None:
-        for is_new, reservations in self.runs:
+        for is_new, reservations, as_read in self.runs:
             if is_new:
                 uow.reservations.add_many(reservations, now)
             else:
-                uow.reservations.update_many(reservations, now)
+                uow.reservations.update_many(reservations, now, as_read)
         uow.events.add_many(self.answers)
         for synchronization_id, count in Counter(
             a["synchronization_id"] for a in self.answers
@@ -107,8 +113,9 @@ class Applier:
     Writing a batch (mostly the database's own work, done without holding the GIL) runs in
     a thread while the next batch is decided; at most one batch is in flight. A batch that
     touches a UID or provider id of the batch in flight waits for it to land. When the
-    database refuses the batch in flight (someone else booked meanwhile), the batch decided
-    after it is thrown away and both are redone one item at a time. `with` it, so that the
+    database refuses the batch in flight (someone else booked meanwhile, or changed a
+    reservation the batch changes), the batch decided after it is thrown away and both
+    are redone one item at a time, each decided under the item's writer lock. `with` it, so that the
     writer ends.
     """
 
@@ -189,7 +196,7 @@ class Applier:
         self._in_flight = None
         try:
             writing.result()
-        except DoubleBooking:
+        except (DoubleBooking, ReservationChanged):
             self._occupancy = None
             ids = [row.id for row in decided.rows]
             _apply_one_by_one(
@@ -339,8 +346,9 @@ def _apply_one(
         change = Change(obj, row.provider_id, row.provider_version, window)
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
         existing[obj.uid] = _after(current, plan)
+    as_read = {r.id: r for r in current}  # from the database, or from earlier in the batch
     for action in plan.actions:
-        writes.add(isinstance(action, Create), action.reservation)
+        writes.add(action.reservation, as_read.get(action.reservation.id))
     if plan.room_partstat is not None:
         writes.answers.append(_answer(stored, row, plan, now))
     status, outcome = _verdict(plan, current)
@@ -385,9 +393,6 @@ def _only_versions_changed(plan: Plan, current: Sequence[Reservation]) -> bool:
 
 def _differs_beyond_version(a: Reservation, b: Reservation) -> bool:
     return replace(a, provider_version=b.provider_version) != b
-
-
-#: The UUID variant digit (RFC 9562: binary 10xx) for any random hex digit.
 
 
 def _answer(stored: StoredItem, row: PendingItem, plan: Plan, now: datetime) -> dict[str, Any]:
