@@ -203,7 +203,7 @@ class ReservationRepository:
             return
         for row, seen in zip(rows, as_read, strict=True):
             row["seen_id"] = row.pop("id")
-            row.update({f"seen_{name}": value for name, value in _seen(seen).items()})
+            row.update(_seen(seen))
         try:
             written = self.session.connection().execute(_UPDATE_AS_READ, rows).rowcount
         except IntegrityError as exc:
@@ -306,17 +306,14 @@ class ReservationRepository:
         )
 
 
+#: What another writer changes in a reservation (a booking moved or cancelled in calsync,
+#: a push recording where the provider keeps it): a guarded write compares these.
+_SEEN = ("status", "sequence", "start_at", "end_at", "provider_id", "provider_version")
+
+
 def _seen(r: Reservation) -> dict[str, Any]:
-    """What another writer changes in a reservation (a booking moved or cancelled in
-    calsync, a push recording where the provider keeps it)."""
-    return {
-        "status": r.status.value,
-        "sequence": r.sequence,
-        "start_at": r.start,
-        "end_at": r.end,
-        "provider_id": r.provider_id,
-        "provider_version": r.provider_version,
-    }
+    values = (r.status.value, r.sequence, r.start, r.end, r.provider_id, r.provider_version)
+    return {f"seen_{name}": value for name, value in zip(_SEEN, values, strict=True)}
 
 
 #: A changed reservation's row, written only if it is still as its writer read it.
@@ -324,17 +321,7 @@ _UPDATE_AS_READ = (
     update(RESERVATIONS)
     .where(
         RESERVATIONS.c.id == bindparam("seen_id"),
-        *(
-            RESERVATIONS.c[name].is_not_distinct_from(bindparam(f"seen_{name}"))
-            for name in (
-                "status",
-                "sequence",
-                "start_at",
-                "end_at",
-                "provider_id",
-                "provider_version",
-            )
-        ),
+        *(RESERVATIONS.c[name].is_not_distinct_from(bindparam(f"seen_{name}")) for name in _SEEN),
     )
     .values({name: bindparam(name) for name in _INSERTED[1:-1]})
 )
