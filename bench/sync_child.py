@@ -2,8 +2,8 @@
 
 Run by `initial_and_incremental.py` in a fresh interpreter per measurement, so that the peak
 RSS is the whole process's. The synchronization goes through the product's code path, the
-one `calsync sync` takes: `start(settings)`, `request_sync`, claim the read event,
-`run_event` (fetch, calendar items, apply into reservations). Outbound events (the room's
+one `calsync sync` takes: `start(settings)`, `request_sync`, `run_now` (claim the read
+event, then fetch, record calendar items, apply them into reservations). Outbound events (the room's
 answers to clashes) are left queued: no worker runs.
 
 With --init it only creates the schema and the item, as `calsync init` does before the
@@ -20,7 +20,6 @@ import cProfile
 import json
 import resource
 import time
-from datetime import timedelta
 from typing import Any
 
 from calendar_data import CALENDAR, ROOM_ADDRESS, ZONE
@@ -30,7 +29,7 @@ from calsync.bootstrap import Services, start
 from calsync.config import parse
 from calsync.providers.caldav import CalDAVProvider
 from calsync.store.tables import EventRow, ReservationRow
-from calsync.worker.runner import RunResult, request_sync, run_event
+from calsync.worker.runner import RunResult, request_sync, run_now
 
 ITEM = "Bench Room"
 CONNECTION = "bench"
@@ -56,18 +55,8 @@ def settings(database_url: str, dav_url: str) -> Any:
     )
 
 
-def claim(services: Services, event_id: int) -> int:
-    """Mark the read event as taken by this process, as `calsync sync` does."""
-    with services.uow() as uow:
-        event = uow.events.get(event_id)
-        lease = timedelta(seconds=services.settings.sync.lease_seconds)
-        event.state, event.claimed_until = "processing", services.clock() + lease
-        uow.commit()
-    return event_id
-
-
 def synchronize(services: Services) -> RunResult:
-    return run_event(services, claim(services, request_sync(services, ITEM)))
+    return run_now(services, request_sync(services, ITEM))
 
 
 def counts(database_url: str) -> dict[str, dict[str, int]]:

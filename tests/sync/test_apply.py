@@ -23,7 +23,7 @@ def apply_pending(services) -> ApplyReport:
         stored = uow.items.get("Room A")
     with (
         object_reader(stored, services.clock()) as reader,
-        Applier(services, stored.id, reader) as applier,
+        Applier(services, stored, reader) as applier,
     ):
         return applier.apply()
 

@@ -1,4 +1,5 @@
-"""`Applier(services, item_id, reader).apply()`: carry out the pending calendar items of one item.
+"""`Applier(services, stored, reader).apply()`: carry out the pending calendar items of one
+item.
 
 Each calendar item is read (`read_calendar_object`), decided (`decide`, a pure plan) and
 its plan written. Items are applied in batches, one transaction per batch, so that a
@@ -115,12 +116,13 @@ class Applier:
     touches a UID or provider id of the batch in flight waits for it to land. When the
     database refuses the batch in flight (someone else booked meanwhile, or changed a
     reservation the batch changes), the batch decided after it is thrown away and both
-    are redone one item at a time, each decided under the item's writer lock. `with` it, so that the
-    writer ends.
+    are redone one item at a time, each decided under the item's writer lock. `with` it,
+    so that the writer ends.
     """
 
-    def __init__(self, services: Services, item_id: int, reader: ObjectReader) -> None:
-        self.services, self.item_id, self.reader = services, item_id, reader
+    def __init__(self, services: Services, stored: StoredItem, reader: ObjectReader) -> None:
+        self.services, self.reader = services, reader
+        self.item_id, self._stored = stored.id, stored
         self.report = ApplyReport()
         self._occupancy: Occupancy | None = None
         self._statistics_fresh = False
@@ -129,8 +131,6 @@ class Applier:
         self._in_flight: tuple[_Decided, Future[None]] | None = None
         self._after_id = 0  # calendar items up to this id are written or in flight
         self._batch_size = services.settings.sync.apply_batch
-        with services.read() as uow:
-            self._stored = uow.items.by_id(item_id)
 
     def apply(self, through_id: int | None = None) -> ApplyReport:
         """Apply what is pending (up to the calendar item `through_id`) and wait until it
@@ -338,32 +338,32 @@ def _apply_one(
     now: datetime,
     writes: _Writes,
 ) -> CalendarItemStatus:
+    current = existing.get(row.provider_id if obj is None else obj.uid, [])
+    as_read = {r.id: r for r in current}  # from the database, or from earlier in the batch
     if obj is None:
-        current = existing.get(row.provider_id, [])
         plan = decide_removal(current, occupancy)
     else:
-        current = existing.get(obj.uid, [])
         change = Change(obj, row.provider_id, row.provider_version, window)
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
-        existing[obj.uid] = _after(current, plan)
-    as_read = {r.id: r for r in current}  # from the database, or from earlier in the batch
+        existing[obj.uid] = _after(as_read, plan)
     for action in plan.actions:
         writes.add(action.reservation, as_read.get(action.reservation.id))
     if plan.room_partstat is not None:
         writes.answers.append(_answer(stored, row, plan, now))
-    status, outcome = _verdict(plan, current)
+    status, outcome = _verdict(plan, as_read)
     row.status, row.outcome, row.applied_at = status.value, outcome, now
     return status
 
 
-def _after(current: Sequence[Reservation], plan: Plan) -> list[Reservation]:
-    by_id = {r.id: r for r in current}
+def _after(before: dict[str, Reservation], plan: Plan) -> list[Reservation]:
+    by_id = dict(before)
     for action in plan.actions:
         by_id[action.reservation.id] = action.reservation
     return list(by_id.values())
 
 
-def _verdict(plan: Plan, current: Sequence[Reservation]) -> tuple[CalendarItemStatus, str]:
+def _verdict(plan: Plan, before: dict[str, Reservation]) -> tuple[CalendarItemStatus, str]:
+    """The calendar item's status and outcome; `before`: the reservations it found, by id."""
     created = [a for a in plan.actions if isinstance(a, Create)]
     updated = [a for a in plan.actions if isinstance(a, Update)]
     cancelled = [a for a in plan.actions if isinstance(a, Cancel)]
@@ -371,15 +371,14 @@ def _verdict(plan: Plan, current: Sequence[Reservation]) -> tuple[CalendarItemSt
     declined = [a for a in created + updated if a.reservation.status == ReservationStatus.declined]
     if declined:
         outcome += f", declined {len(declined)} ({declined[0].reservation.reason})"
-    if plan.changes_nothing or _only_versions_changed(plan, current):
+    if plan.changes_nothing or _only_versions_changed(plan, before):
         return CalendarItemStatus.skipped, "no effective change"
     if declined and len(declined) == len(created) + len(updated) and not cancelled:
         return CalendarItemStatus.rejected, outcome
     return CalendarItemStatus.applied, outcome
 
 
-def _only_versions_changed(plan: Plan, current: Sequence[Reservation]) -> bool:
-    before = {r.id: r for r in current}
+def _only_versions_changed(plan: Plan, before: dict[str, Reservation]) -> bool:
     for action in plan.actions:
         old = before.get(action.reservation.id)
         if not isinstance(action, Update) or old is None:

@@ -108,7 +108,7 @@ def _read(services: Services, event_id: int, item_id: int, payload: dict[str, An
     full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
     with (
         object_reader(stored, services.clock()) as reader,
-        Applier(services, item_id, reader) as applier,
+        Applier(services, stored, reader) as applier,
     ):
         if full or stored.delta_key is None:
             reader.warm_up()  # a full listing is coming: start the pool while the server lists
