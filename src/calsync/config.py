@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from calsync.domain.items import (
     BookingPolicy,
     CalendarBinding,
+    ConflictResolution,
     ItemKind,
     Location,
     WorkplaceItem,
@@ -92,6 +93,9 @@ class BindingSettings(_Strict):
     window_past_days: Annotated[int, Field(ge=0)] = 30
     window_ahead_days: Annotated[int, Field(gt=0)] | None = None
     dry_run: bool = False
+    #: Whose change wins when calsync's pending change meets a change made in the calendar
+    #: to an object calsync created: "calendar" (default) or "calsync".
+    conflict_resolution: ConflictResolution = ConflictResolution.calendar
 
 
 class ItemSettings(_Strict):
@@ -170,6 +174,7 @@ class Settings(_Strict):
             window_past=timedelta(days=binding.window_past_days),
             window_ahead=timedelta(days=ahead),
             dry_run=binding.dry_run,
+            conflict_resolution=binding.conflict_resolution,
         )
 
 

@@ -30,6 +30,15 @@ class BookingPolicy:
     decline_conflicts: bool = True
 
 
+class ConflictResolution(StrEnum):
+    """Whose change wins when calsync's pending change meets a change made in the calendar
+    to an object calsync created (vdirsyncer's `conflict_resolution`). Objects someone else
+    owns (their meetings, their series) always take the owner's word."""
+
+    calendar = "calendar"
+    calsync = "calsync"
+
+
 @dataclass(frozen=True)
 class CalendarBinding:
     """How one item is synchronized with one calendar of one connection."""
@@ -41,6 +50,7 @@ class CalendarBinding:
     window_past: timedelta = timedelta(days=30)
     window_ahead: timedelta = timedelta(days=365)
     dry_run: bool = False
+    conflict_resolution: ConflictResolution = ConflictResolution.calendar
 
 
 @dataclass(frozen=True)

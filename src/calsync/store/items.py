@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from calsync.domain.items import (
     BookingPolicy,
     CalendarBinding,
+    ConflictResolution,
     ItemKind,
     Location,
     WorkplaceItem,
@@ -140,4 +141,5 @@ def _load_binding(text: str | None) -> CalendarBinding | None:
     data: dict[str, Any] = json.loads(text)
     data["window_past"] = timedelta(seconds=data["window_past"])
     data["window_ahead"] = timedelta(seconds=data["window_ahead"])
+    data["conflict_resolution"] = ConflictResolution(data.get("conflict_resolution", "calendar"))
     return CalendarBinding(**data)

@@ -151,6 +151,13 @@ class CalendarItemRepository:
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_rows(self.session, CALENDAR_ITEMS, rows)
 
+    def add(self, row: dict[str, Any]) -> int:
+        """One calendar item; its id."""
+        added = CalendarItemRow(**row)
+        self.session.add(added)
+        self.session.flush()
+        return added.id
+
     def get(self, calendar_item_id: int) -> CalendarItemRow:
         row = self.session.get(CalendarItemRow, calendar_item_id)
         if row is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, select, text, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -231,14 +231,29 @@ class ReservationRepository:
             )
         )
 
-    def set_version_of(self, item_id: int, provider_id: str, version: str | None) -> None:
-        """The provider's new version of an object, on every reservation mirroring it."""
+    def set_version_of(
+        self,
+        item_id: int,
+        provider_id: str,
+        version: str | None,
+        based_on: Collection[str | None] | None = None,
+    ) -> None:
+        """The provider's new version of an object, on every reservation mirroring it.
+
+        With `based_on` (the versions the write was based on), only on the reservations
+        still at one of them: one that a read moved on to a newer version meanwhile keeps
+        it, so that the organizer's change is not taken for an echo of ours."""
         self.lock_item(item_id)
-        self.session.execute(
-            update(ReservationRow)
-            .where(ReservationRow.item_id == item_id, ReservationRow.provider_id == provider_id)
-            .values(provider_version=version)
+        query = update(ReservationRow).where(
+            ReservationRow.item_id == item_id, ReservationRow.provider_id == provider_id
         )
+        if based_on is not None:
+            versions = [v for v in based_on if v is not None]
+            held: ColumnElement[bool] = ReservationRow.provider_version.in_(versions)
+            if None in based_on:
+                held = or_(held, ReservationRow.provider_version.is_(None))
+            query = query.where(held)
+        self.session.execute(query.values(provider_version=version))
 
     def refresh_statistics(self) -> None:
         """PostgreSQL's planner statistics for reservations, after a bulk load (SQLite: none)."""

@@ -245,6 +245,16 @@ class _Decided:
         uow.calendar_items.settle(self.rows)
 
 
+def apply_now(services: Services, stored: StoredItem, ids: Sequence[int]) -> ApplyReport:
+    """Apply these calendar items at once, one at a time, each decided under the item's
+    writer lock (a change an outbound event found in the calendar, say)."""
+    report = ApplyReport()
+    now = services.clock()
+    with object_reader(stored, now) as reader:
+        _apply_one_by_one(services, stored, reader, now, report, ids)
+    return report
+
+
 def _apply_one_by_one(
     services: Services,
     stored: StoredItem,

@@ -73,7 +73,7 @@ def synchronize(
         raise ConfigError(f"item {stored.item.name!r} has no active calendar binding")
     provider = services.provider(binding.connection)
     key_before = None if full else stored.delta_key
-    recording = _Recording(services, event_id, stored, key_before, on_recorded)
+    recording = _Recording(services, event_id, stored, key_before, on_recorded, repair=full)
     detail = ""
     try:
         try:
@@ -98,8 +98,12 @@ class _Recording:
         stored: StoredItem,
         key_before: str | None,
         on_recorded: PageRecorded | None,
+        repair: bool = False,
     ) -> None:
         self.services, self.event_id, self.stored = services, event_id, stored
+        # A full synchronization asked for: every listed object is applied again, whatever
+        # version calsync recorded for it, so that any divergence is repaired.
+        self.repair = repair
         self.key_before, self.on_recorded = key_before, on_recorded
         self.started = services.clock()
         self.full = key_before is None
@@ -203,7 +207,9 @@ class _Recording:
                 self.stored.id, {change.provider_id for change in changes}
             )
         )
-        return [row for change in changes if (row := _calendar_item(change, known, full))]
+        return [
+            row for change in changes if (row := _calendar_item(change, known, full, self.repair))
+        ]
 
     def _known(self, uow: UnitOfWork) -> Known:
         if self._known_all is None:
@@ -225,12 +231,14 @@ def _key(change: RemoteChange) -> tuple[str, str | None, bool]:
     return (change.provider_id, change.version, change.removed)
 
 
-def _calendar_item(change: RemoteChange, known: Known, full: bool) -> dict[str, Any] | None:
+def _calendar_item(
+    change: RemoteChange, known: Known, full: bool, repair: bool = False
+) -> dict[str, Any] | None:
     versions = known.get(change.provider_id)
     if change.removed:
         # A removal of something we never held (added and removed between two reads) is no change.
         return _cancellation(change.provider_id, "deleted in the calendar") if versions else None
-    if versions and change.version in versions:
+    if versions and change.version in versions and not repair:
         # Our own write coming back, or (in a full listing) an entry that did not change.
         return (
             None

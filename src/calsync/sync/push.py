@@ -7,6 +7,15 @@ binding the provider payload is built and kept, and nothing is sent.
 
 `create` on a reservation that already has a provider id becomes an update, so that
 reprocessing a create that reached the provider is safe.
+
+Every write is based on the version calsync last applied (`calsync.sync.conflicts`): its
+own objects are replaced or deleted with `If-Match` on the version it holds; someone
+else's (a room answer, an occurrence edit) are edited only while still at a version it
+applied. When the calendar changed the object meanwhile, that change is applied first;
+then the binding's `conflict_resolution` settles calsync's pending change to its own
+objects ("calendar", the default: it is superseded; "calsync": it is sent over the
+calendar's), while an edit of someone else's meeting always gives way to its organizer.
+A superseded event is processed, its response saying why, never left in error.
 """
 
 from __future__ import annotations
@@ -15,29 +24,46 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from calsync.bootstrap import Services
 from calsync.domain.calendar_edits import cancel_occurrence, reschedule
 from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.events import Action, EventState
-from calsync.domain.items import CalendarBinding
+from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Origin, Reservation
 from calsync.errors import ConfigError, ProviderError, ProviderRejected
 from calsync.providers.base import Exchange, Provider, WriteResult
 from calsync.store.items import StoredItem
-
-Written = TypeVar("Written")
+from calsync.store.unit_of_work import UnitOfWork
+from calsync.sync.conflicts import (
+    CalendarMoved,
+    apply_calendar_state,
+    based_on_applied,
+    read_current,
+    refused_as_changed,
+)
 
 DRY_RUN = "dry run: nothing was sent to the provider"
 
 
 class Mirrors(NamedTuple):
-    """Every reservation of `item_id` mirroring `provider_id` now has `version` there."""
+    """Every reservation of `item_id` mirroring `provider_id` at one of the versions the
+    write was `based_on` now has `version` there."""
 
     item_id: int
     provider_id: str
     version: str | None
+    based_on: frozenset[str | None]
+
+
+class _Sent(NamedTuple):
+    """What a write left: where the reservation now lives, the exchange, and the version
+    every mirror of an edited object takes."""
+
+    reservation: Reservation | None
+    exchange: Exchange
+    mirrors: Mirrors | None = None
 
 
 def push_event(services: Services, event_id: int) -> None:
@@ -46,11 +72,12 @@ def push_event(services: Services, event_id: int) -> None:
         action, payload = Action(event.action), json.loads(event.payload)
         stored = uow.items.by_id(event.item_id)
         reservation = uow.reservations.get(event.reservation_id) if event.reservation_id else None
+        applied = _applied_versions(uow, stored.id, payload, reservation)
     binding = stored.item.binding
     if binding is None:
         raise ConfigError(f"item {stored.item.name!r} has no calendar binding")
     if action == Action.respond:
-        _respond(services, event_id, payload, stored, binding)
+        _respond(services, event_id, payload, stored, binding, applied)
         return
     assert reservation is not None, f"event {event_id} names no reservation"
     now = services.clock()
@@ -60,15 +87,34 @@ def push_event(services: Services, event_id: int) -> None:
         return
     provider = services.provider(binding.connection)
     try:
-        sent, exchange = _send(provider, stored, binding, action, reservation, data, now)
+        attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
+        sent = (
+            _settle(services, event_id, stored, provider, action, reservation, data, attempt)
+            if isinstance(attempt, CalendarMoved)
+            else attempt
+        )
     except ProviderError:
         _keep_provider_payload(services, event_id, data.decode())
         raise
-    mirrors = None
-    if sent is not None and sent.provider_id is not None and _edits_in_place(reservation):
-        # An edit changed the object every occurrence mirrors: all take its new version.
-        mirrors = Mirrors(stored.id, sent.provider_id, sent.provider_version)
-    _finish(services, event_id, exchange.request, exchange.response, sent, mirrors)
+    if isinstance(sent, str):
+        _finish(services, event_id, data.decode(), sent, reservation=None)
+        return
+    exchange = sent.exchange
+    _finish(services, event_id, exchange.request, exchange.response, sent.reservation, sent.mirrors)
+
+
+def _applied_versions(
+    uow: UnitOfWork, item_id: int, payload: dict[str, Any], reservation: Reservation | None
+) -> frozenset[str | None]:
+    """The versions of the object calsync last applied (or produced from one it applied):
+    what an edit of it may be based on."""
+    provider_id = reservation.provider_id if reservation else payload.get("provider_id")
+    if provider_id is None:
+        return frozenset()
+    known = uow.reservations.known_versions(item_id, [provider_id]).get(provider_id, set())
+    if reservation is not None:
+        known.add(reservation.provider_version)
+    return frozenset(known)
 
 
 def _edits_in_place(reservation: Reservation) -> bool:
@@ -83,92 +129,113 @@ def _send(
     action: Action,
     reservation: Reservation,
     data: bytes,
+    applied: frozenset[str | None],
     now: datetime,
-) -> tuple[Reservation | None, Exchange]:
+) -> _Sent | CalendarMoved:
     calendar, provider_id = binding.calendar, reservation.provider_id
-    if action == Action.delete:
-        if provider_id is None:
-            return None, Exchange("nothing to delete: never sent", "", requests=0)
-        if reservation.recurrence_id is not None:
-            recurrence_id = reservation.recurrence_id
-            edit = lambda text: cancel_occurrence(text, recurrence_id, now)  # noqa: E731
-            return _edited(provider, calendar, reservation, edit)
-        known = reservation.provider_version
-        return None, _latest_wins(provider, calendar, provider_id, known, provider.delete)
     if provider_id is None:
+        if action == Action.delete:
+            return _Sent(None, Exchange("nothing to delete: never sent", "", requests=0))
         result = provider.create(calendar, reservation.uid, data)
-    elif _edits_in_place(reservation):
-        zone = stored.item.time_zone
-        return _edited(
-            provider,
-            calendar,
-            reservation,
-            lambda text: reschedule(
-                text,
-                reservation.recurrence_id,
-                reservation.start,
-                reservation.end,
-                reservation.subject,
-                zone,
-                now,
-            ),
-        )
-    else:
-        result = _latest_wins(
-            provider,
-            calendar,
-            provider_id,
-            reservation.provider_version,
-            lambda calendar, provider_id, version: provider.update(
-                calendar, provider_id, data, version
-            ),
-        )
-    stored_ref = replace(
-        reservation, provider_id=result.provider_id, provider_version=result.version
+        return _Sent(_placed(reservation, result), result.exchange)
+    whole = action == Action.delete and reservation.recurrence_id is None
+    if _edits_in_place(reservation) and not whole:
+        edit = _occurrence_edit(stored, action, reservation, now)
+        edited = based_on_applied(provider, calendar, provider_id, applied, edit)
+        if isinstance(edited, CalendarMoved):
+            return edited
+        mirrors = Mirrors(stored.id, provider_id, edited.version, applied)
+        return _Sent(None, edited.exchange, mirrors)
+    # A whole object replaced or deleted (a meeting cancelled in calsync leaves the room's
+    # calendar), only if it is still at the version calsync knows.
+    try:
+        if action == Action.delete:
+            return _Sent(None, provider.delete(calendar, provider_id, reservation.provider_version))
+        result = provider.update(calendar, provider_id, data, reservation.provider_version)
+    except ProviderRejected as exc:
+        if not refused_as_changed(exc):
+            raise
+        return CalendarMoved(provider_id, read_current(provider, calendar, provider_id))
+    return _Sent(_placed(reservation, result), result.exchange)
+
+
+def _occurrence_edit(
+    stored: StoredItem, action: Action, reservation: Reservation, now: datetime
+) -> Callable[[bytes], bytes]:
+    recurrence_id = reservation.recurrence_id
+    if action == Action.delete:
+        assert recurrence_id is not None
+        return lambda text: cancel_occurrence(text, recurrence_id, now)
+    zone = stored.item.time_zone
+    return lambda text: reschedule(
+        text, recurrence_id, reservation.start, reservation.end, reservation.subject, zone, now
     )
-    return stored_ref, result.exchange
 
 
-def _latest_wins(
+def _placed(reservation: Reservation, result: WriteResult) -> Reservation:
+    return replace(reservation, provider_id=result.provider_id, provider_version=result.version)
+
+
+def _settle(
+    services: Services,
+    event_id: int,
+    stored: StoredItem,
+    provider: Provider,
+    action: Action,
+    reservation: Reservation | None,
+    data: bytes,
+    moved: CalendarMoved,
+) -> _Sent | str:
+    """The calendar changed the object since calsync applied it. calsync's own object, with
+    the binding's rule `calsync`: its pending change is sent over the calendar's (which is
+    recorded, not applied). Otherwise the calendar's change is applied and calsync's
+    pending change is superseded: the returned text says why, for the event's response."""
+    binding = stored.item.binding
+    assert binding is not None
+    rule = binding.conflict_resolution
+    owned = reservation is not None and not _edits_in_place(reservation)
+    if owned and rule == ConflictResolution.calsync:
+        assert reservation is not None
+        verdict = f"conflict: calsync's pending {action.value} wins (conflict_resolution = calsync)"
+        recorded = apply_calendar_state(services, stored, event_id, moved, skipped=verdict)
+        sent = _resend(provider, binding.calendar, action, reservation, data, moved)
+        note = f"{verdict}; calendar item {recorded.calendar_item_id} keeps the calendar's version"
+        return sent._replace(exchange=_noted(sent.exchange, note))
+    applied = apply_calendar_state(services, stored, event_id, moved)
+    if owned:
+        rule_text = f"conflict_resolution = {rule.value}: the calendar's change wins"
+    else:
+        rule_text = "the organizer's change wins over calsync's edit of their meeting"
+    return (
+        f"superseded: {moved.provider_id} was {moved.what} in the calendar after calsync last "
+        f"applied it; calendar item {applied.calendar_item_id} applied that change "
+        f"({applied.status}: {applied.outcome}); {rule_text}, so calsync's {action.value} "
+        "was not sent"
+    )
+
+
+def _resend(
     provider: Provider,
     calendar: str,
-    provider_id: str,
-    version: str | None,
-    write: Callable[[str, str, str | None], Written],
-) -> Written:
-    """Write our own object; if it changed at the provider meanwhile, the change made in
-    calsync is the later one: write again over the version there now."""
-    try:
-        return write(calendar, provider_id, version)
-    except ProviderRejected as exc:
-        if exc.status != 412:
-            raise
-    return write(calendar, provider_id, provider.get(calendar, provider_id).version)
+    action: Action,
+    reservation: Reservation,
+    data: bytes,
+    moved: CalendarMoved,
+) -> _Sent:
+    current = moved.current
+    if action == Action.delete:
+        if current is None:
+            return _Sent(None, Exchange("nothing to delete: already gone", "", requests=0))
+        return _Sent(None, provider.delete(calendar, moved.provider_id, current.version))
+    if current is None:
+        result = provider.create(calendar, reservation.uid, data)
+    else:
+        result = provider.update(calendar, moved.provider_id, data, current.version)
+    return _Sent(_placed(reservation, result), result.exchange)
 
 
-def _edit(
-    provider: Provider, calendar: str, provider_id: str, edit: Callable[[bytes], bytes]
-) -> WriteResult:
-    """Read the object, change it, write it back only if nobody changed it meanwhile."""
-    for attempt in (1, 2):
-        current = provider.get(calendar, provider_id)
-        try:
-            return provider.update(
-                calendar, provider_id, edit(current.data or b""), current.version
-            )
-        except ProviderRejected as exc:
-            # The organizer changed the entry between our read and our write: read it again.
-            if exc.status != 412 or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _edited(
-    provider: Provider, calendar: str, reservation: Reservation, edit: Callable[[bytes], bytes]
-) -> tuple[Reservation, Exchange]:
-    assert reservation.provider_id is not None
-    result = _edit(provider, calendar, reservation.provider_id, edit)
-    return replace(reservation, provider_version=result.version), result.exchange
+def _noted(exchange: Exchange, note: str) -> Exchange:
+    return replace(exchange, response=f"{note}\n\n{exchange.response}")
 
 
 def _render(
@@ -196,20 +263,32 @@ def _respond(
     payload: dict[str, str],
     stored: StoredItem,
     binding: CalendarBinding,
+    applied: frozenset[str | None],
 ) -> None:
     provider_id, partstat = payload["provider_id"], payload["partstat"]
     if binding.dry_run:
         _finish(services, event_id, f"PARTSTAT={partstat} for {provider_id}", DRY_RUN, None)
         return
+    request = f"PARTSTAT={partstat} of {binding.room_address} in {provider_id}"
+    if not applied:
+        why = f"superseded: no live reservation mirrors {provider_id} any more"
+        _finish(services, event_id, request, why, None)
+        return
     provider = services.provider(binding.connection)
     room = binding.room_address
-    result = _edit(
+    result = based_on_applied(
         provider,
         binding.calendar,
         provider_id,
+        applied,
         lambda data: with_room_partstat(data, room, partstat),
     )
-    mirrors = Mirrors(stored.id, provider_id, result.version)
+    if isinstance(result, CalendarMoved):
+        settled = _settle(services, event_id, stored, provider, Action.respond, None, b"", result)
+        assert isinstance(settled, str)
+        _finish(services, event_id, request, settled, None)
+        return
+    mirrors = Mirrors(stored.id, provider_id, result.version, applied)
     _finish(services, event_id, result.exchange.request, result.exchange.response, None, mirrors)
 
 
