@@ -21,6 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from calsync.bootstrap import start
 from calsync.config import parse
+from calsync.domain.calendar_objects import read_calendar_object
+from calsync.domain.entries import Window
 from calsync.domain.reservations import Origin, ReservationStatus
 from calsync.errors import DoubleBooking
 from calsync.providers.memory import InMemoryProvider
@@ -28,7 +30,7 @@ from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
 from calsync.sync.reservations import PolicyViolation
-from calsync.worker.runner import request_sync, run_once
+from calsync.worker.runner import request_sync, run_now, run_once
 from tests.conftest import Clock
 from tests.sync.calendars import ics, vevent
 
@@ -134,6 +136,11 @@ class Convergence(RuleBasedStateMachine):
             self._drain()
         self._assert_converged()
 
+    @rule()
+    def read_while_the_rooms_answers_wait(self) -> None:
+        """A read whose room answers are not sent yet: the organizer may edit meanwhile."""
+        run_now(self.services, request_sync(self.services, "Room A"))
+
     def _drain(self) -> None:
         while run_once(self.services):
             pass
@@ -156,9 +163,21 @@ class Convergence(RuleBasedStateMachine):
         # ... and every live reservation has its calendar entry.
         assert all(r.provider_id in live for r in mirrored), mirrored
         assert all(r.provider_id is not None for r in mirrored if r.origin == Origin.workplace)
+        # ... at the time the calendar says (no organizer's change swallowed).
+        spans = self._calendar_spans()
+        for r in mirrored:
+            assert (r.start, r.end) == spans[r.provider_id], (r, spans[r.provider_id])
         # No double booking, whatever happened.
         holding = sorted((r for r in mirrored if r.holds_item), key=lambda r: r.start)
         assert all(a.end <= b.start for a, b in itertools.pairwise(holding)), holding
+
+    def _calendar_spans(self) -> dict[str, tuple[datetime, datetime]]:
+        window = Window(NOW - timedelta(days=30), NOW + timedelta(days=365))
+        spans = {}
+        for change in self._live():
+            [occurrence] = read_calendar_object(change.data or b"", "UTC", window).occurrences
+            spans[change.provider_id] = (occurrence.start, occurrence.end)
+        return spans
 
 
 Convergence.TestCase.settings = settings(max_examples=30, stateful_step_count=12, deadline=None)
