@@ -23,7 +23,7 @@ import math
 import types
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, cast
+from typing import Any
 
 import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
@@ -220,7 +220,7 @@ class _CountingIterInfo(dateutil_rrule._iterinfo):
         return self._spent(super().wdayset(year, month, day))
 
     def ddayset(self, year: int, month: int, day: int) -> Any:
-        rule = cast("_BudgetedRule", self.rrule)
+        rule: Any = self.rrule
         period = _SECONDS_PER.get(rule._freq)
         if period is not None:
             at = _second_of(date(year, month, day).toordinal(), self._clock)
@@ -242,7 +242,7 @@ class _CountingIterInfo(dateutil_rrule._iterinfo):
 
     def _spent(self, dayset: Any) -> Any:
         _, first, last = dayset
-        rule = cast("_BudgetedRule", self.rrule)
+        rule: Any = self.rrule
         # BYSETPOS picks from the period's days once per position it lists.
         rule.budget.spend((1 + last - first) * (1 + len(rule._bysetpos or ())))
         return dayset
