@@ -18,7 +18,13 @@ from typing import Any
 from icalendar import Calendar, Event
 
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
-from calsync.domain.recurrence import MAX_OCCURRENCES, instances, refusal, rules_of
+from calsync.domain.recurrence import (
+    MAX_OCCURRENCES,
+    instances,
+    refusal,
+    rule_problem,
+    rules_of,
+)
 from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
 from calsync.errors import InvalidCalendarData
 
@@ -27,6 +33,11 @@ _CHECKED_PROPERTIES = frozenset(
     {"UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE"}
     | {"SEQUENCE", "STATUS"}
 )
+# RFC 5545 §3.6.1: each of these occurs at most once in a VEVENT.
+_SINGLE_PROPERTIES = ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SEQUENCE")
+_SINGLE_PROPERTIES += ("STATUS", "DTSTAMP", "SUMMARY", "ORGANIZER")  # type: ignore[assignment]
+# What icalendar, dateutil and rie raise on input they cannot make sense of.
+_UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, RecursionError)
 
 
 def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObject:
@@ -38,11 +49,14 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     events = _events_of(calendar)
     uid = _single_uid(events)
     require_known_zones(calendar, events)
-    events, entries = _master_first(events, uid, item_zone)
-    if entries[0].recurrence_id is None and entries[0].recurring:
-        occurrences = _expanded_occurrences(events, entries, item_zone, window)
-    else:
-        occurrences = _single_occurrences(entries, window)
+    try:
+        events, entries = _master_first(events, uid, item_zone)
+        if entries[0].recurrence_id is None and entries[0].recurring:
+            occurrences = _expanded_occurrences(events, entries, item_zone, window)
+        else:
+            occurrences = _single_occurrences(entries, window)
+    except OverflowError as error:  # a time or a shift beyond what a datetime holds
+        raise InvalidCalendarData(f"event {uid!r}: a time is out of range: {error}") from error
     return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
 
 
@@ -50,8 +64,14 @@ def parse_calendar(data: bytes) -> Calendar:
     """The iCalendar text as icalendar's tree; unreadable text is InvalidCalendarData."""
     try:
         return Calendar.from_ical(data)
-    except ValueError as error:
-        raise InvalidCalendarData(f"not valid iCalendar: {error}") from error
+    except _UNREADABLE as error:
+        text = str(error)  # icalendar may quote the whole object
+        text = text if len(text) <= 200 else text[:197] + "..."
+        raise InvalidCalendarData(f"not valid iCalendar: {text}") from error
+    except OSError as error:  # a TZID naming a folder of the tz database, for one
+        raise InvalidCalendarData(
+            f"not valid iCalendar: a name in it could not be looked up ({error.strerror})"
+        ) from error
 
 
 def _events_of(calendar: Calendar) -> list[Event]:
@@ -62,11 +82,18 @@ def _events_of(calendar: Calendar) -> list[Event]:
         for name, message in event.errors:
             if name in _CHECKED_PROPERTIES:
                 raise InvalidCalendarData(f"{_label(event)}: bad {name}: {message}")
+        for name in _SINGLE_PROPERTIES:
+            given = event.get(name)
+            if isinstance(given, list):
+                count = len(given)
+                raise InvalidCalendarData(f"{_label(event)}: {name} given {count} times")
     return events
 
 
 def _label(event: Event) -> str:
     uid = event.get("UID")
+    if isinstance(uid, list):
+        uid = uid[0]
     return f"event {str(uid)!r}" if uid else "event without UID"
 
 
@@ -112,10 +139,16 @@ def _instant(value: date | datetime, tzid: str | None, item_zone: tzinfo) -> dat
     return value.astimezone(UTC)
 
 
+_KINDS = {"tuple": "period", "timedelta": "duration", "time": "time of day"}
+
+
 def _property_instant(event: Event, name: str, item_zone: tzinfo) -> datetime | None:
     prop = event.get(name)
     if prop is None:
         return None
+    if not isinstance(prop.dt, date):
+        kind = _KINDS.get(type(prop.dt).__name__, type(prop.dt).__name__)
+        raise InvalidCalendarData(f"{_label(event)}: {name} is a {kind}, not a date or date-time")
     try:
         return _instant(prop.dt, prop.params.get("TZID"), item_zone)
     except InvalidCalendarData as error:
@@ -181,6 +214,13 @@ def _sequence(event: Event) -> int | None:
     return None if value is None else int(value)
 
 
+def _dtstamp(event: Event) -> datetime | None:
+    """When the organizer's client wrote the entry; a broken value only loses the order."""
+    if any(name == "DTSTAMP" for name, _ in event.errors):
+        return None
+    return _property_instant(event, "DTSTAMP", UTC)
+
+
 def _is_this_and_future(event: Event) -> bool:
     prop = event.get("RECURRENCE-ID")
     return prop is not None and str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE"
@@ -194,7 +234,7 @@ def _entry(event: Event, uid: str, item_zone: tzinfo) -> CalendarEntry:
         recurrence_id=_property_instant(event, "RECURRENCE-ID", item_zone),
         this_and_future=_is_this_and_future(event),
         sequence=_sequence(event) or 0,
-        dtstamp=_property_instant(event, "DTSTAMP", UTC),
+        dtstamp=_dtstamp(event),
         summary=str(event.get("SUMMARY", "")),
         organizer=_address(organizer) if organizer is not None else "",
         attendees=_attendees(event),
@@ -289,7 +329,7 @@ def _expanded_occurrences(
 def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) -> None:
     """Refuse, before expanding, a rule with more instances in the window than the cap."""
     for rule in rules_of(event):
-        reason = refusal(rule, master.start, window)
+        reason = rule_problem(rule) or refusal(rule, master.start, window)
         if reason is not None:
             raise InvalidCalendarData(f"{_label(event)}: {reason}")
 
@@ -336,9 +376,10 @@ def _rescheduled(
 
 
 def _widened(window: Window, futures: Sequence[tuple[CalendarEntry, Event]]) -> Window:
-    """The span to expand: an instance moved by an override may come from outside it."""
+    """The span to expand: an instance moved by an override may come from outside it
+    (from up to a year away: a larger shift is not looked for)."""
     shifts = [abs(e.start - (e.recurrence_id or e.start)) for e, _ in futures]
-    margin = max(shifts, default=timedelta(0))
+    margin = min(max(shifts, default=timedelta(0)), timedelta(days=366))
     return Window(window.start - margin, window.end + margin)
 
 

@@ -29,6 +29,7 @@ import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 from icalendar import Calendar, Event
 from icalendar.prop import vDDDTypes
+from recurring_ical_events.errors import BadRuleStringFormat
 from recurring_ical_events.selection.name import ComponentsWithName
 
 from calsync.domain.entries import Window
@@ -153,6 +154,44 @@ def _as_instant(value: date | datetime, like: datetime) -> datetime:
     if not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=like.tzinfo)
     return value if value.tzinfo is not None else value.replace(tzinfo=like.tzinfo)
+
+
+# RFC 5545 §3.3.10: the values each BY* part may take (BYDAY: its ordinal).
+_BOUNDS = {
+    "BYSECOND": (0, 60),
+    "BYMINUTE": (0, 59),
+    "BYHOUR": (0, 23),
+    "BYMONTHDAY": (-31, 31),
+    "BYYEARDAY": (-366, 366),
+    "BYWEEKNO": (-53, 53),
+    "BYMONTH": (1, 12),
+    "BYSETPOS": (-366, 366),
+}
+
+
+def rule_problem(rule: Any) -> str | None:
+    """What makes `rule` no rule at all (RFC 5545 §3.3.10), or None."""
+    text = rule_text(rule)
+    if not rule.get("FREQ"):
+        return f"RRULE {text or '(empty)'} has no FREQ"
+    for name in ("INTERVAL", "COUNT"):
+        value = _first(rule, name, 1)
+        if not isinstance(value, int) or value < 1:
+            return f"RRULE {text}: {name} must be a positive number"
+    for name, (low, high) in _BOUNDS.items():
+        for value in rule.get(name, []):
+            zero_allowed = low == 0
+            if (
+                not isinstance(value, int)
+                or not low <= value <= high
+                or (value == 0 and not zero_allowed)
+            ):
+                return f"RRULE {text}: {name}={value} is outside {low}..{high}"
+    for day in rule.get("BYDAY", []):
+        ordinal = str(day)[:-2].lstrip("+-")
+        if ordinal and not (ordinal.isdigit() and 1 <= int(ordinal) <= 53):
+            return f"RRULE {text}: BYDAY={day} is outside -53..53"
+    return None
 
 
 def refusal(rule: Any, start: datetime, window: Window) -> str | None:
@@ -299,6 +338,15 @@ def budgeted_query(calendar: Calendar, budget: StepBudget) -> Any:
         def rrulestr(self, rule_string: str) -> Any:
             return _budgeted(super().rrulestr(rule_string), budget)
 
+        def create_rule_with_start(self, rule_string: str) -> Any:
+            try:
+                return super().create_rule_with_start(rule_string)
+            except BadRuleStringFormat:
+                # rie retried a rule dateutil refused as one with a misplaced UNTIL, and
+                # says so; what dateutil said is the reason worth reading.
+                dateutil_rrule.rrulestr(rule_string, dtstart=self.start)
+                raise
+
     class BudgetedSeries(recurring_ical_events.Series):  # type: ignore[misc]
         RecurrenceRules = Rules
 
@@ -332,7 +380,13 @@ def instances(
             " before reaching the end of the window: it names too many instants, or its"
             " filters rarely or never match"
         ) from error
-    except (recurring_ical_events.InvalidCalendar, ValueError, TypeError) as error:
+    except (
+        recurring_ical_events.InvalidCalendar,
+        ValueError,
+        TypeError,
+        LookupError,
+        AttributeError,
+    ) as error:
         raise InvalidCalendarData(f"{label}: cannot expand: {error}") from error
 
 
