@@ -174,6 +174,8 @@ def rule_problem(rule: Any) -> str | None:
     text = rule_text(rule)
     if not rule.get("FREQ"):
         return f"RRULE {text or '(empty)'} has no FREQ"
+    if rule.get("UNTIL") and rule.get("COUNT"):
+        return f"RRULE {text} has both UNTIL and COUNT (one or the other)"
     for name in ("INTERVAL", "COUNT"):
         value = _first(rule, name, 1)
         if not isinstance(value, int) or value < 1:
