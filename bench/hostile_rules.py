@@ -26,6 +26,17 @@ RULES = {
         + ",".join(str(s) for s in range(60))
     ),
     "secondly-february-31": "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=31",
+    # Variants a CalDAV server (Radicale) stores without expanding them itself.
+    "yearly-by-lists-to-the-minute": (
+        "FREQ=YEARLY;BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;BYMONTHDAY="
+        + ",".join(str(d) for d in range(1, 32))
+        + ";BYHOUR="
+        + ",".join(str(h) for h in range(24))
+        + ";BYMINUTE="
+        + ",".join(str(m) for m in range(60))
+    ),
+    "secondly": "FREQ=SECONDLY",
+    "yearly-on-30-february": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;BYHOUR=9",
 }
 
 _CHILD = """
