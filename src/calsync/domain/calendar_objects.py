@@ -5,8 +5,11 @@ the VEVENTs of one UID, a series master and its overrides (RECURRENCE-ID). Every
 becomes a UTC instant: floating times and all-day dates are read in the item's zone,
 nonexistent or repeated local times follow §3.3.5 (offset before a gap, first of an
 overlap: zoneinfo's fold=0). Occurrences within the window come from
-`recurring_ical_events`; an object that does not recur is computed directly, which is
-most objects and much cheaper.
+`recurring_ical_events` at a bounded cost (`recurrence`: a costly rule fails its entry);
+an override with RANGE=THISANDFUTURE moves each later instance, which keeps its own
+RECURRENCE-ID. An object that does not recur is computed directly, which is most objects
+and much cheaper. Whatever is wrong with the text ends as `InvalidCalendarData`, saying
+what and where.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ _CHECKED_PROPERTIES = frozenset(
     | {"SEQUENCE", "STATUS"}
 )
 # RFC 5545 §3.6.1: each of these occurs at most once in a VEVENT.
-_SINGLE_PROPERTIES = ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SEQUENCE")
-_SINGLE_PROPERTIES += ("STATUS", "DTSTAMP", "SUMMARY", "ORGANIZER")  # type: ignore[assignment]
+_SINGLE_PROPERTIES = (
+    *("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID"),
+    *("SEQUENCE", "STATUS", "DTSTAMP", "SUMMARY", "ORGANIZER"),
+)
 # What icalendar, dateutil and rie raise on input they cannot make sense of.
 _UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, RecursionError)
 
