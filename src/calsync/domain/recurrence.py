@@ -20,7 +20,6 @@ The budget counts steps, not seconds, so that reading stays a pure function of i
 from __future__ import annotations
 
 import math
-import types
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -304,7 +303,7 @@ def _second_of(day: int, clock: tuple[int, int, int]) -> int:
 # dateutil's own walk, reading its calendar tables from `_CountingIterInfo`: the same
 # code, so the same instances, but every period it visits is paid for.
 _original_walk: Any = getattr(dateutil_rrule.rrule, "_iter")  # noqa: B009
-_counted_walk = types.FunctionType(
+_counted_walk = type(_original_walk)(  # a function: its code over other globals
     _original_walk.__code__,
     {**_original_walk.__globals__, "_iterinfo": _CountingIterInfo},
     _original_walk.__name__,
