@@ -1,5 +1,5 @@
-"""Expanding recurrence rules at a bounded cost: `refuse_costly_rule(rule, start, window)`
-and `instances(events, item_zone, span, label)`.
+"""Expanding recurrence rules at a bounded cost: `rule_problem(rule)`,
+`refusal(rule, start, window)` and `instances(events, item_zone, span, label)`.
 
 Anyone who can invite a room can send an RRULE (RFC 5545 §3.3.10), and a short rule can
 be very costly to expand: `FREQ=YEARLY` with full BYMONTH, BYMONTHDAY, BYHOUR, BYMINUTE
@@ -10,9 +10,10 @@ names none and dateutil walks day by day up to the year 9999 looking for one. Tw
   the rule alone (frequency, interval, COUNT/UNTIL, the sizes of the BY* lists, each
   either multiplying the instances of a period or filtering them), and a rule over the
   cap is refused;
-- the expansion itself runs on a step budget: every day dateutil examines and every
-  instance it produces costs a step, and a walk that spends the budget stops. That is
-  what catches a rule whose filters rarely or never match.
+- the expansion itself runs on a step budget: every day dateutil examines, every period
+  it passes over and every instance it produces costs a step, and a walk that spends
+  the budget stops. That is what catches a rule whose filters rarely or never match.
+  dateutil's own walk is used, run over calendar tables that count what it visits.
 
 The budget counts steps, not seconds, so that reading stays a pure function of its input.
 """
