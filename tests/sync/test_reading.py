@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import CalendarObject, Window
 from calsync.errors import InvalidCalendarData
 from calsync.providers.base import RemoteChange
+from calsync.sync import reading
 from calsync.sync.reading import PARALLEL_FROM, ObjectReader, read_one, stored_payload
 from tests.sync.calendars import ics, vevent
 
@@ -57,3 +59,18 @@ def test_a_payload_listed_twice_is_read_once_and_given_to_both():
         reads = reader.read(twice)
     assert len(reads) == 13
     assert [r.uid for r in reads[10:]] == [r.uid for r in reads[:3]]
+
+
+def test_a_fault_nobody_foresaw_fails_its_payload_alone(monkeypatch):
+    def parser_bug(data, zone, window):
+        if b"m3" in data:
+            raise KeyError("X-UNFORESEEN")
+        return read_calendar_object(data, zone, window)
+
+    monkeypatch.setattr(reading, "read_calendar_object", parser_bug)
+    changes = page(10)
+    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+        reads = reader.read(keys(changes))
+    assert isinstance(reads[3], InvalidCalendarData)
+    assert reads[3].reason == "unreadable calendar object (KeyError: 'X-UNFORESEEN')"
+    assert sum(isinstance(r, CalendarObject) for r in reads) == 8

@@ -5,38 +5,44 @@ the VEVENTs of one UID, a series master and its overrides (RECURRENCE-ID). Every
 becomes a UTC instant: floating times and all-day dates are read in the item's zone,
 nonexistent or repeated local times follow §3.3.5 (offset before a gap, first of an
 overlap: zoneinfo's fold=0). Occurrences within the window come from
-`recurring_ical_events`; an object that does not recur is computed directly, which is
-most objects and much cheaper.
+`recurring_ical_events` at a bounded cost (`recurrence`: a costly rule fails its entry);
+an override with RANGE=THISANDFUTURE moves each later instance, which keeps its own
+RECURRENCE-ID. An object that does not recur is computed directly, which is most objects
+and much cheaper. Whatever is wrong with the text ends as `InvalidCalendarData`, saying
+what and where.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-import recurring_ical_events
 from icalendar import Calendar, Event
-from icalendar.prop import vDDDLists, vDDDTypes
 
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
+from calsync.domain.recurrence import (
+    MAX_OCCURRENCES,
+    instances,
+    refusal,
+    rule_problem,
+    rules_of,
+)
 from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
 from calsync.errors import InvalidCalendarData
 
 MAX_OBJECT_BYTES = 1_000_000
-MAX_OCCURRENCES = 5_000
-
-_TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
 _CHECKED_PROPERTIES = frozenset(
     {"UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE"}
     | {"SEQUENCE", "STATUS"}
 )
-# rie asks dateutil for every instance of a span at once; for rules that repeat within
-# a day that list could be huge, so those are expanded a slice at a time.
-_SLICE_BY_FREQUENCY = {"SECONDLY": timedelta(hours=1), "MINUTELY": timedelta(days=1)}
-# Dates and floating values are compared by rie in ways that differ from ours by up to
-# a day; ask for a wider span and keep what overlaps the window exactly.
-_SPAN_MARGIN = timedelta(days=2)
+# RFC 5545 §3.6.1: each of these occurs at most once in a VEVENT.
+_SINGLE_PROPERTIES = (
+    *("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID"),
+    *("SEQUENCE", "STATUS", "DTSTAMP", "SUMMARY", "ORGANIZER"),
+)
+# What icalendar, dateutil and rie raise on input they cannot make sense of.
+_UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, RecursionError)
 
 
 def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObject:
@@ -48,11 +54,14 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     events = _events_of(calendar)
     uid = _single_uid(events)
     require_known_zones(calendar, events)
-    events, entries = _master_first(events, uid, item_zone)
-    if entries[0].recurrence_id is None and entries[0].recurring:
-        occurrences = _expanded_occurrences(events, entries, item_zone, window)
-    else:
-        occurrences = _single_occurrences(entries, window)
+    try:
+        events, entries = _master_first(events, uid, item_zone)
+        if entries[0].recurrence_id is None and entries[0].recurring:
+            occurrences = _expanded_occurrences(events, entries, item_zone, window)
+        else:
+            occurrences = _single_occurrences(entries, window)
+    except OverflowError as error:  # a time or a shift beyond what a datetime holds
+        raise InvalidCalendarData(f"event {uid!r}: a time is out of range: {error}") from error
     return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
 
 
@@ -60,8 +69,14 @@ def parse_calendar(data: bytes) -> Calendar:
     """The iCalendar text as icalendar's tree; unreadable text is InvalidCalendarData."""
     try:
         return Calendar.from_ical(data)
-    except ValueError as error:
-        raise InvalidCalendarData(f"not valid iCalendar: {error}") from error
+    except _UNREADABLE as error:
+        text = str(error)  # icalendar may quote the whole object
+        text = text if len(text) <= 200 else text[:197] + "..."
+        raise InvalidCalendarData(f"not valid iCalendar: {text}") from error
+    except OSError as error:  # a TZID naming a folder of the tz database, for one
+        raise InvalidCalendarData(
+            f"not valid iCalendar: a name in it could not be looked up ({error.strerror})"
+        ) from error
 
 
 def _events_of(calendar: Calendar) -> list[Event]:
@@ -72,11 +87,18 @@ def _events_of(calendar: Calendar) -> list[Event]:
         for name, message in event.errors:
             if name in _CHECKED_PROPERTIES:
                 raise InvalidCalendarData(f"{_label(event)}: bad {name}: {message}")
+        for name in _SINGLE_PROPERTIES:
+            given = event.get(name)
+            if isinstance(given, list):
+                count = len(given)
+                raise InvalidCalendarData(f"{_label(event)}: {name} given {count} times")
     return events
 
 
 def _label(event: Event) -> str:
     uid = event.get("UID")
+    if isinstance(uid, list):
+        uid = uid[0]
     return f"event {str(uid)!r}" if uid else "event without UID"
 
 
@@ -122,10 +144,16 @@ def _instant(value: date | datetime, tzid: str | None, item_zone: tzinfo) -> dat
     return value.astimezone(UTC)
 
 
+_KINDS = {"tuple": "period", "timedelta": "duration", "time": "time of day"}
+
+
 def _property_instant(event: Event, name: str, item_zone: tzinfo) -> datetime | None:
     prop = event.get(name)
     if prop is None:
         return None
+    if not isinstance(prop.dt, date):
+        kind = _KINDS.get(type(prop.dt).__name__, type(prop.dt).__name__)
+        raise InvalidCalendarData(f"{_label(event)}: {name} is a {kind}, not a date or date-time")
     try:
         return _instant(prop.dt, prop.params.get("TZID"), item_zone)
     except InvalidCalendarData as error:
@@ -191,14 +219,27 @@ def _sequence(event: Event) -> int | None:
     return None if value is None else int(value)
 
 
+def _dtstamp(event: Event) -> datetime | None:
+    """When the organizer's client wrote the entry; a broken value only loses the order."""
+    if any(name == "DTSTAMP" for name, _ in event.errors):
+        return None
+    return _property_instant(event, "DTSTAMP", UTC)
+
+
+def _is_this_and_future(event: Event) -> bool:
+    prop = event.get("RECURRENCE-ID")
+    return prop is not None and str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE"
+
+
 def _entry(event: Event, uid: str, item_zone: tzinfo) -> CalendarEntry:
     start, end, all_day = _span(event, item_zone)
     organizer = event.get("ORGANIZER")
     return CalendarEntry(
         uid=uid,
         recurrence_id=_property_instant(event, "RECURRENCE-ID", item_zone),
+        this_and_future=_is_this_and_future(event),
         sequence=_sequence(event) or 0,
-        dtstamp=_property_instant(event, "DTSTAMP", UTC),
+        dtstamp=_dtstamp(event),
         summary=str(event.get("SUMMARY", "")),
         organizer=_address(organizer) if organizer is not None else "",
         attendees=_attendees(event),
@@ -258,21 +299,27 @@ def _expanded_occurrences(
     master, master_event = entries[0], events[0]
     if master.status == "CANCELLED":
         return ()
-    overrides = {
-        entry.recurrence_id: (entry, event) for entry, event in zip(entries, events, strict=True)
-    }
+    _refuse_costly_rules(master_event, master, window)
+    pairs = list(zip(entries, events, strict=True))
+    overrides = {entry.recurrence_id: (entry, event) for entry, event in pairs}
+    futures = [pair for pair in pairs[1:] if pair[0].this_and_future]
     master_sequence = _sequence(master_event) or 0
     found: dict[datetime, Occurrence] = {}
-    for instance in _instances(events, item_zone, window):
+    for instance in instances(events, item_zone, _widened(window, futures), _label(master_event)):
         start = _instant(instance.start, None, item_zone)
         end = _instant(instance.end, None, item_zone)
+        recurrence_id = start  # the instance's original start, unless an override names it
         source = _override_of(instance, overrides, item_zone)
-        if source is None:
-            entry, recurrence_id, sequence = master, start, master_sequence
+        if source is not None:
+            recurrence_id = source[0].recurrence_id or start
         else:
-            entry, event = source
-            recurrence_id = entry.recurrence_id or start
-            override_sequence = _sequence(event)
+            source = _governing(futures, start)
+            if source is not None:
+                start, end = _rescheduled(instance.start, source, item_zone)
+        if source is None:
+            entry, sequence = master, master_sequence
+        else:
+            entry, override_sequence = source[0], _sequence(source[1])
             sequence = master_sequence if override_sequence is None else override_sequence
         if entry.status == "CANCELLED" or not _overlaps(start, end, window):
             continue
@@ -282,6 +329,63 @@ def _expanded_occurrences(
                 f"event {master.uid!r} has more than {MAX_OCCURRENCES} occurrences in the window"
             )
     return tuple(sorted(found.values(), key=lambda o: (o.start, o.recurrence_id or o.start)))
+
+
+def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) -> None:
+    """Refuse, before expanding, a rule with more instances in the window than the cap."""
+    for rule in rules_of(event):
+        reason = rule_problem(rule) or refusal(rule, master.start, window)
+        if reason is not None:
+            raise InvalidCalendarData(f"{_label(event)}: {reason}")
+
+
+# RANGE=THISANDFUTURE (RFC 5545 §3.8.4.4) ------------------------------------------------
+# An override with this range changes its own instance and every later one: each later
+# instance keeps its identity (its own RECURRENCE-ID, the original start) and takes the
+# override's time shift, length and properties. rie folds those instances into the
+# override itself, so the range is taken off before expanding and applied here.
+
+
+def _governing(
+    futures: Sequence[tuple[CalendarEntry, Event]], start: datetime
+) -> tuple[CalendarEntry, Event] | None:
+    """The last THISANDFUTURE override before the instance originally at `start`."""
+    governing = None
+    for entry, event in futures:
+        if entry.recurrence_id is not None and entry.recurrence_id < start:
+            governing = (entry, event)
+    return governing
+
+
+def _rescheduled(
+    original: date | datetime, source: tuple[CalendarEntry, Event], item_zone: tzinfo
+) -> tuple[datetime, datetime]:
+    """An instance moved as its THISANDFUTURE override moved its own, in wall-clock time."""
+    entry = source[0]
+    if isinstance(original, datetime) and original.tzinfo is not None:
+        zone = original.tzinfo
+        moved = entry.start.astimezone(zone).replace(tzinfo=None)
+        was = (entry.recurrence_id or entry.start).astimezone(zone).replace(tzinfo=None)
+        local = original.replace(tzinfo=None) + (moved - was)
+        start = _instant(local.replace(tzinfo=zone), None, item_zone)
+    else:
+        start = _instant(original, None, item_zone) + (
+            entry.start - (entry.recurrence_id or entry.start)
+        )
+    length = entry.end - entry.start
+    if entry.all_day:
+        return start, _after(
+            start, timedelta(days=round(length / timedelta(days=1))), True, item_zone
+        )
+    return start, start + length
+
+
+def _widened(window: Window, futures: Sequence[tuple[CalendarEntry, Event]]) -> Window:
+    """The span to expand: an instance moved by an override may come from outside it
+    (from up to a year away: a larger shift is not looked for)."""
+    shifts = [abs(e.start - (e.recurrence_id or e.start)) for e, _ in futures]
+    margin = min(max(shifts, default=timedelta(0)), timedelta(days=366))
+    return Window(window.start - margin, window.end + margin)
 
 
 def _override_of(
@@ -302,87 +406,3 @@ def _override_of(
     return overrides.get(named.replace(tzinfo=UTC)) or overrides.get(
         _day_start(named.date(), item_zone)
     )
-
-
-def _instances(events: Sequence[Event], item_zone: tzinfo, window: Window) -> Iterator[Any]:
-    """rie's occurrences (start, end, recurrence_ids) of the series, slice by slice."""
-    calendar = Calendar()
-    for event in events:
-        calendar.add_component(_with_zoned_times(event, item_zone))
-    try:
-        query = recurring_ical_events.of(calendar)
-        for span_start, span_end in _slices(events[0], window):
-            for series in query.series:
-                yield from series.between(span_start, span_end)
-    except (recurring_ical_events.InvalidCalendar, ValueError, TypeError) as error:
-        raise InvalidCalendarData(f"{_label(events[0])}: cannot expand: {error}") from error
-
-
-def _slices(master: Event, window: Window) -> Iterator[tuple[datetime, datetime]]:
-    frequencies = {
-        str(f).upper() for rule in _as_list(master.get("RRULE")) for f in rule.get("FREQ", [])
-    }
-    steps = [step for name, step in _SLICE_BY_FREQUENCY.items() if name in frequencies]
-    start, end = window.start - _SPAN_MARGIN, window.end + _SPAN_MARGIN
-    step = min(steps, default=end - start)
-    while start < end:
-        yield start, min(start + step, end)
-        start += step
-
-
-# Floating and unresolved times, made explicit so that rie compares instants ------------
-
-
-def _with_zoned_times(event: Event, item_zone: tzinfo) -> Event:
-    """A copy of `event` whose DATE-TIME values all carry a zone.
-
-    A floating time is the item's local time; a TZID icalendar could not resolve goes
-    through `resolve_zone`, which rejects names it cannot map.
-    """
-    if not _has_naive_times(event):
-        return event
-    zoned = event.copy()
-    for name in _TIME_PROPERTIES:
-        prop = event.get(name)
-        if prop is not None:
-            zoned[name] = _zoned_value(prop, item_zone)
-    for name in ("EXDATE", "RDATE"):
-        if name in event:
-            zoned[name] = [_zoned_list(lst, item_zone) for lst in _as_list(event[name])]
-    return zoned
-
-
-def _is_naive(value: Any) -> bool:
-    return isinstance(value, datetime) and value.tzinfo is None
-
-
-def _has_naive_times(event: Event) -> bool:
-    values = [event.get(name).dt for name in _TIME_PROPERTIES if name in event]
-    for name in ("EXDATE", "RDATE"):
-        for lst in _as_list(event.get(name)):
-            values.extend(d.dt[0] if isinstance(d.dt, tuple) else d.dt for d in lst.dts)
-    return any(_is_naive(value) for value in values)
-
-
-def _zone_for(params: Any, item_zone: tzinfo) -> tzinfo:
-    tzid = params.get("TZID")
-    return resolve_zone(str(tzid)) if tzid else item_zone
-
-
-def _zoned(value: Any, zone: tzinfo) -> Any:
-    if isinstance(value, tuple):
-        return tuple(_zoned(part, zone) for part in value)
-    return value.replace(tzinfo=zone) if _is_naive(value) else value
-
-
-def _zoned_value(prop: vDDDTypes, item_zone: tzinfo) -> vDDDTypes:
-    zoned = vDDDTypes(_zoned(prop.dt, _zone_for(prop.params, item_zone)))
-    for key, value in prop.params.items():
-        if key != "TZID":
-            zoned.params[key] = value
-    return zoned
-
-
-def _zoned_list(values: vDDDLists, item_zone: tzinfo) -> vDDDLists:
-    zone = _zone_for(values.params, item_zone)
-    return vDDDLists([_zoned(d.dt, zone) for d in values.dts])

@@ -45,6 +45,8 @@ class CalendarEntry:
     all_day: bool
     status: str
     recurring: bool
+    #: An override with RANGE=THISANDFUTURE: it changes every later instance too.
+    this_and_future: bool = False
 
 
 OccurrenceKey = tuple[str, datetime | None]

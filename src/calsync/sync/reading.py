@@ -34,10 +34,21 @@ Payload = tuple[str, str | None, str]
 
 
 def read_one(payload: str, zone: str, window: Window) -> Read:
+    """One payload's calendar object, or why it has none.
+
+    The payload is whatever a server (or whoever writes to it) sent. The reader turns
+    every fault it knows into `InvalidCalendarData`; anything else a parser library
+    raises on input nobody foresaw fails this payload alone, never the synchronization
+    (nor, in the pool, the other payloads of its chunk).
+    """
     try:
         return read_calendar_object(payload.encode(), zone, window)
     except InvalidCalendarData as error:
         return error
+    except Exception as error:  # noqa: BLE001 - the boundary where untrusted input ends
+        reason = f"{type(error).__name__}: {error}"
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
+        return InvalidCalendarData(f"unreadable calendar object ({reason})")
 
 
 def _read_chunk(payloads: Sequence[str], zone: str, window: Window) -> list[Read]:
