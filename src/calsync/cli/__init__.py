@@ -51,10 +51,19 @@ def main() -> None:
 
 @app.command()
 def init() -> None:
-    """Create the database schema and store the configured workplace items."""
-    with errors(), open_services() as services:
+    """Create (or migrate) the database and store the configured workplace items; in a
+    folder without a configuration, write a starter calsync.toml first."""
+    from calsync.cli.starter import write_starter_if_missing
+
+    with errors():
+        written = write_starter_if_missing(state["config"])
+    with errors(), open_services(create=True) as services:
+        if written:
+            console.print(f"no configuration found: wrote a starter {written.absolute()}")
         console.print(f"database ready: {services.settings.database.url}")
         console.print(f"workplace items: {len(services.settings.items)}")
+    if written:
+        console.print("[dim]next: add connections and items to it, then run `calsync init`[/dim]")
 
 
 @config_app.command("check")
