@@ -20,6 +20,7 @@ WITHOUT_A_FILE = [
     ["events", "show", "1"],
     ["reservations", "list"],
     ["deltas", "list"],
+    ["purge", "--dry-run"],
     ["config", "check"],
 ]
 

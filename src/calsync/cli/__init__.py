@@ -26,6 +26,7 @@ from calsync.cli.common import (
     state,
 )
 from calsync.cli.log import deltas_app, events_app, items_app
+from calsync.cli.maintenance import purge
 from calsync.cli.reservations import reservations_app
 
 app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
@@ -35,6 +36,7 @@ app.add_typer(items_app, name="items")
 app.add_typer(deltas_app, name="deltas")
 app.add_typer(reservations_app, name="reservations")
 app.add_typer(config_app, name="config")
+app.command()(purge)
 
 
 @app.callback()
