@@ -60,9 +60,10 @@ def reservations_list(
 @reservations_app.command("show")
 def reservations_show(reservation_id: IdArgument, as_json: JsonOption = False) -> None:
     """Show one reservation."""
-    with errors(), open_services() as services:
-        with services.read() as uow:
-            reservation = uow.reservations.get(full_id(services, reservation_id))
+    from calsync.store.short_ids import resolve_reservation_id
+
+    with errors(), open_services() as services, services.read() as uow:
+        reservation = uow.reservations.get(resolve_reservation_id(uow.session, reservation_id))
     _show_reservation(reservation, as_json)
 
 
