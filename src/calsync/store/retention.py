@@ -13,11 +13,10 @@ and never deletes an event that is new or processing, nor one with a calendar it
 pending or awaiting approval (0 days keeps forever). An event goes with all of its
 calendar items or not at all.
 
-Rows are walked by primary key in windows of `batch`, and at most `batch` rows are
-deleted per transaction: a worker waiting for the database waits milliseconds, not for
-the whole purge. Ids grow with time, so the walk stops at the first window that reaches
-rows younger than the cutoff. Each DELETE repeats its condition, so a row that changed
-after it was read (an event put back in the queue) is not deleted.
+Rows older than the cutoffs are walked by primary key in windows of `batch`, and at
+most `batch` rows are deleted per transaction: a worker waiting for the database waits
+milliseconds, not for the whole purge. Each DELETE repeats its condition, so a row that
+changed after it was read (an event put back in the queue) is not deleted.
 
 The worker calls `purge` once `purge_due` says so (`retention.interval_minutes`);
 `calsync purge [--dry-run]` runs it by hand.
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, delete, exists, func, select
+from sqlalchemy import ColumnElement, Table, case, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from calsync.domain.events import CalendarItemStatus, EventState
@@ -125,23 +124,36 @@ class _Event:
     items: int
 
 
-def _event_rows(session: Session, where: ColumnElement[bool], limit: int) -> list[_Event]:
-    of_event = ITEMS.c.event_id == EVENTS.c.id
-    query = (
-        select(
-            EVENTS.c.id,
-            EVENTS.c.state,
-            EVENTS.c.updated_at,
-            EVENTS.c.created_at,
-            exists().where(of_event, ITEMS.c.status.in_(WAITING)),
-            exists().where(of_event, ITEMS.c.status == CalendarItemStatus.failed.value),
-            select(func.count()).where(of_event).scalar_subquery(),
-        )
+def _event_rows(
+    session: Session, where: ColumnElement[bool], limit: int, cutoff: datetime
+) -> list[_Event]:
+    """The events `where` selects (by id, at most `limit`); their calendar items are
+    looked at only for those finished before `cutoff`, the ones that may be due."""
+    rows = session.execute(
+        select(EVENTS.c.id, EVENTS.c.state, EVENTS.c.updated_at, EVENTS.c.created_at)
         .where(where)
         .order_by(EVENTS.c.id)
         .limit(limit)
-    )
-    return [_Event(*row) for row in session.execute(query)]
+    ).all()
+    maybe = [row.id for row in rows if row.state in FINISHED and row.updated_at < cutoff]
+    items: dict[int, tuple[int, int, int]] = {}
+    for chunk in _chunks(maybe):
+        for event_id, count, waiting, failed in session.execute(
+            select(
+                ITEMS.c.event_id,
+                func.count(),
+                func.sum(case((ITEMS.c.status.in_(WAITING), 1), else_=0)),
+                func.sum(case((ITEMS.c.status == CalendarItemStatus.failed.value, 1), else_=0)),
+            )
+            .where(ITEMS.c.event_id.in_(chunk))
+            .group_by(ITEMS.c.event_id)
+        ):
+            items[event_id] = (count, waiting, failed)
+    events = []
+    for row in rows:
+        count, waiting, failed = items.get(row.id, (0, 0, 0))
+        events.append(_Event(*row, waiting=waiting > 0, failed=failed > 0, items=count))
+    return events
 
 
 def _expired(event: _Event, cutoffs: Cutoffs) -> bool:
@@ -162,7 +174,8 @@ class _EventPurge:
         after = 0
         while newest is not None:
             with self._unit_of_work() as uow:
-                window = _event_rows(uow.session, EVENTS.c.id > after, self.batch)
+                older = (EVENTS.c.id > after) & (EVENTS.c.created_at < newest)
+                window = _event_rows(uow.session, older, self.batch, newest)
                 if not window:
                     return
                 due = [event for event in window if _expired(event, self.cutoffs)]
@@ -177,8 +190,8 @@ class _EventPurge:
                 after = done_through
                 continue
             after = window[-1].id
-            if window[-1].created_at >= newest:
-                return  # the rest of the log is younger than every cutoff
+            if len(window) < self.batch:
+                return
 
     def _unit_of_work(self) -> UnitOfWork:
         return self.services.read() if self.dry_run else self.services.uow()
@@ -244,7 +257,7 @@ class _SynchronizationPurge:
             with self._unit_of_work() as uow:
                 window = uow.session.execute(
                     select(SYNCS.c.id, SYNCS.c.item_id, SYNCS.c.started_at, SYNCS.c.outcome)
-                    .where(SYNCS.c.id > after)
+                    .where(SYNCS.c.id > after, SYNCS.c.started_at < cutoff)
                     .order_by(SYNCS.c.id)
                     .limit(self.batch)
                 ).all()
@@ -266,7 +279,7 @@ class _SynchronizationPurge:
                     uow.commit()
                     self.transactions += 1
             after = window[-1].id
-            if window[-1].started_at >= cutoff:
+            if len(window) < self.batch:
                 return
 
     def _unit_of_work(self) -> UnitOfWork:
@@ -299,9 +312,12 @@ class _SynchronizationPurge:
             ).all()
         if not self.dry_run:
             return {sync_id for sync_id, _ in links}
+        newest = self.cutoffs.newest_event_cutoff
+        if newest is None:  # events are kept forever, and so what they point to
+            return {sync_id for sync_id, _ in links}
         events: dict[int, _Event] = {}
         for chunk in _chunks({event_id for _, event_id in links}):
-            for event in _event_rows(session, EVENTS.c.id.in_(chunk), len(chunk)):
+            for event in _event_rows(session, EVENTS.c.id.in_(chunk), len(chunk), newest):
                 events[event.id] = event
         return {
             sync_id
