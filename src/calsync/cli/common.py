@@ -147,7 +147,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def item_id(services: Services, item: str | None) -> int | None:
     if item is None:
         return None
-    with services.uow() as uow:
+    with services.read() as uow:
         return uow.items.get(item).id
 
 
@@ -163,8 +163,9 @@ def named_records(
     find: Callable[[UnitOfWork], Iterable[Record]],
     to_json: Callable[[Record, str], dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The records `find` reads, exported with the name of each one's item."""
-    with services.uow() as uow:
+    """The records `find` reads, exported with the name of each one's item. A read-only
+    unit of work: on SQLite it reads beside a busy worker instead of waiting for it."""
+    with services.read() as uow:
         names = uow.items.names()
         return [to_json(record, names[record.item_id]) for record in find(uow)]
 

@@ -52,7 +52,7 @@ def reservations_list(
 
     with errors(), open_services() as services:
         where = ReservationFilter(item_id(services, item), status, utc(since), utc(until), limit)
-        with services.uow() as uow:
+        with services.read() as uow:
             rows = [reservation_json(r) for r in uow.reservations.find(where)]
     show_rows(rows, as_json, reservations_table)
 

@@ -100,8 +100,9 @@ def open_schema(engine: Engine) -> None:
 
 
 def schema_revision(engine: Engine) -> str | None:
-    """The schema's Alembic revision, read from the version table (no Alembic import)."""
-    with engine.connect() as connection:
+    """The schema's Alembic revision, read from the version table (no Alembic import),
+    in a read-only transaction (on SQLite it does not wait for a busy writer)."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
