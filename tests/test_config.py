@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from calsync.config import load
-from calsync.errors import ConfigError
+from calsync.errors import ConfigError, ConfigNotFound
 
 GOOD = """
 [database]
@@ -85,3 +85,27 @@ def test_a_broken_file_says_which_key_is_wrong(tmp_path, broken, message):
 def test_a_missing_named_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load(tmp_path / "nope.toml")
+
+
+def test_no_file_in_the_default_place_is_an_error_saying_where_calsync_looked(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALSYNC_CONFIG", raising=False)
+    with pytest.raises(ConfigNotFound, match=r"looked for .*calsync\.toml") as missing:
+        load()
+    assert missing.value.default
+    assert missing.value.path.absolute() == tmp_path / "calsync.toml"
+
+
+def test_retention_keeps_30_90_and_365_days_unless_configured(tmp_path):
+    retention = load(write(tmp_path, GOOD)).retention
+    assert (retention.processed_days, retention.error_days) == (30, 90)
+    assert (retention.synchronization_days, retention.batch) == (365, 5000)
+    configured = load(write(tmp_path, GOOD + "\n[retention]\nprocessed_days = 0\n")).retention
+    assert configured.processed_days == 0  # kept forever
+
+
+def test_a_negative_retention_says_which_key_is_wrong(tmp_path):
+    with pytest.raises(ConfigError, match=r"retention\.error_days"):
+        load(write(tmp_path, GOOD + "\n[retention]\nerror_days = -1\n"))

@@ -26,7 +26,7 @@ from calsync.domain.items import (
     WorkplaceItem,
 )
 from calsync.domain.synchronizations import SweepGuard
-from calsync.errors import ConfigError
+from calsync.errors import ConfigError, ConfigNotFound
 
 DEFAULT_PATH = Path("calsync.toml")
 
@@ -55,6 +55,22 @@ class SyncSettings(_Strict):
 
     def sweep_guard(self) -> SweepGuard:
         return SweepGuard(share=self.sweep_hold_share, minimum=self.sweep_hold_minimum)
+
+
+class RetentionSettings(_Strict):
+    """How long the exchange log is kept (`calsync purge`, and the worker once an
+    `interval_minutes`); 0 keeps forever. Nothing waiting or running is ever deleted."""
+
+    #: Processed events and their calendar items, this many days after they were processed.
+    processed_days: Annotated[int, Field(ge=0)] = 30
+    #: Events in error, and events with a failed calendar item: kept longer, to be seen.
+    error_days: Annotated[int, Field(ge=0)] = 90
+    #: Synchronization summaries; the newest of each item and any that a kept event or
+    #: calendar item points to are kept whatever their age.
+    synchronization_days: Annotated[int, Field(ge=0)] = 365
+    #: Rows deleted per transaction: a purge never holds the database for long.
+    batch: Annotated[int, Field(gt=0, le=100_000)] = 5000
+    interval_minutes: Annotated[float, Field(gt=0)] = 60.0
 
 
 class ConnectionSettings(_Strict):
@@ -120,6 +136,7 @@ class ItemSettings(_Strict):
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     sync: SyncSettings = SyncSettings()
+    retention: RetentionSettings = RetentionSettings()
     connections: dict[str, ConnectionSettings] = {}
     items: list[ItemSettings] = []
 
@@ -185,21 +202,33 @@ def _days(value: int | None) -> timedelta | None:
 def config_path(explicit: Path | None) -> Path:
     if explicit is not None:
         return explicit
-    return Path(os.environ.get("CALSYNC_CONFIG", DEFAULT_PATH))
+    return Path(os.environ.get("CALSYNC_CONFIG") or DEFAULT_PATH)
 
 
 def load(path: Path | None = None) -> Settings:
-    """Read and validate the configuration; a missing default file gives the defaults."""
+    """Read and validate the configuration file (`path`, else CALSYNC_CONFIG, else
+    ./calsync.toml). No file is an error that says where calsync looked: running on
+    defaults would quietly make a database in whatever folder the command ran in."""
+    named_by = "--config" if path is not None else None
+    if path is None and os.environ.get("CALSYNC_CONFIG"):
+        named_by = "CALSYNC_CONFIG"
     path = config_path(path)
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    elif path != DEFAULT_PATH:
-        raise ConfigError(f"configuration file {path} does not exist")
+    if not path.is_file():
+        raise ConfigNotFound(_not_found(path, named_by), path, default=named_by is None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     return parse(data, source=str(path))
+
+
+def _not_found(path: Path, named_by: str | None) -> str:
+    if named_by is None:
+        return (
+            f"no configuration found: calsync looked for {path.absolute()} "
+            "(no --config given, CALSYNC_CONFIG not set)"
+        )
+    return f"no configuration found: {path.absolute()} (named by {named_by}) does not exist"
 
 
 def parse(data: dict[str, Any], source: str = "configuration") -> Settings:

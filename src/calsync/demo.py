@@ -24,7 +24,7 @@ from calsync.radicale_server import RadicaleServer
 from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
-from calsync.tables import deltas_table, reservations_table
+from calsync.tables import deltas_table, reservations_table, short_id
 from calsync.worker.runner import request_sync, run_once
 
 ZONE = "Europe/Berlin"
@@ -155,7 +155,7 @@ def _change_both_sides(
         "Hot desk",
         "bob@example.com",
     )
-    console.print(f"calsync: new reservation {made.id[:8]} of Desk 4.12 on Friday")
+    console.print(f"calsync: new reservation {short_id(made.id)} of Desk 4.12 on Friday")
     with services.uow() as uow:
         desk_day = next(
             r for r in uow.reservations.find(ReservationFilter(limit=1000)) if r.uid == "hotdesk"

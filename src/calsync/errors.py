@@ -2,7 +2,10 @@
 
 CalsyncError
 ├── ConfigError                      the TOML file or environment is wrong (names the key)
+│   └── ConfigNotFound               no configuration file where calsync looked (says where)
+├── DatabaseMissing                  the configured database has no calsync schema yet (init)
 ├── NotFound                         an item, reservation, event or calendar item is unknown
+├── AmbiguousId                      a short id names several records (lists them)
 ├── InvalidCalendarData(reason)      one calendar entry cannot be read (bad iCalendar, zone, times)
 ├── DoubleBooking                    the store refused an overlapping reservation
 ├── ReservationChanged               a write found a reservation changed since it was read
@@ -15,6 +18,8 @@ CalsyncError
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class CalsyncError(Exception):
     """Root of every error calsync raises on purpose."""
@@ -24,8 +29,27 @@ class ConfigError(CalsyncError):
     """The configuration is invalid; the message names the key and what is wrong."""
 
 
+class ConfigNotFound(ConfigError):
+    """No configuration file where calsync looked. `path` is the file it looked for;
+    `default` says it was the default place (no --config, no CALSYNC_CONFIG)."""
+
+    def __init__(self, message: str, path: Path, default: bool) -> None:
+        super().__init__(message)
+        self.path = path
+        self.default = default
+
+
+class DatabaseMissing(CalsyncError):
+    """The configured database does not exist or has no calsync schema: only `calsync
+    init` creates one."""
+
+
 class NotFound(CalsyncError):
     """Something named by the caller does not exist."""
+
+
+class AmbiguousId(CalsyncError):
+    """A shortened id matches several records; the message lists them."""
 
 
 class InvalidCalendarData(CalsyncError):

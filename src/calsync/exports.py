@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calsync.domain.reservations import Reservation
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+
+if TYPE_CHECKING:
+    from calsync.store.retention import Cutoffs, PurgeReport
 
 
 def _when(value: datetime | None) -> str | None:
@@ -103,4 +106,20 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
         "provider_id": reservation.provider_id,
         "provider_version": reservation.provider_version,
         "reason": reservation.reason or None,
+    }
+
+
+def purge_json(report: PurgeReport, cutoffs: Cutoffs) -> dict[str, Any]:
+    """What a purge deleted (`dry_run`: would delete), and since when each kind is kept."""
+    return {
+        "schema": "calsync.purge/1",
+        "dry_run": report.dry_run,
+        "events": report.events,
+        "calendar_items": report.calendar_items,
+        "synchronizations": report.synchronizations,
+        "kept_since": {
+            "processed": _when(cutoffs.processed),
+            "error": _when(cutoffs.error),
+            "synchronization": _when(cutoffs.synchronization),
+        },
     }

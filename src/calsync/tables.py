@@ -7,6 +7,9 @@ from typing import Any
 
 from rich.table import Table
 
+#: Characters of a reservation id that tables show (the last ones).
+SHORT_ID = 8
+
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     shown = Table(title=title)
@@ -15,6 +18,12 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for row in rows:
         shown.add_row(*["" if cell is None else str(cell) for cell in row])
     return shown
+
+
+def short_id(reservation_id: str) -> str:
+    """The end of a reservation id: ids are time-ordered, so their starts are alike and
+    their random ends tell rows apart (commands take it back: `calsync.store.short_ids`)."""
+    return reservation_id[-SHORT_ID:]
 
 
 def short_key(key: str | None) -> str:
@@ -52,7 +61,7 @@ def reservations_table(rows: Sequence[dict[str, Any]]) -> Table:
         ["id", "item", "start (UTC)", "end (UTC)", "status", "origin", "subject", "reason"],
         [
             [
-                r["id"][:8],
+                short_id(r["id"]),
                 r["item"],
                 r["start"][:16],
                 r["end"][:16],

@@ -44,6 +44,7 @@ binding = {{ connection = "dav", calendar = "{room_calendar}", room_address = "r
 """
     )
     runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "init"]).exit_code == 0
 
     def run(*args: str) -> str:
         result = runner.invoke(app, ["--config", str(config), *args])

@@ -26,6 +26,7 @@ from calsync.cli.common import (
     state,
 )
 from calsync.cli.log import deltas_app, events_app, items_app
+from calsync.cli.maintenance import purge
 from calsync.cli.reservations import reservations_app
 
 app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
@@ -35,6 +36,7 @@ app.add_typer(items_app, name="items")
 app.add_typer(deltas_app, name="deltas")
 app.add_typer(reservations_app, name="reservations")
 app.add_typer(config_app, name="config")
+app.command()(purge)
 
 
 @app.callback()
@@ -51,10 +53,19 @@ def main() -> None:
 
 @app.command()
 def init() -> None:
-    """Create the database schema and store the configured workplace items."""
-    with errors(), open_services() as services:
+    """Create (or migrate) the database and store the configured workplace items; in a
+    folder without a configuration, write a starter calsync.toml first."""
+    from calsync.cli.starter import write_starter_if_missing
+
+    with errors():
+        written = write_starter_if_missing(state["config"])
+    with errors(), open_services(create=True) as services:
+        if written:
+            console.print(f"no configuration found: wrote a starter {written.absolute()}")
         console.print(f"database ready: {services.settings.database.url}")
         console.print(f"workplace items: {len(services.settings.items)}")
+    if written:
+        console.print("[dim]next: add connections and items to it, then run `calsync init`[/dim]")
 
 
 @config_app.command("check")

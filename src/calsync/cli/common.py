@@ -18,10 +18,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar, overload
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from calsync import config as config_module
-from calsync.errors import CalsyncError, ConfigError, DoubleBooking, NotFound
+from calsync.errors import (
+    AmbiguousId,
+    CalsyncError,
+    ConfigError,
+    ConfigNotFound,
+    DatabaseMissing,
+    DoubleBooking,
+    NotFound,
+)
 from calsync.tables import table
 
 if TYPE_CHECKING:
@@ -46,27 +55,67 @@ LimitOption = Annotated[int, typer.Option("--limit", help="At most this many row
 
 
 @contextmanager
-def open_services() -> Iterator[Services]:
-    from calsync.bootstrap import start
+def open_services(create: bool = False) -> Iterator[Services]:
+    """The services of the configured store. Only `init` passes `create`: every other
+    command refuses a missing configuration or database and makes neither."""
+    from calsync.bootstrap import build
+    from calsync.store.db import open_schema, require_database, upgrade
 
-    services = start(config_module.load(state["config"]))
+    settings = config_module.load(state["config"])
+    if not create:
+        require_database(settings.database.url)
+    services = build(settings, migrate=False)
     try:
+        if create:
+            upgrade(services.engine)
+        else:
+            open_schema(services.engine)
+        store_items(services)
         yield services
     finally:
         services.close()
 
 
+def store_items(services: Services) -> None:
+    """Store the configured items that differ from the stored ones. Every command starts
+    with this: when nothing changed it is one read (not a write per item, which took a
+    second with 500 rooms, and on SQLite waited for a busy worker's write lock)."""
+    configured = services.settings.workplace_items()
+    with services.read() as uow:
+        stored = {each.item.name: each.item for each in uow.items.all()}
+    changed = [item for item in configured if stored.get(item.name) != item]
+    if not changed:
+        return
+    with services.uow() as uow:
+        for item in changed:
+            uow.items.upsert(item)
+        uow.commit()
+
+
 def fail(error: Exception) -> None:
+    console.print(f"[red]error:[/red] {escape(str(error))}")
+    hint = _advice(error)
+    if hint:
+        console.print(f"[dim]{escape(hint)}[/dim]")
+    raise typer.Exit(1)
+
+
+def _advice(error: Exception) -> str:
+    if isinstance(error, ConfigNotFound):
+        if error.default:
+            return (
+                "run `calsync init` here to write a starter calsync.toml, or name the file "
+                "with --config or CALSYNC_CONFIG"
+            )
+        return "check the path, or run `calsync init` where calsync.toml should be"
     advice = {
+        DatabaseMissing: "run `calsync init` to create it",
+        AmbiguousId: "give more characters of the id",
         ConfigError: "fix the configuration file, then run `calsync config check`",
         NotFound: "list what exists with the matching `list` command",
         DoubleBooking: "the item is already reserved then; pick another time",
     }
-    hint = next((text for kind, text in advice.items() if isinstance(error, kind)), "")
-    console.print(f"[red]error:[/red] {error}")
-    if hint:
-        console.print(f"[dim]{hint}[/dim]")
-    raise typer.Exit(1)
+    return next((text for kind, text in advice.items() if isinstance(error, kind)), "")
 
 
 @contextmanager
@@ -98,7 +147,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def item_id(services: Services, item: str | None) -> int | None:
     if item is None:
         return None
-    with services.uow() as uow:
+    with services.read() as uow:
         return uow.items.get(item).id
 
 
@@ -114,8 +163,9 @@ def named_records(
     find: Callable[[UnitOfWork], Iterable[Record]],
     to_json: Callable[[Record, str], dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The records `find` reads, exported with the name of each one's item."""
-    with services.uow() as uow:
+    """The records `find` reads, exported with the name of each one's item. A read-only
+    unit of work: on SQLite it reads beside a busy worker instead of waiting for it."""
+    with services.read() as uow:
         names = uow.items.names()
         return [to_json(record, names[record.item_id]) for record in find(uow)]
 

@@ -1,9 +1,13 @@
-"""Reservations from the command line: `calsync reservations list|create|update|cancel`."""
+"""Reservations from the command line: `calsync reservations list|show|create|update|cancel`.
+
+An id is taken whole or as any unique prefix or suffix (the tables show the last eight
+characters, where time-ordered ids differ): see `calsync.store.short_ids`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +26,13 @@ from calsync.cli.common import (
 )
 from calsync.tables import reservations_table
 
+if TYPE_CHECKING:
+    from calsync.bootstrap import Services
+
 reservations_app = typer.Typer(help="Reservations.", no_args_is_help=True)
+IdArgument = Annotated[
+    str, typer.Argument(help="The id, or a unique part of its start or end (as tables show).")
+]
 
 # --- reservations -------------------------------------------------------------------------------
 
@@ -42,9 +52,19 @@ def reservations_list(
 
     with errors(), open_services() as services:
         where = ReservationFilter(item_id(services, item), status, utc(since), utc(until), limit)
-        with services.uow() as uow:
+        with services.read() as uow:
             rows = [reservation_json(r) for r in uow.reservations.find(where)]
     show_rows(rows, as_json, reservations_table)
+
+
+@reservations_app.command("show")
+def reservations_show(reservation_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Show one reservation."""
+    from calsync.store.short_ids import resolve_reservation_id
+
+    with errors(), open_services() as services, services.read() as uow:
+        reservation = uow.reservations.get(resolve_reservation_id(uow.session, reservation_id))
+    _show_reservation(reservation, as_json)
 
 
 @reservations_app.command("create")
@@ -68,7 +88,7 @@ def reservations_create(
 
 @reservations_app.command("update")
 def reservations_update(
-    reservation_id: str,
+    reservation_id: IdArgument,
     start: Annotated[datetime | None, typer.Option("--start")] = None,
     end: Annotated[datetime | None, typer.Option("--end")] = None,
     subject: Annotated[str | None, typer.Option("--subject")] = None,
@@ -79,19 +99,27 @@ def reservations_update(
 
     with errors(), open_services() as services:
         changed = reservation_service.update(
-            services, reservation_id, utc(start), utc(end), subject
+            services, full_id(services, reservation_id), utc(start), utc(end), subject
         )
     _show_reservation(changed, as_json)
 
 
 @reservations_app.command("cancel")
-def reservations_cancel(reservation_id: str, as_json: JsonOption = False) -> None:
+def reservations_cancel(reservation_id: IdArgument, as_json: JsonOption = False) -> None:
     """Cancel a reservation; its calendar entry is deleted through the outbox."""
     from calsync.sync import reservations as reservation_service
 
     with errors(), open_services() as services:
-        cancelled = reservation_service.cancel(services, reservation_id)
+        cancelled = reservation_service.cancel(services, full_id(services, reservation_id))
     _show_reservation(cancelled, as_json)
+
+
+def full_id(services: Services, given: str) -> str:
+    """The reservation id that `given` (a full id, or a unique prefix or suffix) names."""
+    from calsync.store.short_ids import resolve_reservation_id
+
+    with services.read() as uow:
+        return resolve_reservation_id(uow.session, given)
 
 
 def _show_reservation(reservation: Any, as_json: bool) -> None:

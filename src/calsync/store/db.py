@@ -1,4 +1,8 @@
-"""Engines and schema: `make_engine(url)` and `upgrade(engine)`.
+"""Engines and schema: `make_engine(url)`, `upgrade(engine)` and `open_schema(engine)`.
+
+Only `calsync init` creates a database: every other command opens the schema with
+`require_database(url)` first (a SQLite file that is not there is not made) and
+`open_schema(engine)` after (a database without calsync's tables is refused).
 
 SQLite (the embedded default) runs in WAL mode with every transaction taken as a write
 transaction (`BEGIN IMMEDIATE`): one writer at a time, which is how the single-writer rules
@@ -11,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from calsync.errors import DatabaseMissing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration in migrations/versions (a test keeps the two equal).
@@ -71,14 +77,47 @@ def alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration; Alembic is loaded only when one is due."""
-    if _current_revision(engine) != SCHEMA_REVISION:
-        from alembic import command
-
-        command.upgrade(alembic_config(engine), "head")
+    if schema_revision(engine) != SCHEMA_REVISION:
+        _migrate(engine)
 
 
-def _current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+def require_database(url: str) -> None:
+    """Refuse a SQLite file that does not exist, before anything connects (and creates it)."""
+    path = _sqlite_file(url)
+    if path is not None and not path.exists():
+        raise DatabaseMissing(f"no database at {path.absolute()} (database url {url})")
+
+
+def open_schema(engine: Engine) -> None:
+    """Check that the database holds calsync's schema, migrating one that is behind; an
+    empty database (no schema at all) is refused: only `init` creates one."""
+    revision = schema_revision(engine)
+    if revision is None:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise DatabaseMissing(f"the database {shown} has no calsync tables")
+    if revision != SCHEMA_REVISION:
+        _migrate(engine)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The schema's Alembic revision, read from the version table (no Alembic import),
+    in a read-only transaction (on SQLite it does not wait for a busy writer)."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _migrate(engine: Engine) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "head")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
