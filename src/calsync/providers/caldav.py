@@ -91,8 +91,8 @@ class CalDAVProvider:
             raise ValueError(f"multiget_batch must be at least 1, got {multiget_batch}")
         self.base_url = base_url.rstrip("/") + "/"
         self.multiget_batch = multiget_batch
-        auth = httpx.BasicAuth(username, password or "") if username is not None else None
-        self._wire = Wire(self.base_url, auth, timeout, limits or Limits(), transport)
+        credentials = (username, password or "") if username is not None else None
+        self._wire = Wire(self.base_url, credentials, timeout, limits or Limits(), transport)
         self.limits = self._wire.limits
 
     @property

@@ -19,6 +19,7 @@ event with backoff, then leaves it in error with this message.
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
 
@@ -102,15 +103,17 @@ class Wire:
     def __init__(
         self,
         base_url: str,
-        auth: httpx.Auth | None,
+        credentials: tuple[str, str] | None,
         timeout: float,
         limits: Limits,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.origin = Origin.of(base_url)
         self.limits = limits
+        auth = httpx.BasicAuth(*credentials) if credentials is not None else None
         read_timeout = min(timeout, limits.deadline_seconds)
         self._client = httpx.Client(auth=auth, timeout=read_timeout, transport=transport)
+        self._secrets = _secret_forms(credentials)
         self.counters = TrafficCounters()
 
     def close(self) -> None:
@@ -131,7 +134,7 @@ class Wire:
         if body is not None:
             headers.setdefault("Content-Type", _XML)
         request = self._client.build_request(method, url, content=body, headers=headers)
-        call.requests.append(webdav.describe_request(request))
+        call.requests.append(self.redact(webdav.describe_request(request)))
         began = time.perf_counter()
         response: httpx.Response | None = None
         try:
@@ -142,17 +145,24 @@ class Wire:
                 response.close()
         except (httpx.HTTPError, LimitExceeded) as exc:
             self._count(call, _traffic(request, response, time.perf_counter() - began))
-            call.responses.append(f"{type(exc).__name__}: {exc}")
+            call.responses.append(self.redact(f"{type(exc).__name__}: {exc}"))
             if isinstance(exc, LimitExceeded):
                 raise
             raise ProviderUnavailable(f"{method} {url} failed: {exc}") from exc
         self._count(call, _traffic(request, response, time.perf_counter() - began))
-        call.responses.append(webdav.describe_response(response))
+        call.responses.append(self.redact(webdav.describe_response(response)))
         status = response.status_code
         delay = response.headers.get("retry-after")
         if status in _THROTTLING or (status >= 500 and delay):
             raise ProviderThrottled(f"{method} {url} answered {status}", retry_after(delay))
         return response
+
+    def redact(self, text: str) -> str:
+        """`text` without the connection's password in any form a server might echo back
+        (an error page showing the request's Authorization header, say)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
     def _read(self, response: httpx.Response, deadline: float, what: str) -> None:
         """Read the answer into `response.content`, within the deadline and the size cap."""
@@ -183,6 +193,17 @@ class Wire:
     def _count(self, call: Call, traffic: TrafficCounters) -> None:
         call.traffic += traffic
         self.counters += traffic
+
+
+def _secret_forms(credentials: tuple[str, str] | None) -> tuple[str, ...]:
+    """The password, `user:password` and its Basic form (RFC 7617), longest first; a
+    password of under 4 characters is not searched for (it would blank ordinary text)."""
+    if credentials is None or len(credentials[1]) < 4:
+        return ()
+    user, password = credentials
+    pair = f"{user}:{password}"
+    basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    return tuple(sorted({basic, pair, password}, key=len, reverse=True))
 
 
 def _traffic(
