@@ -141,7 +141,7 @@ class Settings(_Strict):
     @model_validator(mode="after")
     def _bindings_name_connections(self) -> Settings:
         for name, connection in self.connections.items():
-            _no_credentials_in(name, connection.url)
+            _check_connection_url(name, connection.url)
         names = [item.name for item in self.items]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -194,18 +194,23 @@ class Settings(_Strict):
         )
 
 
-def _no_credentials_in(name: str, url: str) -> None:
-    """A user or password in a connection URL would end up in logs and exchanges."""
+def _check_connection_url(name: str, url: str) -> None:
+    """An http(s) URL with a host, and no user or password in it: those would end up in
+    logs and exchanges. The message never repeats the URL, which may hold the password."""
     try:
         parts = urlsplit(url)
         held = parts.username is not None or parts.password is not None
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        held = "@" in url
+        held, usable = "@" in url, False
     if held:
         raise ValueError(
             f"connection {name!r}: the url holds a user or password; give the user as "
             "`username` and the password in the environment variable named by `password_env`"
         )
+    if not usable:
+        raise ValueError(f"connection {name!r}: the url must be an http or https URL with a host")
 
 
 def _days(value: int | None) -> timedelta | None:
