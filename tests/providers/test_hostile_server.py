@@ -8,6 +8,7 @@ was wrong, or an event retried with backoff, and never a request outside the ori
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -161,6 +162,24 @@ def test_an_href_outside_the_calendar_is_refused_even_at_the_same_origin():
     refused = [c for c in batch.changes if c.refused]
     assert [c.provider_id for c in refused] == listing[:2]
     assert all("not a member of /rooms/a/" in (c.refused or "") for c in refused)
+
+
+def test_a_server_echoing_the_authorization_header_has_it_redacted_in_the_exchange():
+    def echo(seen: hostile.Seen, server: HostileServer) -> hostile.Answer:
+        sent = seen.headers["Authorization"]
+        page = f"stored. You sent {sent} = {base64.b64decode(sent[6:]).decode()}"
+        return hostile.Answer(201, [page.encode()], {"ETag": '"1"'})
+
+    with (
+        HostileServer(echo) as server,
+        CalDAVProvider(server.url, "calsync", PASSWORD) as provider,
+    ):
+        written = provider.create(CALENDAR, "m1", b"BEGIN:VCALENDAR")
+
+    basic = base64.b64encode(f"calsync:{PASSWORD}".encode()).decode()
+    assert written.exchange.response.endswith("stored. You sent Basic [redacted] = [redacted]")
+    assert PASSWORD not in written.exchange.response
+    assert basic not in written.exchange.response
 
 
 # Canonical provider ids

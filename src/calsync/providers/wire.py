@@ -13,7 +13,11 @@ two limits hold while it arrives (`Limits`):
   read; one that sends more without saying so fails when it passes the cap (counted after
   decompression, which is what costs memory).
 
-Exceeding either raises `LimitExceeded`, a ProviderUnavailable: the worker retries the
+The request and answer texts kept on events (`Call`) never hold the connection's password,
+in plain, `user:password` or Basic form: a server may echo the Authorization header in an
+error page, and those texts are stored and exported.
+
+Exceeding either limit raises `LimitExceeded`, a ProviderUnavailable: the worker retries the
 event with backoff, then leaves it in error with this message.
 """
 
