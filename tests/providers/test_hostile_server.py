@@ -182,6 +182,18 @@ def test_a_server_echoing_the_authorization_header_has_it_redacted_in_the_exchan
     assert basic not in written.exchange.response
 
 
+def test_an_href_too_long_to_be_kept_is_refused():
+    asked: list[str] = []
+    long_href = f"{CALENDAR}{'x' * 1000}.ics"
+    provider = scripted("http://dav.test", [long_href, f"{CALENDAR}ok.ics"], asked)
+
+    batch = provider.fetch_changes(CALENDAR, None)
+
+    assert asked == [f"{CALENDAR}ok.ics"]
+    [refused] = [c for c in batch.changes if c.refused]
+    assert "over 1000 characters" in (refused.refused or "")
+
+
 # Canonical provider ids
 
 

@@ -7,8 +7,9 @@ percent-escaping it likes. calsync trusts a server only with what is its own:
   port of its base URL, RFC 6454), so the connection's credentials never leave it.
 - `Origin.member_id(href, collection)`: an href from a listing is resolved against the
   calendar's URL (RFC 3986 §5.2) and must stay at the origin, inside that calendar; then
-  its provider id is `canonical_id` of it. An href that does not raises `ForeignHref`, and
-  the adapter reports it as one refused change instead of fetching or writing it.
+  its provider id is `canonical_id` of it, at most `MAX_ID_LENGTH` characters. An href
+  that does not raises `ForeignHref`, and the adapter reports it as one refused change
+  instead of fetching or writing it.
 
 A provider id is the object's absolute path, each segment decoded and encoded again with
 only RFC 3986 unreserved characters left as they are (what `urllib.parse.quote` gives, and
@@ -26,6 +27,8 @@ from calsync.errors import ProviderRejected
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SHOWN = 200
+#: The longest provider id the store keeps (its provider_id columns).
+MAX_ID_LENGTH = 1000
 
 
 class ForeignHref(ValueError):
@@ -77,6 +80,8 @@ class Origin:
         found, inside = canonical_id(url), canonical_id(collection).rstrip("/") + "/"
         if not found.startswith(inside) or found == inside:
             raise ForeignHref(f"refused href {shown(href)}: not a member of {inside}")
+        if len(found) > MAX_ID_LENGTH:
+            raise ForeignHref(f"refused href {shown(href)}: over {MAX_ID_LENGTH} characters")
         return found
 
 
