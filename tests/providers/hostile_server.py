@@ -8,7 +8,8 @@ chunk by chunk (with a pause between chunks, for a slow drip). The behaviours:
 - `calendar(hrefs)`: a calendar listing `hrefs` (foreign-origin ones too) in a
   sync-collection, serving a meeting for each in calendar-multiget, accepting writes.
 - `endless_truncation()`: every sync-collection is truncated (507) with a new token.
-- `drip(interval)`: a 207 whose body comes one byte every `interval` seconds.
+- `drip(interval)`: a 207 whose body comes one byte every `interval` seconds;
+  `drip_headers(interval)`: the status line and headers come so.
 - `oversized(size, announce)`: a 207 of `size` bytes, streamed, never built in memory.
 - `fixed(status, body)`: one answer to everything (malformed XML, HTML error pages...).
 - `storm(status, retry_after)`: server errors with Retry-After, to every request.
@@ -43,6 +44,8 @@ class Answer:
     body: Iterable[bytes] = ()
     headers: dict[str, str] = field(default_factory=dict)
     pause: float = 0.0
+    #: The body chunks are the whole answer, status line and headers included.
+    raw: bool = False
 
 
 Behaviour = Callable[[Seen, "HostileServer"], Answer]
@@ -85,11 +88,12 @@ def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             seen = Seen(self.command, self.path, dict(self.headers), self.rfile.read(length))
             server.record(seen)
             answer = server.behaviour(seen, server)
-            self.send_response(answer.status)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Connection", "close")
-            self.end_headers()
+            if not answer.raw:
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Connection", "close")
+                self.end_headers()
             try:
                 for chunk in answer.body:
                     self.wfile.write(chunk)
@@ -202,6 +206,16 @@ def drip(interval: float, total: int = 10_000) -> Behaviour:
     def answer(seen: Seen, server: HostileServer) -> Answer:
         body = multistatus(token="t1").ljust(total, b" ")
         return Answer(207, (body[i : i + 1] for i in range(len(body))), _XML, interval)
+
+    return answer
+
+
+def drip_headers(interval: float) -> Behaviour:
+    """An answer whose status line and headers arrive one byte every `interval` seconds."""
+
+    def answer(seen: Seen, server: HostileServer) -> Answer:
+        head = b"HTTP/1.1 207 Multi-Status\r\nX-Slow: " + b"z" * 10_000 + b"\r\n\r\n"
+        return Answer(207, (head[i : i + 1] for i in range(len(head))), pause=interval, raw=True)
 
     return answer
 

@@ -246,6 +246,17 @@ def test_a_server_dripping_one_byte_every_half_second_fails_by_the_deadline():
         assert time.monotonic() - began < 3.5
 
 
+def test_a_server_dripping_its_status_line_and_headers_fails_by_the_deadline():
+    with (
+        HostileServer(hostile.drip_headers(0.5)) as server,
+        CalDAVProvider(server.url, limits=Limits(deadline_seconds=2.0)) as provider,
+    ):
+        began = time.monotonic()
+        with pytest.raises(LimitExceeded, match="deadline_seconds = 2"):
+            provider.fetch_changes(CALENDAR, None)
+        assert time.monotonic() - began < 3.5
+
+
 def test_an_answer_announcing_600_mb_fails_before_its_body_is_read():
     with (
         HostileServer(hostile.oversized(600 * 1024 * 1024, announce=True)) as server,

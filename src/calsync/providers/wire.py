@@ -6,9 +6,8 @@ two limits hold while it arrives (`Limits`):
 
 - `deadline_seconds`: the whole exchange (sending, waiting, reading the answer) ends by
   then. httpx's `timeout` bounds each read only, and a server sending one byte every half
-  second would never trip it. The deadline is checked as the answer's bytes arrive and
-  caps each read's timeout; a server that drips its status line and headers is bound by
-  the per-read timeout alone (httpcore reads headers without a way to stop in between).
+  second would never trip it. The deadline caps each socket read and write
+  (`calsync.providers.deadlines`, headers included) and is checked as the body arrives.
 - `max_answer_bytes`: an answer announcing more (Content-Length) fails before its body is
   read; one that sends more without saying so fails when it passes the cap (counted after
   decompression, which is what costs memory).
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from calsync.errors import ProviderThrottled, ProviderUnavailable
-from calsync.providers import webdav
+from calsync.providers import deadlines, webdav
 from calsync.providers.answers import retry_after
 from calsync.providers.base import Exchange
 from calsync.providers.hrefs import Origin
@@ -116,7 +115,9 @@ class Wire:
         self.limits = limits
         auth = httpx.BasicAuth(*credentials) if credentials is not None else None
         read_timeout = min(timeout, limits.deadline_seconds)
-        self._client = httpx.Client(auth=auth, timeout=read_timeout, transport=transport)
+        self._client = httpx.Client(
+            auth=auth, timeout=read_timeout, transport=transport or deadlines.transport()
+        )
         self._secrets = _secret_forms(credentials)
         self.counters = TrafficCounters()
 
@@ -140,19 +141,22 @@ class Wire:
         request = self._client.build_request(method, url, content=body, headers=headers)
         call.requests.append(self.redact(webdav.describe_request(request)))
         began = time.perf_counter()
+        deadline = began + self.limits.deadline_seconds
         response: httpx.Response | None = None
         try:
-            response = self._client.send(request, stream=True)
-            try:
-                self._read(response, began + self.limits.deadline_seconds, f"{method} {url}")
-            finally:
-                response.close()
+            with deadlines.until(deadline):
+                response = self._client.send(request, stream=True)
+                try:
+                    self._read(response, deadline, f"{method} {url}")
+                finally:
+                    response.close()
         except (httpx.HTTPError, LimitExceeded) as exc:
+            error = self._failure(f"{method} {url}", exc, deadline)
             self._count(call, _traffic(request, response, time.perf_counter() - began))
-            call.responses.append(self.redact(f"{type(exc).__name__}: {exc}"))
-            if isinstance(exc, LimitExceeded):
+            call.responses.append(self.redact(f"{type(error).__name__}: {error}"))
+            if error is exc:
                 raise
-            raise ProviderUnavailable(f"{method} {url} failed: {exc}") from exc
+            raise error from exc
         self._count(call, _traffic(request, response, time.perf_counter() - began))
         call.responses.append(self.redact(webdav.describe_response(response)))
         status = response.status_code
@@ -186,13 +190,23 @@ class Wire:
                     f"{what}: the answer passed max_answer_bytes = {cap} and was dropped"
                 )
             if time.perf_counter() > deadline:
-                raise LimitExceeded(
-                    f"{what}: no complete answer within deadline_seconds = "
-                    f"{self.limits.deadline_seconds:g} ({size} bytes had arrived)"
-                )
+                raise self._late(what)
             parts.append(chunk)
         # What `Response.read` does; done by hand so that the limits apply while reading.
         response._content = b"".join(parts)
+
+    def _failure(self, what: str, exc: Exception, deadline: float) -> ProviderUnavailable:
+        """The calsync error for a failed exchange; a timeout past the deadline is one."""
+        if isinstance(exc, LimitExceeded):
+            return exc
+        if isinstance(exc, httpx.TimeoutException) and time.perf_counter() >= deadline:
+            return self._late(what)
+        return ProviderUnavailable(f"{what} failed: {exc}")
+
+    def _late(self, what: str) -> LimitExceeded:
+        return LimitExceeded(
+            f"{what}: no complete answer within deadline_seconds = {self.limits.deadline_seconds:g}"
+        )
 
     def _count(self, call: Call, traffic: TrafficCounters) -> None:
         call.traffic += traffic
