@@ -334,3 +334,15 @@ def test_any_retry_after_is_a_delay_of_at_most_a_day_or_none(value):
     assert isinstance(raised, ProviderError)
     delay = getattr(raised, "retry_after", None)
     assert delay is None or 0 <= delay <= 86400
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"-1", b"1e9", b"9" * 30, b"", b"12, 12"])
+def test_an_odd_content_length_is_read_or_refused_with_a_provider_error(length):
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            207, headers=[(b"Content-Length", length)], content=CORPUS["no sync-token"]
+        )
+
+    with CalDAVProvider("http://dav.test", transport=httpx.MockTransport(answer)) as provider:
+        read = settle(lambda: provider.fetch_changes(CALENDAR, None))
+    assert isinstance(read, ChangeBatch | ProviderError)

@@ -121,6 +121,21 @@ def test_a_provider_id_outside_the_origin_is_refused_before_anything_is_sent():
         assert foreign.seen == server.seen == []
 
 
+@pytest.mark.parametrize("provider_id", ["http://[::1/x.ics", f"{CALENDAR}x\x00y.ics"])
+def test_a_provider_id_that_is_no_url_is_refused_before_anything_is_sent(provider_id):
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(204))
+
+    with CalDAVProvider("http://dav.test", transport=transport) as provider:
+        for write in (
+            lambda: provider.delete(CALENDAR, provider_id, None),
+            lambda: provider.get(CALENDAR, provider_id),
+        ):
+            with pytest.raises(ProviderRejected):
+                write()
+    assert sent == []
+
+
 def scripted(base_url: str, listing: list[str], asked: list[str]) -> CalDAVProvider:
     def answer(request: httpx.Request) -> httpx.Response:
         if b"sync-collection" in request.content:

@@ -49,7 +49,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from calsync.errors import ProviderUnavailable
+from calsync.errors import ProviderRejected, ProviderUnavailable
 from calsync.providers import webdav
 from calsync.providers.answers import (
     SyncUnsupported,
@@ -322,7 +322,12 @@ class CalDAVProvider:
     def _object_url(self, calendar: str, provider_id: str) -> str:
         """An href path is resolved on the server; a bare name inside `calendar`. Whatever
         it resolves to, a request goes only to the connection's origin (`Wire.send`)."""
-        return urljoin(self._collection_url(calendar), provider_id)
+        try:
+            return urljoin(self._collection_url(calendar), provider_id)
+        except ValueError as exc:  # an unclosed IPv6 bracket, say
+            raise ProviderRejected(
+                f"provider id {shown(provider_id)} is not a URL: {exc}"
+            ) from None
 
 
 class _Listing:

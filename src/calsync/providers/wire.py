@@ -23,16 +23,17 @@ event with backoff, then leaves it in error with this message.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
-from calsync.errors import ProviderThrottled, ProviderUnavailable
+from calsync.errors import ProviderRejected, ProviderThrottled, ProviderUnavailable
 from calsync.providers import deadlines, webdav
 from calsync.providers.answers import retry_after
 from calsync.providers.base import Exchange
-from calsync.providers.hrefs import Origin
+from calsync.providers.hrefs import Origin, shown
 
 _EXCHANGE_LIMIT = 16 * 1024
 _XML = "application/xml; charset=utf-8"
@@ -138,7 +139,10 @@ class Wire:
         headers = dict(headers or {})
         if body is not None:
             headers.setdefault("Content-Type", _XML)
-        request = self._client.build_request(method, url, content=body, headers=headers)
+        try:
+            request = self._client.build_request(method, url, content=body, headers=headers)
+        except httpx.InvalidURL as exc:
+            raise ProviderRejected(f"refused to send a request to {shown(url)}: {exc}") from None
         call.requests.append(self.redact(webdav.describe_request(request)))
         began = time.perf_counter()
         deadline = began + self.limits.deadline_seconds
@@ -176,7 +180,7 @@ class Wire:
         """Read the answer into `response.content`, within the deadline and the size cap."""
         cap = self.limits.max_answer_bytes
         announced = response.headers.get("content-length", "")
-        if announced.isdigit() and int(announced) > cap:
+        if re.fullmatch(r"\d{1,20}", announced, re.ASCII) and int(announced) > cap:
             raise LimitExceeded(
                 f"{what}: the answer announces {int(announced)} bytes, more than "
                 f"max_answer_bytes = {cap}"
