@@ -12,10 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from calsync.bootstrap import start
+from calsync.config import parse
 from calsync.errors import ProviderError
 from calsync.providers.base import ChangeBatch
 from calsync.providers.caldav import CalDAVProvider
 from calsync.providers.webdav import Multistatus, parse_multistatus
+from calsync.worker.runner import request_sync, run_event
+from tests.sync.calendars import claim, room_settings
 
 pytestmark = pytest.mark.timeout(120)
 CALENDAR = "/rooms/a/"
@@ -346,3 +350,42 @@ def test_an_odd_content_length_is_read_or_refused_with_a_provider_error(length):
     with CalDAVProvider("http://dav.test", transport=httpx.MockTransport(answer)) as provider:
         read = settle(lambda: provider.fetch_changes(CALENDAR, None))
     assert isinstance(read, ChangeBatch | ProviderError)
+
+
+@pytest.fixture
+def services_reading(tmp_path, clock):
+    """Services whose connection answers each read with the body a test puts in `served`."""
+    served: dict[str, bytes] = {}
+    settings = parse(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'calsync.db'}"},
+            "connections": {"dav": {"kind": "caldav", "url": "http://dav.test"}},
+            "items": room_settings(CALENDAR),
+        }
+    )
+    services = start(settings, clock)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if b"sync-collection" in request.content:
+            return httpx.Response(207, content=served["listing"])
+        return httpx.Response(207, content=served["multiget"])
+
+    services.providers["dav"] = CalDAVProvider(
+        "http://dav.test", transport=httpx.MockTransport(answer)
+    )
+    yield services, served
+    services.close()
+
+
+def test_a_synchronization_meeting_any_odd_answer_ends_as_a_result_never_a_crash(
+    services_reading,
+):
+    services, served = services_reading
+    listing = ms(ok(f"{CALENDAR}1.ics") + "<d:sync-token>t1</d:sync-token>")
+    outcomes = set()
+    for name, body in CORPUS.items():
+        for served["listing"], served["multiget"] in ((body, body), (listing, body)):
+            result = run_event(services, claim(services, request_sync(services, "Room A", True)))
+            outcomes.add(result.state)  # read, or retried with backoff, or given up
+            assert result.state == "processed" or result.error, name
+    assert outcomes == {"processed", "new", "error"}
