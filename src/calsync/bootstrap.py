@@ -12,6 +12,7 @@ from calsync.clock import Clock, system_clock
 from calsync.config import Settings
 from calsync.providers import load
 from calsync.providers.base import Provider
+from calsync.providers.wire import Limits
 from calsync.store.db import make_engine, make_session_factory, upgrade
 from calsync.store.unit_of_work import UnitOfWork
 
@@ -58,8 +59,17 @@ def build(settings: Settings, clock: Clock = system_clock, migrate: bool = True)
 def _make_provider(settings: Settings, name: str) -> Provider:
     connection = settings.connection(name)
     cls: Any = load(connection.kind)
+    limits = Limits(
+        deadline_seconds=connection.deadline_seconds,
+        max_answer_bytes=connection.max_answer_bytes,
+        max_sync_rounds=connection.max_sync_rounds,
+    )
     provider: Provider = cls(
-        connection.url, connection.username or None, connection.secret(), timeout=connection.timeout
+        connection.url,
+        connection.username or None,
+        connection.secret(),
+        timeout=connection.timeout,
+        limits=limits,
     )
     return provider
 

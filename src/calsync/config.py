@@ -13,6 +13,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -74,11 +75,29 @@ class RetentionSettings(_Strict):
 
 
 class ConnectionSettings(_Strict):
+    """One account at a calendar service.
+
+    - `url`: the service's base URL. It may not hold a user or password (give `username`
+      and `password_env`); requests go to its scheme, host and port only.
+    - `timeout`: seconds one read or connect may wait for the server.
+    - `deadline_seconds`: the most one request may take, answer read in full (a server
+      that drips its answer fails then, however often it sends a byte).
+    - `max_answer_bytes`: the largest answer read (64 MiB); a larger one fails unread.
+    - `max_sync_rounds`: how often a truncated (507) sync-collection answer is followed
+      before the read fails.
+
+    Hitting a limit fails the event with a message naming the setting; it is retried with
+    backoff like an unreachable server.
+    """
+
     kind: Literal["caldav"]
     url: str
     username: str = ""
     password_env: str = ""
     timeout: Annotated[float, Field(gt=0)] = 30.0
+    deadline_seconds: Annotated[float, Field(gt=0)] = 120.0
+    max_answer_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+    max_sync_rounds: Annotated[int, Field(ge=1)] = 100
 
     def secret(self) -> str | None:
         if not self.password_env:
@@ -142,6 +161,8 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _bindings_name_connections(self) -> Settings:
+        for name, connection in self.connections.items():
+            _check_connection_url(name, connection.url)
         names = [item.name for item in self.items]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -193,6 +214,25 @@ class Settings(_Strict):
             dry_run=binding.dry_run,
             conflict_resolution=binding.conflict_resolution,
         )
+
+
+def _check_connection_url(name: str, url: str) -> None:
+    """An http(s) URL with a host, and no user or password in it: those would end up in
+    logs and exchanges. The message never repeats the URL, which may hold the password."""
+    try:
+        parts = urlsplit(url)
+        held = parts.username is not None or parts.password is not None
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        held, usable = "@" in url, False
+    if held:
+        raise ValueError(
+            f"connection {name!r}: the url holds a user or password; give the user as "
+            "`username` and the password in the environment variable named by `password_env`"
+        )
+    if not usable:
+        raise ValueError(f"connection {name!r}: the url must be an http or https URL with a host")
 
 
 def _days(value: int | None) -> timedelta | None:

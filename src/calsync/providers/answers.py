@@ -5,11 +5,12 @@
   §1.3) or 412 (Xandikos), or 418 (old Nextcloud): DeltaKeyExpired.
 - No sync-collection on the collection (`DAV:supported-report`, 400/405/501): SyncUnsupported.
 - 5xx: ProviderUnavailable; 401/403 and other refusals: ProviderRejected(status).
-- Retry-After is delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+- Retry-After is delay-seconds or an HTTP-date (RFC 9110 §10.2.3), at most a day.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import NoReturn
@@ -20,6 +21,8 @@ from calsync.errors import DeltaKeyExpired, ProviderRejected, ProviderUnavailabl
 from calsync.providers import webdav
 
 TOKEN_EXPIRED = "valid-sync-token"
+#: A server asking to wait longer than a day is waited for a day.
+_LONGEST_WAIT = 86400.0
 
 
 class SyncUnsupported(Exception):
@@ -59,10 +62,10 @@ def retry_after(value: str | None) -> float | None:
     """Retry-After as seconds from now: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    if re.fullmatch(r"\s*\d{1,9}\s*", value, re.ASCII):
+        return min(float(value), _LONGEST_WAIT)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, moment.timestamp() - time.time())
+    return min(max(0.0, moment.timestamp() - time.time()), _LONGEST_WAIT)

@@ -32,12 +32,19 @@ class Exchange:
 
 @dataclass(frozen=True)
 class RemoteChange:
-    """One changed or removed calendar object, with its payload as the provider sent it."""
+    """One changed or removed calendar object, with its payload as the provider sent it.
+
+    `refused` says why the adapter would not touch an object the provider named (an href
+    outside the connection's origin or calendar): nothing of it was fetched, and the
+    caller records it as one failed calendar item with that reason. Its `provider_id` is
+    then the name as the provider gave it, not a provider id of this connection.
+    """
 
     provider_id: str
     version: str | None
     removed: bool = False
     data: bytes | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Request bodies: `sync_collection` (RFC 6578 §3.2), `calendar_multiget` (RFC 479
 (the `DAV:error` body of a failed precondition, RFC 4918 §16). Exchanges: `describe_request`
 and `describe_response` give the readable, truncated text kept on events.
 
-Parsing never resolves entities or fetches anything from the network. calendar-data
+Parsing never resolves entities or fetches anything from the network, and refuses an
+answer with a DOCTYPE; whatever the bytes, it returns or raises ProviderUnavailable. calendar-data
 arrives as XML text, whose line ends the XML parser turns into LF (XML 1.0 §2.11); they are
 turned back into the CRLF that iCalendar requires (RFC 5545 §3.1).
 """
@@ -28,7 +29,7 @@ DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"
 _NSMAP = {"d": DAV, "c": CALDAV}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-_STATUS_LINE = re.compile(r"^\s*HTTP/\S+\s+(\d{3})")
+_STATUS_LINE = re.compile(r"^\s*HTTP/\S+\s+(\d{3})\b", re.IGNORECASE | re.ASCII)
 _TEXT_LIMIT = 4096
 _HREF, _STATUS, _PROPSTAT, _PROP = (f"{{{DAV}}}{n}" for n in ("href", "status", "propstat", "prop"))
 _GETETAG, _RESOURCETYPE, _COLLECTION = (
@@ -123,7 +124,10 @@ def same_path(href: str, url: str) -> bool:
     if href.startswith("/") and not href.startswith("//") and "?" not in href:
         # An absolute path, as servers mostly answer: no need to resolve it against `url`.
         return unquote(href).rstrip("/") == _path_key(url)
-    return _path_key(urljoin(url, href)) == _path_key(url)
+    try:
+        return _path_key(urljoin(url, href)) == _path_key(url)
+    except ValueError:  # not a URL at all (an unclosed IPv6 bracket, a bad port)
+        return False
 
 
 def describe_request(request: httpx.Request) -> str:
@@ -172,6 +176,9 @@ def _members(response: etree._Element) -> list[Member]:
             propstats.append(child)
     if status_text is not None:
         return [Member(href, _status(status_text)) for href in hrefs]
+    if hrefs and not propstats:
+        # Not "gone": a server that says nothing of a member has not said it was deleted.
+        raise ProviderUnavailable(f"a DAV:response for {hrefs[0][:200]!r} has no status")
     etag = data = None
     is_collection = found = False
     for propstat in propstats:
@@ -211,9 +218,13 @@ def _path_key(url: str) -> str:
 
 def _parse(content: bytes) -> etree._Element:
     try:
-        return etree.fromstring(content, _PARSER)
+        root = etree.fromstring(content, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise ProviderUnavailable(f"unreadable XML in the server's answer: {exc}") from exc
+    if getattr(root.getroottree().docinfo, "doctype", ""):
+        # No WebDAV answer needs a DTD; one is how entity tricks arrive.
+        raise ProviderUnavailable("the server's answer declares a DOCTYPE; it is not read")
+    return root
 
 
 def _serialize(root: etree._Element) -> bytes:

@@ -234,6 +234,9 @@ def _key(change: RemoteChange) -> tuple[str, str | None, bool]:
 def _calendar_item(
     change: RemoteChange, known: Known, full: bool, repair: bool = False
 ) -> dict[str, Any] | None:
+    if change.refused:
+        refused = _row(change, CalendarItemKind.new_reservation, "")
+        return refused | {"status": CalendarItemStatus.failed.value, "error": change.refused}
     versions = known.get(change.provider_id)
     if change.removed:
         # A removal of something we never held (added and removed between two reads) is no change.

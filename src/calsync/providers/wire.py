@@ -1,0 +1,242 @@
+"""One HTTP request of a CalDAV connection, under the connection's limits: `Wire.send`.
+
+Before a request is sent, its URL must be at the connection's origin (`hrefs.Origin`), so
+the credentials never go anywhere else. The answer is streamed, not read at once, so that
+two limits hold while it arrives (`Limits`):
+
+- `deadline_seconds`: the whole exchange (sending, waiting, reading the answer) ends by
+  then. httpx's `timeout` bounds each read only, and a server sending one byte every half
+  second would never trip it. The deadline caps each socket read and write
+  (`calsync.providers.deadlines`, headers included) and is checked as the body arrives.
+- `max_answer_bytes`: an answer announcing more (Content-Length) fails before its body is
+  read; one that sends more without saying so fails when it passes the cap (counted after
+  decompression, which is what costs memory).
+
+The request and answer texts kept on events (`Call`) never hold the connection's password,
+in plain, `user:password` or Basic form: a server may echo the Authorization header in an
+error page, and those texts are stored and exported.
+
+Exceeding either limit raises `LimitExceeded`, a ProviderUnavailable: the worker retries the
+event with backoff, then leaves it in error with this message.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from calsync.errors import ProviderRejected, ProviderThrottled, ProviderUnavailable
+from calsync.providers import deadlines, webdav
+from calsync.providers.answers import retry_after
+from calsync.providers.base import Exchange
+from calsync.providers.hrefs import Origin, shown
+
+_EXCHANGE_LIMIT = 16 * 1024
+_XML = "application/xml; charset=utf-8"
+_THROTTLING = frozenset({429, 503})
+
+
+class LimitExceeded(ProviderUnavailable):
+    """A server's answer broke one of the connection's limits (time, size, rounds)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection allows a server; see `ConnectionSettings` for the settings."""
+
+    deadline_seconds: float = 120.0
+    max_answer_bytes: int = 64 * 1024 * 1024
+    max_sync_rounds: int = 100
+
+
+@dataclass(frozen=True)
+class TrafficCounters:
+    """Requests and bytes on the wire: request or status line, headers, body as transferred
+    (compressed when the server compressed it); `server_seconds`: from sending each request
+    to having read its whole answer, summed over requests: the server's time to answer
+    plus the network's (connecting, sending, receiving). Only the counters keep it; an
+    Exchange does not."""
+
+    requests: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    server_seconds: float = 0.0
+
+    def __add__(self, other: TrafficCounters) -> TrafficCounters:
+        return TrafficCounters(
+            self.requests + other.requests,
+            self.bytes_sent + other.bytes_sent,
+            self.bytes_received + other.bytes_received,
+            self.server_seconds + other.server_seconds,
+        )
+
+    def __sub__(self, other: TrafficCounters) -> TrafficCounters:
+        return TrafficCounters(
+            self.requests - other.requests,
+            self.bytes_sent - other.bytes_sent,
+            self.bytes_received - other.bytes_received,
+            self.server_seconds - other.server_seconds,
+        )
+
+
+@dataclass
+class Call:
+    """What one adapter call sent and received, turned into an Exchange at the end."""
+
+    requests: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+    traffic: TrafficCounters = TrafficCounters()
+
+    def exchange(self) -> Exchange:
+        return Exchange(
+            request=webdav.truncate("\n\n".join(self.requests), _EXCHANGE_LIMIT),
+            response=webdav.truncate("\n\n".join(self.responses), _EXCHANGE_LIMIT),
+            requests=self.traffic.requests,
+            bytes_sent=self.traffic.bytes_sent,
+            bytes_received=self.traffic.bytes_received,
+        )
+
+
+class Wire:
+    """The HTTP client of one connection: its origin, credentials, limits and counters."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: tuple[str, str] | None,
+        timeout: float,
+        limits: Limits,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.origin = Origin.of(base_url)
+        self.limits = limits
+        auth = httpx.BasicAuth(*credentials) if credentials is not None else None
+        read_timeout = min(timeout, limits.deadline_seconds)
+        self._client = httpx.Client(
+            auth=auth, timeout=read_timeout, transport=transport or deadlines.transport()
+        )
+        self._secrets = _secret_forms(credentials)
+        self.counters = TrafficCounters()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(
+        self,
+        call: Call,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request and its whole answer; transport errors, throttling and broken limits
+        become calsync errors here. A URL outside the origin is refused unsent."""
+        self.origin.check(url)
+        headers = dict(headers or {})
+        if body is not None:
+            headers.setdefault("Content-Type", _XML)
+        try:
+            request = self._client.build_request(method, url, content=body, headers=headers)
+        except httpx.InvalidURL as exc:
+            raise ProviderRejected(f"refused to send a request to {shown(url)}: {exc}") from None
+        call.requests.append(self.redact(webdav.describe_request(request)))
+        began = time.perf_counter()
+        deadline = began + self.limits.deadline_seconds
+        response: httpx.Response | None = None
+        try:
+            with deadlines.until(deadline):
+                response = self._client.send(request, stream=True)
+                try:
+                    self._read(response, deadline, f"{method} {url}")
+                finally:
+                    response.close()
+        except (httpx.HTTPError, LimitExceeded) as exc:
+            error = self._failure(f"{method} {url}", exc, deadline)
+            self._count(call, _traffic(request, response, time.perf_counter() - began))
+            call.responses.append(self.redact(f"{type(error).__name__}: {error}"))
+            if error is exc:
+                raise
+            raise error from exc
+        self._count(call, _traffic(request, response, time.perf_counter() - began))
+        call.responses.append(self.redact(webdav.describe_response(response)))
+        status = response.status_code
+        delay = response.headers.get("retry-after")
+        if status in _THROTTLING or (status >= 500 and delay):
+            raise ProviderThrottled(f"{method} {url} answered {status}", retry_after(delay))
+        return response
+
+    def redact(self, text: str) -> str:
+        """`text` without the connection's password in any form a server might echo back
+        (an error page showing the request's Authorization header, say)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _read(self, response: httpx.Response, deadline: float, what: str) -> None:
+        """Read the answer into `response.content`, within the deadline and the size cap."""
+        cap = self.limits.max_answer_bytes
+        announced = response.headers.get("content-length", "")
+        if re.fullmatch(r"\d{1,20}", announced, re.ASCII) and int(announced) > cap:
+            raise LimitExceeded(
+                f"{what}: the answer announces {int(announced)} bytes, more than "
+                f"max_answer_bytes = {cap}"
+            )
+        parts: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise LimitExceeded(
+                    f"{what}: the answer passed max_answer_bytes = {cap} and was dropped"
+                )
+            if time.perf_counter() > deadline:
+                raise self._late(what)
+            parts.append(chunk)
+        # What `Response.read` does; done by hand so that the limits apply while reading.
+        response._content = b"".join(parts)
+
+    def _failure(self, what: str, exc: Exception, deadline: float) -> ProviderUnavailable:
+        """The calsync error for a failed exchange; a timeout past the deadline is one."""
+        if isinstance(exc, LimitExceeded):
+            return exc
+        if isinstance(exc, httpx.TimeoutException) and time.perf_counter() >= deadline:
+            return self._late(what)
+        return ProviderUnavailable(f"{what} failed: {exc}")
+
+    def _late(self, what: str) -> LimitExceeded:
+        return LimitExceeded(
+            f"{what}: no complete answer within deadline_seconds = {self.limits.deadline_seconds:g}"
+        )
+
+    def _count(self, call: Call, traffic: TrafficCounters) -> None:
+        call.traffic += traffic
+        self.counters += traffic
+
+
+def _secret_forms(credentials: tuple[str, str] | None) -> tuple[str, ...]:
+    """The password, `user:password` and its Basic form (RFC 7617), longest first; a
+    password of under 4 characters is not searched for (it would blank ordinary text)."""
+    if credentials is None or len(credentials[1]) < 4:
+        return ()
+    user, password = credentials
+    pair = f"{user}:{password}"
+    basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    return tuple(sorted({basic, pair, password}, key=len, reverse=True))
+
+
+def _traffic(
+    request: httpx.Request, response: httpx.Response | None, seconds: float
+) -> TrafficCounters:
+    sent = len(f"{request.method} {request.url.raw_path.decode()} HTTP/1.1\r\n") + len(
+        request.content
+    )
+    sent += sum(len(name) + len(value) + 4 for name, value in request.headers.raw) + 2
+    if response is None:
+        return TrafficCounters(1, sent, 0, seconds)
+    received = len(f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n") + 2
+    received += sum(len(name) + len(value) + 4 for name, value in response.headers.raw)
+    return TrafficCounters(1, sent, received + response.num_bytes_downloaded, seconds)
