@@ -98,10 +98,10 @@ def test_no_file_in_the_default_place_is_an_error_saying_where_calsync_looked(
     assert missing.value.path.absolute() == tmp_path / "calsync.toml"
 
 
-def test_retention_keeps_30_90_and_365_days_unless_configured(tmp_path):
+def test_retention_keeps_30_and_90_days_unless_configured(tmp_path):
     retention = load(write(tmp_path, GOOD)).retention
     assert (retention.processed_days, retention.error_days) == (30, 90)
-    assert (retention.synchronization_days, retention.batch) == (365, 5000)
+    assert (retention.synchronization_days, retention.batch) == (90, 5000)
     configured = load(write(tmp_path, GOOD + "\n[retention]\nprocessed_days = 0\n")).retention
     assert configured.processed_days == 0  # kept forever
 

@@ -67,8 +67,9 @@ class RetentionSettings(_Strict):
     #: Events in error, and events with a failed calendar item: kept longer, to be seen.
     error_days: Annotated[int, Field(ge=0)] = 90
     #: Synchronization summaries; the newest of each item and any that a kept event or
-    #: calendar item points to are kept whatever their age.
-    synchronization_days: Annotated[int, Field(ge=0)] = 365
+    #: calendar item points to are kept whatever their age. One per poll: 500 rooms polled
+    #: every five minutes write 33 MB of them a day (bench/retention.py), 3 GB in 90 days.
+    synchronization_days: Annotated[int, Field(ge=0)] = 90
     #: Rows deleted per transaction: a purge never holds the database for long.
     batch: Annotated[int, Field(gt=0, le=100_000)] = 5000
     interval_minutes: Annotated[float, Field(gt=0)] = 60.0

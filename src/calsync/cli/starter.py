@@ -26,7 +26,7 @@ poll_seconds = 300                      # the worker reads every bound calendar 
 [retention]                             # days the exchange log is kept; 0 keeps forever
 processed_days = 30                     # processed events and their calendar items
 error_days = 90                         # events in error
-synchronization_days = 365              # synchronization summaries
+synchronization_days = 90               # synchronization summaries
 
 # [connections.dav]
 # kind = "caldav"
