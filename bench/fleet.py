@@ -48,12 +48,13 @@ from zoneinfo import ZoneInfo
 import fleet_calendar as fc
 import fleet_procs as procs
 import fleet_report as report
+import httpx
 from fleet_check import check
 from fleet_watch import Watch
 from sqlalchemy import Engine, create_engine, func, select
 
 from calsync.radicale_server import RadicaleServer
-from calsync.store.tables import EventRow, ItemRow, ReservationRow
+from calsync.store.tables import CalendarItemRow, EventRow, ItemRow, ReservationRow
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CONNECTION = "fleet"
@@ -73,6 +74,7 @@ class RunFigures:
     outbound: int = 0
     lags: list[float] = field(default_factory=list)
     changes: int = 0
+    change_failures: list[str] = field(default_factory=list)  # refused by the server
     lost: int = 0
     bookings: int = 0
     booking_failures: list[str] = field(default_factory=list)
@@ -139,6 +141,12 @@ class Booker:
         self.first_saturday = saturday
 
     def book(self, room: fc.Room) -> None:
+        try:
+            self._book(room)
+        except Exception as exc:  # noqa: BLE001 - a failed booking is a figure, not a crash
+            self.failures.append(f"{room.name}: {type(exc).__name__}: {exc}")
+
+    def _book(self, room: fc.Room) -> None:
         count = self.made.get(room.name, 0)
         self.made[room.name] = count + 1
         self.serial += 1
@@ -190,7 +198,9 @@ def run_load(
     organizers: fc.Organizers,
     booker: Booker,
     watch: Watch,
-) -> None:
+) -> list[str]:
+    """Run the plan; the server changes that failed (the server refused or timed out)."""
+    failures: list[str] = []
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="booker") as bookings:
         for offset, kind, room in plan:
@@ -198,10 +208,14 @@ def run_load(
             if kind == "book":
                 bookings.submit(booker.book, room)
                 continue
-            change = organizers.change(room, watch.busy(room.name))
-            if change is not None:
-                watch.track(change, time.monotonic())
+            try:
+                change = organizers.change(room, watch.busy(room.name))
+            except (httpx.HTTPError, RuntimeError) as exc:
+                failures.append(f"{room.name}: {type(exc).__name__}: {exc}")
+                continue
+            watch.track(change, time.monotonic())
         time.sleep(max(0.0, began + span_s - time.monotonic()))
+    return failures
 
 
 def item_ids(engine: Engine) -> dict[str, int]:
@@ -212,16 +226,22 @@ def item_ids(engine: Engine) -> dict[str, int]:
 def wait_first_sync(
     engine: Engine, rooms: int, workers: list[procs.Worker], timeout: float
 ) -> float | None:
-    """Seconds until every room's first read was applied (None if it did not happen)."""
+    """Seconds until every room's first read was applied (None if it did not happen).
+
+    A read event is marked processed when its changes are recorded, before they are
+    applied: applied means also no read running and no calendar item left pending."""
     began, last_said = time.monotonic(), 0.0
-    query = select(func.count(func.distinct(EventRow.item_id))).where(
+    read = select(func.count(func.distinct(EventRow.item_id))).where(
         EventRow.action == "read", EventRow.state == "processed"
     )
+    running = select(func.count()).where(EventRow.action == "read", EventRow.state == "processing")
+    pending = select(func.count()).where(CalendarItemRow.status == "pending")
     while time.monotonic() - began < timeout:
         with engine.connect() as connection:
-            done = connection.execute(query).scalar_one()
-        if done >= rooms:
-            return time.monotonic() - began
+            done = connection.execute(read).scalar_one()
+            settled = done >= rooms and connection.execute(running).scalar_one() == 0
+            if settled and connection.execute(pending).scalar_one() == 0:
+                return time.monotonic() - began
         if not any(worker.alive() for worker in workers):
             log("every worker exited before the first synchronization ended")
             return None
@@ -293,7 +313,9 @@ def run(
         figures.db_bytes["load start"] = report.database_bytes(engine)
         window_start, load_began = datetime.now(UTC), time.monotonic()
         log(f"  load: {len(plan)} steps over {args.minutes} x {args.minute_seconds:g} s")
-        run_load(plan, args.minutes * args.minute_seconds, organizers, booker, watch)
+        figures.change_failures = run_load(
+            plan, args.minutes * args.minute_seconds, organizers, booker, watch
+        )
         window_end = datetime.now(UTC)
         figures.load_s = time.monotonic() - load_began
         figures.db_bytes["load end"] = report.database_bytes(engine)

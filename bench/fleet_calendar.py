@@ -154,7 +154,7 @@ class Organizers:
     def close(self) -> None:
         self.client.close()
 
-    def change(self, room: Room, busy: set[str]) -> Change | None:
+    def change(self, room: Room, busy: set[str]) -> Change:
         """Make one change in `room`'s calendar, leaving alone the entries in `busy`."""
         live = self.live[room.name]
         free = [uid for uid in live if uid not in busy]

@@ -120,7 +120,8 @@ def print_run(figures: RunFigures, args: argparse.Namespace) -> None:
         f"fleet ({args.rooms} rooms x {args.entries} entries) {_s(f.first_sync_s)} s; "
         f"{f.answers_queued} room answers queued, none waiting {sent} after the workers started",
         f"  load {f.load_s:.0f} s: {f.changes} changes on the server, lag {_spread(f.lags)} "
-        f"(target p95 <= 1.2 x poll = {target:g} s: {verdict}); {f.lost} never arrived",
+        f"(target p95 <= 1.2 x poll = {target:g} s: {verdict}); {f.lost} never arrived; "
+        f"{len(f.change_failures)} refused by the server",
         f"  {f.bookings} bookings made in calsync (`calsync reservations create`, "
         f"{_spread(f.booking_command_s)} per command), {len(f.booking_failures)} refused; "
         f"reached the calendar: {_spread(f.booking_sent_lags)}; {f.bookings_unsent} never did",
@@ -139,6 +140,7 @@ def print_run(figures: RunFigures, args: argparse.Namespace) -> None:
         f"  workers' exit codes {f.worker_exits}; logs in {f.logs}",
     ]
     lines += [f"  booking refused: {failure}" for failure in f.booking_failures[:3]]
+    lines += [f"  server change failed: {failure}" for failure in f.change_failures[:3]]
     lines += [f"  the watcher failed: {error}" for error in f.watch_errors]
     print("\n".join(lines) + "\n", flush=True)
 
