@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import shutil
 import signal
 import sys
@@ -293,9 +294,10 @@ def run(
         stack.callback(watch.stop)
         running: list[procs.Worker] = []
         stack.callback(procs.stop_workers, running)
+        extra = shlex.split(args.worker_args)
         started = time.monotonic()
         for number in range(1, workers + 1):
-            running.append(procs.start_worker(config, folder / f"worker-{number}.log"))
+            running.append(procs.start_worker(config, folder / f"worker-{number}.log", extra))
         log(f"[{workers} worker(s)] {len(running)} started; first synchronization of the fleet")
         figures.first_sync_s = wait_first_sync(engine, len(fleet), running, args.first_sync_timeout)
         if figures.first_sync_s is None:
@@ -351,6 +353,7 @@ def parse_args() -> argparse.Namespace:
     add("--answered", action="store_true", help="meetings already accepted by the room")
     add("--drain-timeout", type=float, default=1800.0)
     add("--first-sync-timeout", type=float, default=7200.0)
+    add("--worker-args", default="", help='more arguments for `calsync worker`: "--interval 2"')
     add("--postgres-url", default=DEFAULT_POSTGRES)
     add("--seed", type=int, default=6)
     add("--keep", action="store_true", help="keep each run's database and calendars")

@@ -115,10 +115,11 @@ class Worker:
         return self.process.poll() is None
 
 
-def start_worker(config: Path, log_path: Path) -> Worker:
+def start_worker(config: Path, log_path: Path, extra: list[str]) -> Worker:
+    """`calsync worker` with `extra` arguments (e.g. a log format), as an operator starts it."""
     output = log_path.open("wb")
     process = subprocess.Popen(
-        [*CALSYNC, "--config", str(config), "worker"],
+        [*CALSYNC, "--config", str(config), "worker", *extra],
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
