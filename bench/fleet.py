@@ -32,30 +32,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shlex
 import shutil
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
-from zoneinfo import ZoneInfo
 
 import fleet_calendar as fc
 import fleet_procs as procs
 import fleet_report as report
-import httpx
 from fleet_check import check
+from fleet_load import Booker, plan_load, run_load
 from fleet_watch import Watch
 from sqlalchemy import Engine, create_engine, func, select
 
 from calsync.radicale_server import RadicaleServer
-from calsync.store.tables import CalendarItemRow, EventRow, ItemRow, ReservationRow
+from calsync.store.tables import CalendarItemRow, EventRow, ItemRow
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CONNECTION = "fleet"
@@ -126,99 +123,6 @@ def write_config(
     return path
 
 
-class Booker:
-    """Books rooms in calsync through its CLI, on Saturdays (no organizer books then), so a
-    booking never clashes and each one reaches the calendar."""
-
-    def __init__(
-        self, config: Path, engine: Engine, item_ids: dict[str, int], watch: Watch
-    ) -> None:
-        self.config, self.engine, self.item_ids, self.watch = config, engine, item_ids, watch
-        self.made: dict[str, int] = {}
-        self.serial = 0
-        self.failures: list[str] = []
-        self.command_s: list[float] = []
-        saturday = date.today() + timedelta(days=(5 - date.today().weekday()) % 7 or 7)
-        self.first_saturday = saturday
-
-    def book(self, room: fc.Room) -> None:
-        try:
-            self._book(room)
-        except Exception as exc:  # noqa: BLE001 - a failed booking is a figure, not a crash
-            self.failures.append(f"{room.name}: {type(exc).__name__}: {exc}")
-
-    def _book(self, room: fc.Room) -> None:
-        count = self.made.get(room.name, 0)
-        self.made[room.name] = count + 1
-        self.serial += 1
-        subject = f"fleet booking {self.serial}"
-        day = self.first_saturday + timedelta(weeks=count // 5)
-        wall = datetime.combine(day, datetime.min.time()) + timedelta(hours=8 + 2 * (count % 5))
-        start = wall.replace(tzinfo=ZoneInfo(fc.ZONE)).astimezone(UTC).replace(tzinfo=None)
-        began = time.monotonic()
-        done = procs.calsync(
-            self.config,
-            *("reservations", "create", "--item", room.name, "--subject", subject),
-            *("--start", start.isoformat(), "--end", (start + timedelta(hours=1)).isoformat()),
-            *("--organizer", "facilities@example.com"),
-            timeout=300,
-        )
-        ended = time.monotonic()
-        self.command_s.append(ended - began)
-        if done.returncode != 0:
-            output = (done.stdout + done.stderr).strip().splitlines()
-            self.failures.append(f"{room.name}: exit {done.returncode}: {' / '.join(output[-3:])}")
-            return
-        with self.engine.connect() as connection:
-            table = ReservationRow.__table__
-            reservation_id = connection.execute(
-                select(table.c.id).where(
-                    table.c.item_id == self.item_ids[room.name], table.c.subject == subject
-                )
-            ).scalar_one()
-        self.watch.track_booking(reservation_id, ended)
-
-
-def plan_load(fleet: list[fc.Room], args: argparse.Namespace) -> list[tuple[float, str, fc.Room]]:
-    """(seconds from the start, "change" or "book", room), spread evenly over each minute."""
-    rng = random.Random(args.seed)
-    changes = max(1, round(len(fleet) * args.change_share))
-    bookings = max(1, round(len(fleet) * args.book_share)) if args.book_share > 0 else 0
-    plan = []
-    for minute in range(args.minutes):
-        base = minute * args.minute_seconds
-        for kind, count, phase in (("change", changes, 0.5), ("book", bookings, 0.25)):
-            for index, room in enumerate(rng.sample(fleet, count)):
-                plan.append((base + (index + phase) * args.minute_seconds / count, kind, room))
-    return sorted(plan, key=lambda step: step[0])
-
-
-def run_load(
-    plan: list[tuple[float, str, fc.Room]],
-    span_s: float,
-    organizers: fc.Organizers,
-    booker: Booker,
-    watch: Watch,
-) -> list[str]:
-    """Run the plan; the server changes that failed (the server refused or timed out)."""
-    failures: list[str] = []
-    began = time.monotonic()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="booker") as bookings:
-        for offset, kind, room in plan:
-            time.sleep(max(0.0, began + offset - time.monotonic()))
-            if kind == "book":
-                bookings.submit(booker.book, room)
-                continue
-            try:
-                change = organizers.change(room, watch.busy(room.name))
-            except (httpx.HTTPError, RuntimeError) as exc:
-                failures.append(f"{room.name}: {type(exc).__name__}: {exc}")
-                continue
-            watch.track(change, time.monotonic())
-        time.sleep(max(0.0, began + span_s - time.monotonic()))
-    return failures
-
-
 def item_ids(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {name: id_ for id_, name in connection.execute(select(ItemRow.id, ItemRow.name))}
@@ -268,6 +172,8 @@ def drain(watch: Watch, workers: list[procs.Worker], timeout: float) -> tuple[bo
 def run(
     workers: int, args: argparse.Namespace, fleet: list[fc.Room], storage: Path, first_day: date
 ) -> RunFigures:
+    """One run from scratch with `workers` workers; every process and database it started
+    is stopped and dropped when it ends, however it ends."""
     figures = RunFigures(workers)
     folder = procs.WORK / f"fleet-run-{datetime.now(UTC):%Y%m%dT%H%M%S}-w{workers}"
     folder.mkdir(parents=True)
@@ -280,63 +186,98 @@ def run(
         database_url = stack.enter_context(procs.database(args.postgres_url, args.keep))
         server = stack.enter_context(RadicaleServer(copy, start_timeout=120))
         config = write_config(folder, database_url, server.url, fleet, args.poll_seconds)
-        began = time.perf_counter()
-        done = procs.calsync(config, "init", timeout=1800)
-        figures.init_s = time.perf_counter() - began
-        if done.returncode != 0:
-            raise RuntimeError(f"calsync init failed ({done.returncode}): {done.stderr[-2000:]}")
-        engine = create_engine(database_url, pool_size=4)
+        engine = _init(config, database_url, figures)
         stack.callback(engine.dispose)
         ids = item_ids(engine)
-        figures.db_bytes["after init"] = report.database_bytes(engine)
         watch = Watch(engine, ids)
         watch.start()
         stack.callback(watch.stop)
         running: list[procs.Worker] = []
         stack.callback(procs.stop_workers, running)
-        extra = shlex.split(args.worker_args)
-        started = time.monotonic()
-        for number in range(1, workers + 1):
-            running.append(procs.start_worker(config, folder / f"worker-{number}.log", extra))
-        log(f"[{workers} worker(s)] {len(running)} started; first synchronization of the fleet")
-        figures.first_sync_s = wait_first_sync(engine, len(fleet), running, args.first_sync_timeout)
-        if figures.first_sync_s is None:
-            raise RuntimeError(f"the fleet's first synchronization did not end; logs in {folder}")
-        figures.answers_queued = report.count_events(engine, "respond")
-        figures.db_bytes["after first sync"] = report.database_bytes(engine)
-        log(f"  done in {figures.first_sync_s:.1f} s; {figures.answers_queued} answers queued")
-
-        calendars = {room.name: fc.meetings(room, args.entries, first_day) for room in fleet}
-        organizers = fc.Organizers(server.url, calendars, first_day, args.seed)
+        started = _first_sync(config, engine, fleet, running, args, figures)
+        organizers = fc.Organizers(
+            server.url,
+            {room.name: fc.meetings(room, args.entries, first_day) for room in fleet},
+            first_day,
+            args.seed,
+        )
         stack.callback(organizers.close)
         booker = Booker(config, engine, ids, watch)
-        plan = plan_load(fleet, args)
-        rows_before = report.row_counts(engine)
-        figures.db_bytes["load start"] = report.database_bytes(engine)
-        window_start, load_began = datetime.now(UTC), time.monotonic()
-        log(f"  load: {len(plan)} steps over {args.minutes} x {args.minute_seconds:g} s")
-        figures.change_failures = run_load(
-            plan, args.minutes * args.minute_seconds, organizers, booker, watch
-        )
-        window_end = datetime.now(UTC)
-        figures.load_s = time.monotonic() - load_began
-        figures.db_bytes["load end"] = report.database_bytes(engine)
-        figures.rows_added = report.rows_added(rows_before, report.row_counts(engine))
-
+        window = _load(organizers, booker, engine, fleet, args, figures)
         log(f"  drain (at most {args.drain_timeout:g} s)")
         figures.drained, figures.drain_s = drain(watch, running, args.drain_timeout)
+        assert figures.first_sync_s is not None
         gone = watch.backlog_gone_at(started + figures.first_sync_s)
         figures.answers_sent_s = None if gone is None else gone - started
         procs.stop_workers(running)
         watch.stop()
         figures.worker_exits = [worker.exit_code for worker in running]
         figures.db_bytes["end"] = report.database_bytes(engine)
-        report.fill_from_database(figures, engine, window_start, window_end)
+        report.fill_from_database(figures, engine, *window)
         report.fill_from_watch(figures, watch, booker)
         log("  final check")
         result = check(engine, copy, fleet, ids)
         figures.check_ok, figures.check = result.ok, result.summary()
     return figures
+
+
+def _init(config: Path, database_url: str, figures: RunFigures) -> Engine:
+    """`calsync init`, timed; the bench's own engine on the database it created."""
+    began = time.perf_counter()
+    done = procs.calsync(config, "init", timeout=1800)
+    figures.init_s = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"calsync init failed ({done.returncode}): {done.stderr[-2000:]}")
+    engine = create_engine(database_url, pool_size=4)
+    figures.db_bytes["after init"] = report.database_bytes(engine)
+    return engine
+
+
+def _first_sync(
+    config: Path,
+    engine: Engine,
+    fleet: list[fc.Room],
+    running: list[procs.Worker],
+    args: argparse.Namespace,
+    figures: RunFigures,
+) -> float:
+    """Start the workers and wait for the fleet's first synchronization; when they started."""
+    extra = shlex.split(args.worker_args)
+    started = time.monotonic()
+    for number in range(1, figures.workers + 1):
+        log_path = config.parent / f"worker-{number}.log"
+        running.append(procs.start_worker(config, log_path, extra))
+    log(f"[{figures.workers} worker(s)] started; first synchronization of the fleet")
+    figures.first_sync_s = wait_first_sync(engine, len(fleet), running, args.first_sync_timeout)
+    if figures.first_sync_s is None:
+        raise RuntimeError(f"the fleet's first synchronization did not end; see {config.parent}")
+    figures.answers_queued = report.count_events(engine, "respond")
+    figures.db_bytes["after first sync"] = report.database_bytes(engine)
+    log(f"  done in {figures.first_sync_s:.1f} s; {figures.answers_queued} answers queued")
+    return started
+
+
+def _load(
+    organizers: fc.Organizers,
+    booker: Booker,
+    engine: Engine,
+    fleet: list[fc.Room],
+    args: argparse.Namespace,
+    figures: RunFigures,
+) -> tuple[datetime, datetime]:
+    """Run the load; its window, for what the database says happened in it."""
+    plan = plan_load(fleet, args)
+    rows_before = report.row_counts(engine)
+    figures.db_bytes["load start"] = report.database_bytes(engine)
+    window_start, began = datetime.now(UTC), time.monotonic()
+    log(f"  load: {len(plan)} steps over {args.minutes} x {args.minute_seconds:g} s")
+    span = args.minutes * args.minute_seconds
+    figures.change_failures = run_load(plan, span, organizers, booker, booker.watch)
+    window_end = datetime.now(UTC)
+    figures.load_s = time.monotonic() - began
+    figures.db_bytes["load end"] = report.database_bytes(engine)
+    figures.rows_added = report.rows_added(rows_before, report.row_counts(engine))
+    return window_start, window_end
 
 
 def parse_args() -> argparse.Namespace:
@@ -381,6 +322,9 @@ def main() -> int:
     except KeyboardInterrupt:
         log("interrupted: workers stopped, databases dropped")
         return 130
+    except RuntimeError as exc:  # a run that could not go on; its processes are stopped
+        log(f"stopped: {exc}")
+        return 1
     finally:
         if results:
             report.print_table(results, args)

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, select, text
 from calsync.store.tables import CalendarItemRow, EventRow, ReservationRow, SynchronizationRow
 
 if TYPE_CHECKING:
-    from fleet import Booker, RunFigures
+    from fleet import RunFigures
+    from fleet_load import Booker
 
 QUICK_REPOLL_S = 2.0
 COUNTED = {
