@@ -162,7 +162,7 @@ def _growth(f: RunFigures) -> str:
 def print_table(results: list[Any], args: argparse.Namespace) -> None:
     header = (
         "workers", "first sync s", "syncs/s", "outbound/s", "lag p50 s", "lag p95 s",
-        "lag max s", "in error", "lost", "check",
+        "lag max s", "in error", "lost", "drained", "check",
     )  # fmt: skip
     rows = [header]
     for f in results:
@@ -178,6 +178,7 @@ def print_table(results: list[Any], args: argparse.Namespace) -> None:
                 _s(max(f.lags) if f.lags else None),
                 str(sum(f.errors.values())),
                 f"{f.lost} of {f.changes}",
+                f"{f.drain_s:.0f} s" if f.drained else "timed out",
                 "ok" if f.check_ok else "FAILED",
             )
         )
