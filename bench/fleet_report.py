@@ -155,7 +155,7 @@ def _growth(f: RunFigures) -> str:
         f"  database: {_mb(size.get('after init', 0))} after init, "
         f"{_mb(size.get('after first sync', 0))} after the first synchronization, "
         f"{_mb(size.get('end', 0))} at the end; over the load +{_mb(grown)}, "
-        f"{_mb(grown * day)}/day at this rate (no retention on main); rows added: {rows}"
+        f"{_mb(grown * day)}/day at this rate, before any retention purge; rows added: {rows}"
     )
 
 
