@@ -221,6 +221,12 @@ def _report_syncs(
         ["item", "mode", "outcome", "calendar items", "sent/failed", "detail"],
         rows,
     )
+    for name, r in results:
+        if r.synchronization and r.synchronization.outcome.value == "needs_confirmation":
+            console.print(
+                f"[yellow]{name}: needs confirmation[/yellow] - {r.synchronization.detail}",
+                soft_wrap=True,
+            )
 
 
 @app.command()
@@ -260,10 +266,9 @@ def worker(
         raise typer.Exit(_check_liveness(liveness_file, max_age))
     if log_format not in ("text", "json"):
         raise typer.BadParameter("text or json", param_hint="--log-format")
-    from calsync.worker.logs import configure
+    from calsync.worker.logs import worker_logs
 
-    configure(log_format)
-    with errors(), open_services() as services:
+    with worker_logs(log_format), errors(), open_services() as services:
         if not once:
             _serve(services, interval, liveness_file)
             return

@@ -1,4 +1,4 @@
-"""One log line per event run: `log_run(result, ...)`, and `configure(format)` for the
+"""One log line per event run: `log_run(result, ...)`, and `worker_logs(format)` for the
 worker's output (`--log-format text|json`).
 
 JSON lines carry `event_id`, `item`, `action`, `outcome` (processed, new = retried
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,11 +66,17 @@ class TextLines(logging.Formatter):
         )
 
 
-def configure(log_format: str) -> None:
-    """Worker logs to stderr, one line per record, as text or JSON."""
+@contextmanager
+def worker_logs(log_format: str) -> Iterator[None]:
+    """While the block runs, calsync logs to stderr, one line per record, as text or JSON."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
     root = logging.getLogger("calsync")
+    before = root.handlers[:], root.level, root.propagate
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level, root.propagate = before
