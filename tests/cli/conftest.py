@@ -12,14 +12,21 @@ from calsync.cli import app
 from calsync.providers.caldav import CalDAVProvider
 
 
-def write_config(path: Path, database_url: str, server_url: str, calendar: str, extra: str = ""):
+def write_config(
+    path: Path,
+    database_url: str,
+    server_url: str,
+    calendar: str,
+    extra: str = "",
+    lease: float = 2.0,
+) -> Path:
     path.write_text(
         f"""
 [database]
 url = "{database_url}"
 
 [sync]
-lease_seconds = 2.0
+lease_seconds = {lease}
 {extra}
 
 [connections.dav]

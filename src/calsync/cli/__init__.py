@@ -215,7 +215,7 @@ def _report_syncs(
                 r.error or (s.detail if s else ""),
             ]
         )
-    rows += [[name, "", "busy", 0, "", message] for name, message in busy]
+    rows += [[name, "", "busy", 0, "", "see below"] for name, _ in busy]
     print_table(
         "synchronizations",
         ["item", "mode", "outcome", "calendar items", "sent/failed", "detail"],
@@ -227,6 +227,8 @@ def _report_syncs(
                 f"[yellow]{name}: needs confirmation[/yellow] - {r.synchronization.detail}",
                 soft_wrap=True,
             )
+    for name, message in busy:
+        console.print(f"[yellow]{name}: busy[/yellow] - {message}", soft_wrap=True)
 
 
 @app.command()
