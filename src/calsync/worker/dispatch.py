@@ -29,8 +29,8 @@ class Dispatcher:
     def __init__(self, services: Services, concurrency: int) -> None:
         self.services, self.concurrency = services, concurrency
         self.stopping = threading.Event()
-        # Daemon-like threads would be nicer for an abandoned run; the pool's threads end
-        # with the process once `drain` has given their claims back.
+        # Not daemon threads: a run still stuck after `drain` keeps the process alive,
+        # which is why `calsync worker` leaves with os._exit once its claims are given back.
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="run")
         self._running: dict[Future[RunResult], Claim] = {}
 
