@@ -176,3 +176,17 @@ def test_a_poll_is_not_queued_while_a_read_of_the_item_runs(services, clock):
         room = uow.items.get("Room A").id
         payload = {"item": "Room A", "full": False, "confirm_sweep": False}
         assert uow.events.queue_read(room, clock(), payload, due_before=clock()) is None
+
+
+def test_outbound_events_are_claimed_by_turns_across_items(services, clock):
+    """One room's backlog of answers does not hold another room's booking back."""
+    with services.uow() as uow:
+        room_a = uow.items.get("Room A").id
+        uow.events.add_many(
+            [new_event(room_a, Action.respond, clock(), {"n": n}) for n in range(100)]
+        )
+        uow.commit()
+    clock.advance(seconds=1)
+    booking = queue(services, "Room B", Action.create, reservation_id="r-b")
+    claimed = claim(services, limit=2)
+    assert booking in {c.event_id for c in claimed}

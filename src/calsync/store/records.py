@@ -202,6 +202,9 @@ class EventRepository:
     def _claim_outbound(
         self, now: datetime, lease: timedelta, limit: int, item_ids: Collection[int] | None
     ) -> list[EventRow]:
+        """Outbound events by turns across items: each item's oldest due event first, then
+        each one's second, ... so one room's backlog of answers does not hold another's
+        booking back."""
         earlier = aliased(EventRow)
         waits = exists().where(
             earlier.reservation_id == EventRow.reservation_id,
@@ -209,21 +212,28 @@ class EventRepository:
             earlier.action != Action.read.value,
             earlier.state.in_([EventState.new.value, EventState.processing.value]),
         )
-        query = (
-            select(EventRow)
-            .where(
-                _due(now),
-                EventRow.action != Action.read.value,
-                or_(EventRow.reservation_id.is_(None), ~waits),
-            )
-            .order_by(EventRow.next_attempt_at, EventRow.id)
-            .limit(limit)
+        due = select(
+            EventRow.id,
+            func.row_number()
+            .over(partition_by=EventRow.item_id, order_by=(EventRow.next_attempt_at, EventRow.id))
+            .label("turn"),
+        ).where(
+            _due(now),
+            EventRow.action != Action.read.value,
+            or_(EventRow.reservation_id.is_(None), ~waits),
         )
         if item_ids is not None:
-            query = query.where(EventRow.item_id.in_(item_ids))
-        return [
-            self._take(row, now, lease) for row in self.session.scalars(self._skip_locked(query))
-        ]
+            due = due.where(EventRow.item_id.in_(item_ids))
+        turns = due.subquery()
+        query = (
+            select(EventRow)
+            .join(turns, turns.c.id == EventRow.id)
+            .order_by(turns.c.turn, EventRow.next_attempt_at, EventRow.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=EventRow)
+        return [self._take(row, now, lease) for row in self.session.scalars(query)]
 
     def claim_one(self, event_id: int, now: datetime, lease: timedelta) -> EventRow:
         """This event, marked processing under a new claim token: to run it now, outside
