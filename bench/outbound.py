@@ -82,7 +82,7 @@ def main() -> None:
                 {
                     "database": {"url": database},
                     "sync": {"push_concurrency": args.concurrency},
-                    "connections": {"dav": {"kind": "caldav", "url": server.url}},
+                    "connections": {"dav": {"kind": "caldav", "url": server.url, "timeout": 600}},
                     "items": [
                         {
                             "name": "Bench room",
