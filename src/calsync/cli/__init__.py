@@ -274,13 +274,10 @@ def worker(
         if not once:
             _serve(services, interval, liveness_file)
             return
-        from calsync.worker.runner import run_once
-        from calsync.worker.scheduler import enqueue_due_polls
+        from calsync.worker.scheduler import enqueue_due_polls, run_due
 
         enqueue_due_polls(services)
-        results = []
-        while batch := run_once(services):
-            results += batch
+        results = run_due(services)
         failed = sum(1 for result in results if result.state.value == "error")
         console.print(f"{len(results)} events run, {failed} ended in error")
         if failed:

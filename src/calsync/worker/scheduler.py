@@ -89,6 +89,18 @@ def run_forever(
     return dispatcher.drain(settings.stop_grace_seconds, report)
 
 
+def run_due(services: Services) -> list[RunResult]:
+    """Run what is due now, `sync.push_concurrency` events at once, until nothing is
+    (`calsync worker --once`); the results."""
+    results: list[RunResult] = []
+    dispatcher = Dispatcher(services, services.settings.sync.push_concurrency)
+    try:
+        dispatcher.run(lambda free: claim_next(services, free), results.append)
+    finally:
+        dispatcher.close()
+    return results
+
+
 def liveness_age(path: Path) -> float | None:
     """Seconds since the worker last touched its liveness file; None if it never did."""
     try:
