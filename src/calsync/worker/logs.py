@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from calsync.worker.runner import RunResult
 
 log = logging.getLogger("calsync.worker.runs")
+# Outside `worker_logs` (a `calsync sync`, a test) runs log nowhere: the command reports.
+log.addHandler(logging.NullHandler())
 
 
 def log_run(result: RunResult, item: str, action: str, attempt: int, duration: float) -> None:
