@@ -45,7 +45,14 @@ class SyncSettings(_Strict):
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     backoff_seconds: Annotated[float, Field(gt=0)] = 2.0
     backoff_max_seconds: Annotated[float, Field(gt=0)] = 600.0
-    lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+    #: A claim's lease, renewed every third of it while its run is alive: a dead run's
+    #: event is taken over within a minute.
+    lease_seconds: Annotated[float, Field(gt=0)] = 60.0
+    #: Outbound events of different calendar objects sent at once, per connection.
+    push_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    #: After SIGTERM, how long `calsync worker` lets the events in hand finish before it
+    #: gives their claims back to the queue and exits.
+    stop_grace_seconds: Annotated[float, Field(gt=0)] = 20.0
     apply_batch: Annotated[int, Field(gt=0)] = 500
     poll_seconds: Annotated[float, Field(gt=0)] = 300.0
     #: A full listing keeping less than this share of the known entries (of at least

@@ -9,6 +9,9 @@ CalsyncError
 ├── InvalidCalendarData(reason)      one calendar entry cannot be read (bad iCalendar, zone, times)
 ├── DoubleBooking                    the store refused an overlapping reservation
 ├── ReservationChanged               a write found a reservation changed since it was read
+├── EventBusy                        another worker's live claim holds the event
+│   └── CalendarBusy                 another worker is reading this calendar now
+├── ClaimLost                        a run's claim was taken over: it commits and sends nothing more
 └── ProviderError                    a calendar service failed
     ├── DeltaKeyExpired              the delta key is no longer valid: synchronize in full
     ├── ProviderThrottled(retry_after)  429/503: try again later
@@ -68,8 +71,18 @@ class ReservationChanged(CalsyncError):
     """Another writer changed a reservation between this writer's read and its write."""
 
 
-class CalendarBusy(CalsyncError):
-    """Another worker is reading this calendar now; the request waits in the queue."""
+class EventBusy(CalsyncError):
+    """Another worker holds a live claim on this event; the message says since when."""
+
+
+class CalendarBusy(EventBusy):
+    """Another worker is reading this calendar now; the message names the event that holds
+    it, since when and until when its lease runs."""
+
+
+class ClaimLost(CalsyncError):
+    """This run no longer holds its event: its lease ran out and another worker claimed
+    the event (or it was released). The run must stop without committing or sending."""
 
 
 class ProviderError(CalsyncError):

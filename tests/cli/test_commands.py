@@ -189,5 +189,5 @@ def test_sync_says_so_when_another_worker_is_reading_the_calendar(cli):
     finally:
         services.close()
     result = CliRunner().invoke(app, ["--config", settings_path, "sync"])
-    assert result.exit_code == 1
+    assert result.exit_code == 5  # calendar busy: see calsync.cli.exit_codes
     assert "already running" in result.output

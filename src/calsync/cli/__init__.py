@@ -25,11 +25,15 @@ from calsync.cli.common import (
     print_table,
     state,
 )
+from calsync.cli.exit_codes import HELP as EXIT_CODES_HELP
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.maintenance import purge
 from calsync.cli.reservations import reservations_app
 
-app = typer.Typer(help="calsync: workplace reservations <-> room calendars.", no_args_is_help=True)
+app = typer.Typer(
+    help="calsync: workplace reservations <-> room calendars.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(items_app, name="items")
@@ -103,9 +107,23 @@ def sync(
             "--confirm-sweep", help="Cancel what a suspiciously small full listing left out."
         ),
     ] = False,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push/--no-push",
+            help="After the reads, send the items' pending outbound events (room answers,"
+            " changes made in calsync).",
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Synchronize item calendars now (all bound items, or one)."""
+    """Synchronize item calendars now (all bound items, or one), then send their pending
+    outbound events.
+
+    Exit codes: 0 all good; 3 a read or a send ended in error; 4 a synchronization needs
+    confirmation (`--confirm-sweep`); 5 another live run holds a calendar.
+    """
+    from calsync.errors import CalendarBusy
     from calsync.worker.runner import request_sync, run_now
 
     with errors(), open_services() as services:
@@ -114,19 +132,62 @@ def sync(
             if item
             else [i.name for i in services.settings.items if i.binding and i.binding.active]
         )
-        results = []
+        results, busy = [], []
         with Progress(console=console, transient=True, disable=as_json) as progress:
             task = progress.add_task("synchronizing", total=len(names))
             for name in names:
-                result = run_now(services, request_sync(services, name, full, confirm_sweep))
-                results.append((name, result))
+                try:
+                    result = run_now(services, request_sync(services, name, full, confirm_sweep))
+                    results.append((name, result))
+                except CalendarBusy as exc:
+                    busy.append((name, str(exc)))
                 progress.advance(task)
-        _report_syncs(results, as_json)
-        if any(result.error for _, result in results):
-            raise typer.Exit(1)
+        sent = _send_outbound(services, [name for name, _ in results], as_json) if push else None
+        _report_syncs(results, busy, sent, as_json)
+        raise typer.Exit(_sync_exit_code(results, busy, sent))
 
 
-def _report_syncs(results: list[Any], as_json: bool) -> None:
+def _send_outbound(services: Any, names: list[str], as_json: bool) -> dict[str, list[int]]:
+    """Per item name: [sent, failed, retrying]; with a progress bar and one summary line."""
+    from calsync.worker.outbound import pending_outbound, send_outbound
+
+    with services.uow() as uow:
+        ids = {uow.items.get(name).id: name for name in names}
+    total = pending_outbound(services, ids) if ids else 0
+    if not total:
+        return {name: [0, 0, 0] for name in names}
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("sending", total=total)
+        report = send_outbound(services, ids, lambda _: progress.advance(task))
+    if not as_json:
+        console.print(
+            f"sent {report.total(report.sent)} outbound events,"
+            f" {report.total(report.failed)} failed,"
+            f" {report.total(report.retrying)} to retry later"
+        )
+    return {name: [report.sent[i], report.failed[i], report.retrying[i]] for i, name in ids.items()}
+
+
+def _sync_exit_code(results: list[Any], busy: list[Any], sent: dict[str, list[int]] | None) -> int:
+    from calsync.cli.exit_codes import ExitCode
+    from calsync.domain.synchronizations import SyncOutcome
+
+    if any(r.error for _, r in results) or any(f for _, f, _ in (sent or {}).values()):
+        return ExitCode.events_failed
+    if any(
+        r.synchronization and r.synchronization.outcome == SyncOutcome.needs_confirmation
+        for _, r in results
+    ):
+        return ExitCode.needs_confirmation
+    if busy:
+        return ExitCode.calendar_busy
+    return ExitCode.ok
+
+
+def _report_syncs(
+    results: list[Any], busy: list[Any], sent: dict[str, list[int]] | None, as_json: bool
+) -> None:
+    counts = sent or {}
     if as_json:
         print_json(
             [
@@ -141,8 +202,14 @@ def _report_syncs(results: list[Any], as_json: bool) -> None:
                     "mode": r.synchronization.mode.value if r.synchronization else None,
                     "outcome": r.synchronization.outcome.value if r.synchronization else "failed",
                     "calendar_items": r.synchronization.calendar_items if r.synchronization else 0,
+                    "outbound_sent": counts.get(name, [0, 0, 0])[0],
+                    "outbound_failed": counts.get(name, [0, 0, 0])[1],
                 }
                 for name, r in results
+            ]
+            + [
+                {"item": name, "state": "busy", "outcome": "busy", "error": message}
+                for name, message in busy
             ]
         )
         return
@@ -155,10 +222,24 @@ def _report_syncs(results: list[Any], as_json: bool) -> None:
                 s.mode.value if s else "",
                 s.outcome.value if s else "failed",
                 s.calendar_items if s else 0,
+                f"{counts[name][0]}/{counts[name][1]}" if name in counts else "",
                 r.error or (s.detail if s else ""),
             ]
         )
-    print_table("synchronizations", ["item", "mode", "outcome", "calendar items", "detail"], rows)
+    rows += [[name, "", "busy", 0, "", "see below"] for name, _ in busy]
+    print_table(
+        "synchronizations",
+        ["item", "mode", "outcome", "calendar items", "sent/failed", "detail"],
+        rows,
+    )
+    for name, r in results:
+        if r.synchronization and r.synchronization.outcome.value == "needs_confirmation":
+            console.print(
+                f"[yellow]{name}: needs confirmation[/yellow] - {r.synchronization.detail}",
+                soft_wrap=True,
+            )
+    for name, message in busy:
+        console.print(f"[yellow]{name}: busy[/yellow] - {message}", soft_wrap=True)
 
 
 @app.command()
@@ -167,26 +248,97 @@ def worker(
     interval: Annotated[
         float, typer.Option(help="Seconds to sleep when the queue is empty.")
     ] = 1.0,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="One line per event run: text or json.")
+    ] = "text",
+    liveness_file: Annotated[
+        Path | None,
+        typer.Option("--liveness-file", help="Touched on every turn of the worker's loop."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Probe: exit 0 if the liveness file is fresh, 6 if not (no database)."
+        ),
+    ] = False,
+    max_age: Annotated[
+        float, typer.Option("--max-age", help="With --check: seconds the file may be old.")
+    ] = 60.0,
 ) -> None:
-    """Poll bound calendars when due and run pending events (reads, writes), with retries."""
-    from calsync.worker.runner import run_once
-    from calsync.worker.scheduler import enqueue_due_polls, run_forever
+    """Poll bound calendars when due and run pending events (reads, writes), with retries.
 
-    with errors(), open_services() as services:
+    A service for systemd or Kubernetes: SIGTERM or SIGINT lets the events in hand finish
+    (for `sync.stop_grace_seconds`), gives back the claims of those still running and
+    exits 0. Each event run is one log line on stderr. Exit codes: 0 stopped cleanly (or,
+    with --once, every event processed); 3 with --once, events ended in error; 6 with
+    --check, no live worker.
+    """
+    from calsync.cli.exit_codes import ExitCode
+
+    if check:
+        raise typer.Exit(_check_liveness(liveness_file, max_age))
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--log-format")
+    from calsync.worker.logs import worker_logs
+
+    with worker_logs(log_format), errors(), open_services() as services:
         if not once:
-            run_forever(services, interval)
+            _serve(services, interval, liveness_file)
+            return
+        from calsync.worker.scheduler import enqueue_due_polls, run_due
+
         enqueue_due_polls(services)
-        total = 0
-        while batch := run_once(services):
-            total += len(batch)
-            for result in batch:
-                mark = (
-                    "[green]processed[/green]"
-                    if result.state.value == "processed"
-                    else f"[red]{result.state.value}[/red]"
-                )
-                console.print(f"event {result.event_id}: {mark} {result.error}")
-        console.print(f"{total} events run")
+        results = run_due(services)
+        failed = sum(1 for result in results if result.state.value == "error")
+        console.print(f"{len(results)} events run, {failed} ended in error")
+        if failed:
+            raise typer.Exit(ExitCode.events_failed)
+
+
+def _check_liveness(liveness_file: Path | None, max_age: float) -> int:
+    from calsync.cli.exit_codes import ExitCode
+    from calsync.worker.scheduler import liveness_age
+
+    if liveness_file is None:
+        raise typer.BadParameter("--check needs --liveness-file", param_hint="--check")
+    age = liveness_age(liveness_file)
+    if age is None or age > max_age:
+        seen = "never touched" if age is None else f"last touched {age:.0f} s ago"
+        console.print(f"[red]no live worker[/red]: {liveness_file} {seen} (max {max_age:.0f} s)")
+        return ExitCode.not_alive
+    console.print(f"worker alive: {liveness_file} touched {age:.1f} s ago")
+    return ExitCode.ok
+
+
+def _serve(services: Any, interval: float, liveness_file: Path | None) -> None:
+    import logging
+    import os
+    import signal
+    import threading
+
+    from calsync.worker.scheduler import run_forever
+
+    stop = threading.Event()
+
+    def stopping(signum: int, _frame: Any) -> None:
+        logging.getLogger("calsync.worker").info(
+            "%s: finishing the events in hand", signal.Signals(signum).name
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    released = run_forever(services, interval, stop, liveness_file)
+    if released:
+        logging.getLogger("calsync.worker").warning(
+            "gave back %d claims still running after the grace period: %s",
+            len(released),
+            ", ".join(str(claim.event_id) for claim in released),
+        )
+        services.close()
+        # Their threads are stuck in a call that cannot be interrupted; their next commit
+        # is refused anyway. Leave without waiting for them.
+        os._exit(0)
 
 
 @app.command()

@@ -22,6 +22,7 @@ from calsync.cli.common import (
     show_rows,
     utc,
 )
+from calsync.cli.exit_codes import ExitCode
 from calsync.tables import calendar_items_table, deltas_table, events_table
 
 events_app = typer.Typer(
@@ -85,7 +86,11 @@ def events_reprocess(
         bool, typer.Option("--run/--queue", help="Run them now, or only queue them.")
     ] = True,
 ) -> None:
-    """Put events in error back in the queue (and run them)."""
+    """Put events in error back in the queue (and run them).
+
+    Exit codes: 0 every rerun event was processed (or queued, with --queue); 3 some
+    ended in error again.
+    """
     from calsync.store.records import RecordFilter
     from calsync.sync.reprocess import reprocess, reprocess_failed
     from calsync.worker.runner import run_now
@@ -102,9 +107,14 @@ def events_reprocess(
             ids = reprocess_failed(services, where)
         else:
             raise typer.BadParameter("give an event id or --failed")
+        in_error = 0
         for queued in ids:
             state = run_now(services, queued).state.value if run else "new"
+            in_error += state == "error"
             console.print(f"event {queued}: {state}")
+    if in_error:
+        console.print(f"{in_error} of {len(ids)} events ended in error again")
+        raise typer.Exit(ExitCode.events_failed)
 
 
 # --- calendar items ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The exchange log in the store: events, calendar items and synchronizations.
 
 Events are also the durable work queue: `claim()` hands pending events to one worker
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite runs one writer at a time).
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite runs one writer at a time). Each claim
+carries a fencing token (`Claim`); `hold()` is the check every commit of a run makes.
+Claiming lives in `calsync.store.claims`; `EventRepository` offers it.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, exists, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, Table, bindparam, func, select, text, update
+from sqlalchemy.orm import Session
 
 from calsync.domain.events import Action, CalendarItemStatus, EventState
 from calsync.domain.synchronizations import SyncOutcome
-from calsync.errors import CalendarBusy, NotFound
+from calsync.errors import NotFound
 from calsync.store.bulk import insert_rows
+from calsync.store.claims import Claim as Claim  # runs hold their events by it
+from calsync.store.claims import EventClaims
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
 
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
@@ -63,7 +66,7 @@ def new_event(
     }
 
 
-class EventRepository:
+class EventRepository(EventClaims):
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -87,54 +90,6 @@ class EventRepository:
         row = self.session.get(EventRow, event_id)
         if row is None:
             raise NotFound(f"no event {event_id}")
-        return row
-
-    def claim(self, now: datetime, lease: timedelta, limit: int = 1) -> list[EventRow]:
-        """Pending events that are due, or whose worker's lease ran out, marked processing."""
-        other = aliased(EventRow)
-        reading = exists().where(
-            other.item_id == EventRow.item_id,
-            other.id != EventRow.id,
-            other.action == Action.read.value,
-            other.state == EventState.processing.value,
-            other.claimed_until >= now,
-        )
-        query = (
-            select(EventRow)
-            .where(
-                or_(
-                    (EventRow.state == EventState.new.value) & (EventRow.next_attempt_at <= now),
-                    (EventRow.state == EventState.processing.value)
-                    & (EventRow.claimed_until < now),
-                ),
-                or_(EventRow.action != Action.read.value, ~reading),
-            )
-            .order_by(EventRow.next_attempt_at, EventRow.id)
-            .limit(limit)
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        claimed, reading_items = [], set()
-        for row in self.session.scalars(query):
-            if row.action == Action.read.value:
-                if row.item_id in reading_items:
-                    continue  # one synchronization of a calendar at a time
-                reading_items.add(row.item_id)
-            row.state, row.claimed_until, row.updated_at = "processing", now + lease, now
-            claimed.append(row)
-        self.session.flush()
-        return claimed
-
-    def claim_one(self, event_id: int, now: datetime, lease: timedelta) -> EventRow:
-        """This event, marked processing for `lease`: to run it now, outside the queue order."""
-        row = self.get(event_id)
-        row.state, row.claimed_until, row.updated_at = "processing", now + lease, now
-        try:
-            self.session.flush()
-        except IntegrityError as exc:
-            raise CalendarBusy(
-                f"a synchronization of this calendar is already running (event {event_id} waits)"
-            ) from exc
         return row
 
     def find(self, where: RecordFilter) -> list[EventRow]:

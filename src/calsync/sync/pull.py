@@ -17,6 +17,10 @@
    listing that looks like data loss withholds the sweep and the key until an admin
    confirms (`plan_sweep`).
 
+Every commit of a read first checks that the run still holds its event (`hold`, the
+fencing token of its `Claim`): a run that stalled past its lease and lost the event to
+another worker commits no page, no figure and no delta key (`ClaimLost`).
+
 Applying the calendar items is `calsync.sync.apply`.
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from calsync.bootstrap import Services
@@ -38,6 +42,7 @@ from calsync.domain.synchronizations import (
 from calsync.errors import ConfigError, DeltaKeyExpired, ProviderError
 from calsync.providers.base import ChangeBatch, RemoteChange
 from calsync.store.items import StoredItem
+from calsync.store.records import Claim
 from calsync.store.tables import SynchronizationRow
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.reading import stored_payload
@@ -64,16 +69,20 @@ def synchronize(
     full: bool = False,
     confirm_sweep: bool = False,
     on_recorded: PageRecorded | None = None,
+    claim: Claim | None = None,
 ) -> SyncResult:
-    """Read the item's calendar and record what it reported, page by page."""
+    """Read the item's calendar and record what it reported, page by page, each commit
+    fenced by `claim` (by default, the claim the event holds now)."""
     with services.uow() as uow:
-        stored = uow.items.by_id(uow.events.get(event_id).item_id)
+        event = uow.events.get(event_id)
+        stored = uow.items.by_id(event.item_id)
+        claim = claim or Claim.of(event)
     binding = stored.item.binding
     if binding is None or not binding.active:
         raise ConfigError(f"item {stored.item.name!r} has no active calendar binding")
     provider = services.provider(binding.connection)
     key_before = None if full else stored.delta_key
-    recording = _Recording(services, event_id, stored, key_before, on_recorded, repair=full)
+    recording = _Recording(services, claim, stored, key_before, on_recorded, repair=full)
     detail = ""
     try:
         try:
@@ -94,13 +103,15 @@ class _Recording:
     def __init__(
         self,
         services: Services,
-        event_id: int,
+        claim: Claim,
         stored: StoredItem,
         key_before: str | None,
         on_recorded: PageRecorded | None,
         repair: bool = False,
     ) -> None:
-        self.services, self.event_id, self.stored = services, event_id, stored
+        self.services, self.claim, self.stored = services, claim, stored
+        self.event_id = claim.event_id
+        self.lease = timedelta(seconds=services.settings.sync.lease_seconds)
         # A full synchronization asked for: every listed object is applied again, whatever
         # version calsync recorded for it, so that any divergence is repaired.
         self.repair = repair
@@ -111,6 +122,7 @@ class _Recording:
         self._paged: set[tuple[str, str | None, bool]] = set()
         self._known_all: Known | None = None
         with services.uow() as uow:
+            self._hold(uow)
             uow.synchronizations.interrupt_running(stored.id, self.started)
             synchronization = uow.synchronizations.add(
                 SynchronizationRow(
@@ -125,7 +137,7 @@ class _Recording:
                     detail="",
                 )
             )
-            uow.events.get(event_id).synchronization_id = synchronization.id
+            uow.events.get(self.event_id).synchronization_id = synchronization.id
             if self.full:
                 self._known_all = uow.reservations.known_versions(stored.id)
             uow.commit()
@@ -140,6 +152,7 @@ class _Recording:
     def page(self, changes: Sequence[RemoteChange]) -> None:
         """Commit one calendar item per change of a page that just arrived."""
         with self.services.uow() as uow:
+            self._hold(uow)
             rows = self._rows(uow, changes)
             self._add(uow, rows)
             last_id = uow.calendar_items.last_id(self.stored.id)
@@ -154,6 +167,7 @@ class _Recording:
         mode = SyncMode.full if batch.full else SyncMode.incremental
         outcome, key_after = SyncOutcome.succeeded, batch.delta_key
         with self.services.uow() as uow:
+            self._hold(uow)
             rest = [change for change in batch.changes if _key(change) not in self._paged]
             rows = self._rows(uow, rest, batch.full)
             if batch.full:
@@ -188,6 +202,7 @@ class _Recording:
     def fail(self, error: ProviderError) -> None:
         """The provider failed: the synchronization says why; the key stays."""
         with self.services.uow() as uow:
+            self._hold(uow)
             synchronization = uow.synchronizations.get(self.synchronization_id)
             synchronization.finished_at = self.services.clock()
             synchronization.outcome = SyncOutcome.failed.value
@@ -195,6 +210,10 @@ class _Recording:
             synchronization.calendar_items_created = self.recorded
             uow.items.mark_synchronized(self.stored.id, self.started)
             uow.commit()
+
+    def _hold(self, uow: UnitOfWork) -> None:
+        """The fence: this run still holds its event, or `ClaimLost` and nothing commits."""
+        uow.events.hold(self.claim, self.services.clock(), self.lease)
 
     def _rows(
         self, uow: UnitOfWork, changes: Sequence[RemoteChange], full: bool | None = None

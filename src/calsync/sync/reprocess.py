@@ -22,6 +22,7 @@ def reprocess(services: Services, event_id: int) -> bool:
         now = services.clock()
         event.state, event.attempts = EventState.new.value, 0
         event.next_attempt_at, event.claimed_until, event.updated_at = now, None, now
+        event.claimed_at = None
         uow.commit()
     return True
 

@@ -1,16 +1,23 @@
-"""Running events: `request_sync`, `run_event`, `run_once`.
+"""Running events: `request_sync`, `run_claimed`, `run_once`, `run_now`, `run_event`.
 
-Pending events are the durable queue. `run_once` claims due events (see
-`EventRepository.claim`) and runs each: a `read` synchronizes the item and applies the
-calendar items it produced; outbound actions are pushed to the provider. A throttled or
-unreachable provider is retried with backoff (honouring Retry-After); other errors, and
-the last failed attempt, leave the event in `error` with its error, ready to reprocess.
+Pending events are the durable queue. A run holds its event through a `Claim` (the event
+and its fencing token): `run_claimed` keeps the claim's lease alive with a `Heartbeat`
+while it runs, and every commit of the run checks the claim first (`EventRepository.hold`),
+so a run that stalled past its lease and lost its event to another worker commits
+nothing more (`ClaimLost`; its result says `lost`).
+
+A `read` synchronizes the item and applies the calendar items it produced; outbound
+actions are pushed to the provider. A throttled or unreachable provider is retried with
+backoff (honouring Retry-After); other errors, and the last failed attempt, leave the
+event in `error` with its error, ready to reprocess. Each run ends in one log line
+(`calsync.worker.logs`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,12 +28,14 @@ from sqlalchemy.exc import IntegrityError
 
 from calsync.bootstrap import Services
 from calsync.domain.events import OUTBOUND, Action, EventState
-from calsync.errors import CalsyncError, ProviderThrottled, ProviderUnavailable
+from calsync.errors import CalsyncError, ClaimLost, ProviderThrottled, ProviderUnavailable
 from calsync.providers.base import RemoteChange
-from calsync.store.records import RecordFilter
+from calsync.store.records import Claim
 from calsync.sync.apply import Applier, object_reader
 from calsync.sync.pull import SyncResult, synchronize
 from calsync.sync.push import push_event
+from calsync.worker.lease import Heartbeat
+from calsync.worker.logs import log_run
 from calsync.worker.retry import next_attempt
 
 log = logging.getLogger("calsync.worker")
@@ -39,6 +48,12 @@ class RunResult:
     state: EventState
     error: str = ""
     synchronization: SyncResult | None = None
+    #: The run lost its claim to another worker and stopped without committing more.
+    lost: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return "claim_lost" if self.lost else self.state.value
 
 
 def request_sync(
@@ -47,60 +62,103 @@ def request_sync(
     """The id of the item's queued read event: a new one unless one is already waiting."""
     with services.uow() as uow:
         stored = uow.items.get(item)
-        waiting = uow.events.find(
-            RecordFilter(item_id=stored.id, status=EventState.new.value, action=Action.read.value)
-        )
         payload = {"item": item, "full": full, "confirm_sweep": confirm_sweep}
-        for event in waiting:
-            if json.loads(event.payload) == payload:
-                return event.id
-        event = uow.events.add(stored.id, Action.read, services.clock(), payload)
+        event_id = uow.events.queue_read(stored.id, services.clock(), payload)
+        assert event_id is not None  # not a poll: always queued
         uow.commit()
-        return event.id
+        return event_id
 
 
-def run_once(services: Services, limit: int = 20) -> list[RunResult]:
-    """Claim up to `limit` due events and run them."""
+def lease_of(services: Services) -> timedelta:
+    return timedelta(seconds=services.settings.sync.lease_seconds)
+
+
+def claim_next(services: Services, limit: int = 1) -> list[Claim]:
+    """Claim up to `limit` due events (reads first, see `EventRepository.claim`).
+
+    A worker claims only what it starts at once: one event per free slot. A batch run
+    one after another would start its last events after their lease ran out, and another
+    worker would claim them again while they wait.
+    """
     with services.uow() as uow:
-        lease = timedelta(seconds=services.settings.sync.lease_seconds)
         try:
-            claimed = [event.id for event in uow.events.claim(services.clock(), lease, limit)]
+            claims = [
+                Claim.of(row)
+                for row in uow.events.claim(services.clock(), lease_of(services), limit)
+            ]
             uow.commit()
         except IntegrityError:
             # Another worker started reading the same calendar: leave it to them.
             return []
-    return [run_event(services, event_id) for event_id in claimed]
+    return claims
+
+
+def run_once(services: Services, limit: int = 20) -> list[RunResult]:
+    """Run up to `limit` due events, claiming each just before it starts."""
+    results: list[RunResult] = []
+    while len(results) < limit and (claims := claim_next(services)):
+        results += [run_claimed(services, claim) for claim in claims]
+    return results
 
 
 def run_now(services: Services, event_id: int) -> RunResult:
     """Claim this event and run it at once (`calsync sync`); CalendarBusy if its calendar
-    is being read by someone else."""
+    is being read by a live run elsewhere (a dead run's read is taken over)."""
     with services.uow() as uow:
-        lease = timedelta(seconds=services.settings.sync.lease_seconds)
-        uow.events.claim_one(event_id, services.clock(), lease)
+        claim = Claim.of(uow.events.claim_one(event_id, services.clock(), lease_of(services)))
         uow.commit()
-    return run_event(services, event_id)
+    return run_claimed(services, claim)
 
 
 def run_event(services: Services, event_id: int) -> RunResult:
+    """Run an event already claimed by the caller, under the claim it holds now."""
     with services.uow() as uow:
-        event = uow.events.get(event_id)
+        claim = Claim.of(uow.events.get(event_id))
+    return run_claimed(services, claim)
+
+
+def run_claimed(services: Services, claim: Claim) -> RunResult:
+    """Run the event `claim` holds, renewing its lease meanwhile; one log line at the end."""
+    started = time.monotonic()
+    with services.uow() as uow:
+        event = uow.events.get(claim.event_id)
         action, payload, item_id = Action(event.action), json.loads(event.payload), event.item_id
+        attempt, item = event.attempts + 1, uow.items.names().get(event.item_id, "")
+    with Heartbeat(services, claim) as heartbeat:
+        result = _dispatch(services, claim, heartbeat, action, item_id, payload)
+    log_run(result, item, action.value, attempt, time.monotonic() - started)
+    return result
+
+
+def _dispatch(
+    services: Services,
+    claim: Claim,
+    heartbeat: Heartbeat,
+    action: Action,
+    item_id: int,
+    payload: dict[str, Any],
+) -> RunResult:
     try:
+        heartbeat.check()
         if action == Action.read:
-            return _read(services, event_id, item_id, payload)
+            return _read(services, claim, item_id, payload)
         if action in OUTBOUND:
-            push_event(services, event_id)
-            return RunResult(event_id, EventState.processed)
+            # The sending half of the fence (check before sending and in the final commit)
+            # lives in push_event; see EventRepository.hold.
+            push_event(services, claim.event_id)
+            heartbeat.check()
+            return RunResult(claim.event_id, EventState.processed)
         raise CalsyncError(f"no handler for action {action.value!r}")
+    except ClaimLost as exc:
+        return RunResult(claim.event_id, EventState.processing, str(exc), lost=True)
     except (ProviderThrottled, ProviderUnavailable) as exc:
         retry_after = exc.retry_after if isinstance(exc, ProviderThrottled) else None
-        return _failed(services, event_id, exc, retry_after, retryable=True)
+        return _failed(services, claim, exc, retry_after, retryable=True)
     except CalsyncError as exc:
-        return _failed(services, event_id, exc, None, retryable=False)
+        return _failed(services, claim, exc, None, retryable=False)
 
 
-def _read(services: Services, event_id: int, item_id: int, payload: dict[str, Any]) -> RunResult:
+def _read(services: Services, claim: Claim, item_id: int, payload: dict[str, Any]) -> RunResult:
     """Synchronize and apply as a pipeline: while the provider sends page k+1, page k is
     read by the pool and page k-1 is decided, its batches written by the applier's thread."""
     with services.uow() as uow:
@@ -121,14 +179,16 @@ def _read(services: Services, event_id: int, item_id: int, payload: dict[str, An
                 applier.apply_behind(through_id=previous_page)
             previous_page = through_id
 
-        result = synchronize(services, event_id, full, confirm_sweep, on_recorded)
+        result = synchronize(
+            services, claim.event_id, full, confirm_sweep, on_recorded, claim=claim
+        )
         applier.apply()
-    return RunResult(event_id, EventState.processed, synchronization=result)
+    return RunResult(claim.event_id, EventState.processed, synchronization=result)
 
 
 def _failed(
     services: Services,
-    event_id: int,
+    claim: Claim,
     error: CalsyncError,
     retry_after: float | None,
     retryable: bool,
@@ -136,7 +196,11 @@ def _failed(
     settings = services.settings.sync
     with services.uow() as uow:
         now = services.clock()
-        event = uow.events.get(event_id)
+        try:
+            event = uow.events.hold(claim, now, lease_of(services))
+        except ClaimLost as lost:
+            # Another worker runs the event now: its outcome is theirs to record.
+            return RunResult(claim.event_id, EventState.processing, str(lost), lost=True)
         event.attempts += 1
         event.error = f"{type(error).__name__}: {error}"
         event.claimed_until, event.updated_at = None, now
@@ -157,5 +221,4 @@ def _failed(
             event.state, event.next_attempt_at = EventState.new.value, when
         uow.commit()
         state = EventState(event.state)
-    log.warning("event %s %s: %s", event_id, state.value, error)
-    return RunResult(event_id, state, str(error))
+    return RunResult(claim.event_id, state, str(error))

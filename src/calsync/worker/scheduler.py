@@ -1,19 +1,32 @@
 """The worker's loop: `run_forever(services)` and `enqueue_due_polls(services)`.
 
 `enqueue_due_polls` queues a read for every bound item not read for a poll interval.
+Any number of workers may poll at once: one due poll is queued once
+(`EventRepository.queue_read`).
 
 Push notifications are only hints that providers may drop; polling always stays on
 (`sync.poll_seconds`, default five minutes). A poll is an ordinary read event, so it is
 retried, logged and coalesced like any other.
+
+`run_forever` is the service an operator runs under systemd or Kubernetes: it runs up to
+`sync.push_concurrency` events side by side (`Dispatcher`), touches a liveness file on
+every turn of its loop (`liveness_age` reads it for `calsync worker --check`), and when
+`stop` is set it claims nothing more, lets the events in hand finish for
+`sync.stop_grace_seconds` and gives back the claims of those still running.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from calsync.bootstrap import Services
-from calsync.worker.runner import request_sync, run_once
+from calsync.store.records import Claim
+from calsync.worker.dispatch import Dispatcher
+from calsync.worker.runner import RunResult, claim_next
 
 
 def enqueue_due_polls(services: Services) -> list[int]:
@@ -22,18 +35,75 @@ def enqueue_due_polls(services: Services) -> list[int]:
     now = services.clock()
     with services.uow() as uow:
         due = [
-            stored.item.name
+            stored
             for stored in uow.items.all()
             if stored.item.binding is not None
             and stored.item.binding.active
             and (stored.synchronized_at is None or stored.synchronized_at + interval <= now)
         ]
-    return [request_sync(services, name) for name in due]
+    queued = []
+    for stored in due:
+        payload = {"item": stored.item.name, "full": False, "confirm_sweep": False}
+        with services.uow() as uow:
+            # Checked again under the item's queue lock: another worker may have queued
+            # (or even run) this poll since the list above was read.
+            event_id = uow.events.queue_read(stored.id, now, payload, due_before=now - interval)
+            uow.commit()
+        if event_id is not None:
+            queued.append(event_id)
+    return queued
 
 
-def run_forever(services: Services, idle_seconds: float = 1.0) -> None:
-    """Poll what is due and run the queue, until stopped; sleep while there is nothing."""
-    while True:
-        enqueue_due_polls(services)
-        if not run_once(services):
-            time.sleep(idle_seconds)
+def run_forever(
+    services: Services,
+    idle_seconds: float = 1.0,
+    stop: threading.Event | None = None,
+    liveness: Path | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> list[Claim]:
+    """Poll what is due and run the queue until `stop` is set; the claims given back."""
+    stop = stop or threading.Event()
+    report = on_result or (lambda _: None)
+    settings = services.settings.sync
+    dispatcher = Dispatcher(services, settings.push_concurrency)
+    last_poll = 0.0
+
+    def claim(free: int) -> list[Claim]:
+        nonlocal last_poll
+        if stop.is_set():
+            dispatcher.stop()
+            return []
+        if time.monotonic() - last_poll >= idle_seconds:
+            if liveness is not None:
+                liveness.touch()
+            enqueue_due_polls(services)
+            last_poll = time.monotonic()
+        return claim_next(services, free)
+
+    def watch() -> None:
+        stop.wait()
+        dispatcher.stop()
+
+    threading.Thread(target=watch, daemon=True).start()
+    dispatcher.run(claim, report, idle=idle_seconds)
+    return dispatcher.drain(settings.stop_grace_seconds, report)
+
+
+def run_due(services: Services) -> list[RunResult]:
+    """Run what is due now, `sync.push_concurrency` events at once, until nothing is
+    (`calsync worker --once`); the results."""
+    results: list[RunResult] = []
+    dispatcher = Dispatcher(services, services.settings.sync.push_concurrency)
+    try:
+        dispatcher.run(lambda free: claim_next(services, free), results.append)
+    finally:
+        dispatcher.close()
+    return results
+
+
+def liveness_age(path: Path) -> float | None:
+    """Seconds since the worker last touched its liveness file; None if it never did."""
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
