@@ -16,6 +16,7 @@ CalsyncError
     ├── DeltaKeyExpired              the delta key is no longer valid: synchronize in full
     ├── ProviderThrottled(retry_after)  429/503: try again later
     ├── ProviderRejected(status)     the service refused the request (412 precondition, 4xx)
+    │   └── ObjectExists(provider_id)  a create found an object where it would write
     └── ProviderUnavailable          network error or 5xx
 """
 
@@ -107,6 +108,15 @@ class ProviderRejected(ProviderError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ObjectExists(ProviderRejected):
+    """A create found an object already where it would write (`provider_id`): a create
+    that reached the provider before its run was cut short, or another's object."""
+
+    def __init__(self, message: str, provider_id: str) -> None:
+        super().__init__(message, 412)
+        self.provider_id = provider_id
 
 
 class ProviderUnavailable(ProviderError):

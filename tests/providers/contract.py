@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from calsync.errors import DeltaKeyExpired, ProviderRejected
+from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected
 
 
 def entry(uid: str, summary: str = "Meeting") -> bytes:
@@ -62,11 +62,12 @@ class ProviderContract:
         with pytest.raises(DeltaKeyExpired):
             provider.fetch_changes(calendar, "http://radicale.org/ns/sync/" + "0" * 64)
 
-    def test_creating_an_existing_uid_is_refused(self, provider, calendar):
-        provider.create(calendar, "a", entry("a"))
-        with pytest.raises(ProviderRejected) as refused:
+    def test_creating_an_existing_uid_is_refused_naming_where_it_lives(self, provider, calendar):
+        made = provider.create(calendar, "a", entry("a"))
+        with pytest.raises(ObjectExists) as refused:
             provider.create(calendar, "a", entry("a", "Other"))
         assert refused.value.status == 412
+        assert refused.value.provider_id == made.provider_id
 
     def test_a_stale_version_is_refused_and_changes_nothing(self, provider, calendar):
         first = provider.create(calendar, "a", entry("a"))

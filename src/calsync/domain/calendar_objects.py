@@ -102,6 +102,11 @@ def _label(event: Event) -> str:
     return f"event {str(uid)!r}" if uid else "event without UID"
 
 
+def object_uid(data: bytes) -> str:
+    """The UID of one calendar object; InvalidCalendarData if it has none or several."""
+    return _single_uid(_events_of(parse_calendar(data)))
+
+
 def _single_uid(events: Sequence[Event]) -> str:
     uids = {str(event.get("UID", "")).strip() for event in events}
     if "" in uids:

@@ -49,7 +49,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from calsync.errors import ProviderRejected, ProviderUnavailable
+from calsync.errors import ObjectExists, ProviderRejected, ProviderUnavailable
 from calsync.providers import webdav
 from calsync.providers.answers import (
     SyncUnsupported,
@@ -257,7 +257,14 @@ class CalDAVProvider:
 
     def create(self, calendar: str, uid: str, data: bytes) -> WriteResult:
         url = self._collection_url(calendar) + _object_name(uid)
-        return self._put(url, data, {"If-None-Match": "*"}, f"creating {uid!r}")
+        try:
+            return self._put(url, data, {"If-None-Match": "*"}, f"creating {uid!r}")
+        except ProviderRejected as exc:
+            if exc.status != 412:
+                raise
+            raise ObjectExists(
+                f"creating {uid!r}: {url} exists already", canonical_id(url)
+            ) from exc
 
     def update(
         self, calendar: str, provider_id: str, data: bytes, version: str | None

@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from calsync.errors import DeltaKeyExpired, ProviderRejected
+from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected
 from calsync.providers.base import ChangeBatch, ChangesSeen, Exchange, RemoteChange, WriteResult
 
 _KEY_PREFIX = "memory:"
@@ -62,7 +62,7 @@ class InMemoryProvider:
     def create(self, calendar: str, uid: str, data: bytes) -> WriteResult:
         href = f"{calendar}{uid}.ics"
         if href in self._calendar(calendar).objects:
-            raise ProviderRejected(f"{href} exists already", status=412)
+            raise ObjectExists(f"{href} exists already", href)
         return self._write(calendar, href, data)
 
     def update(

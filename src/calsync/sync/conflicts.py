@@ -25,6 +25,7 @@ from calsync.domain.events import CalendarItemKind, CalendarItemStatus
 from calsync.errors import ProviderRejected
 from calsync.providers.base import Provider, RemoteChange, WriteResult
 from calsync.store.items import StoredItem
+from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.apply import apply_now
 from calsync.sync.reading import stored_payload
 
@@ -90,10 +91,16 @@ def based_on_applied(
 
 
 def apply_calendar_state(
-    services: Services, stored: StoredItem, event_id: int, moved: CalendarMoved, skipped: str = ""
+    services: Services,
+    stored: StoredItem,
+    event_id: int,
+    moved: CalendarMoved,
+    hold: Callable[[UnitOfWork], None],
+    skipped: str = "",
 ) -> AppliedChange:
     """Record what the calendar holds now as a calendar item of `event_id` and apply it at
-    once; with `skipped` (the reason), record it without applying it."""
+    once; with `skipped` (the reason), record it without applying it. `hold` checks, in
+    the transaction that records it, that the run still holds its event."""
     status = CalendarItemStatus.skipped if skipped else CalendarItemStatus.pending
     current = moved.current
     kind = CalendarItemKind.cancellation if current is None else CalendarItemKind.reservation_update
@@ -111,6 +118,7 @@ def apply_calendar_state(
         "created_at": services.clock(),
     }
     with services.uow() as uow:
+        hold(uow)
         calendar_item_id = uow.calendar_items.add(row)
         uow.commit()
     if not skipped:

@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from calsync.bootstrap import Services
 from calsync.domain.calendar_edits import cancel_occurrence, reschedule
+from calsync.domain.calendar_objects import object_uid
 from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Origin, Reservation
-from calsync.errors import ConfigError, ProviderError, ProviderRejected
+from calsync.errors import ConfigError, ObjectExists, ProviderError, ProviderRejected
 from calsync.providers.base import Exchange, Provider, WriteResult
+from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.conflicts import (
@@ -66,7 +68,30 @@ class _Sent(NamedTuple):
     mirrors: Mirrors | None = None
 
 
-def push_event(services: Services, event_id: int) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """One outbound event being sent, under the claim that lets it send and commit."""
+
+    services: Services
+    event_id: int
+    claim: Claim | None
+
+    def hold(self, uow: UnitOfWork) -> None:
+        """ClaimLost if another worker took the event over (see EventRepository.hold)."""
+        if self.claim is not None:
+            lease = timedelta(seconds=self.services.settings.sync.lease_seconds)
+            uow.events.hold(self.claim, self.services.clock(), lease)
+
+    def hold_now(self) -> None:
+        """Just before sending: a run that lost its claim sends nothing."""
+        with self.services.uow() as uow:
+            self.hold(uow)
+            uow.commit()
+
+
+def push_event(services: Services, event_id: int, claim: Claim | None = None) -> None:
+    """Send the event; with `claim` (a worker's run), only while the claim holds."""
+    run = _Run(services, event_id, claim)
     with services.uow() as uow:
         event = uow.events.get(event_id)
         action, payload = Action(event.action), json.loads(event.payload)
@@ -77,30 +102,31 @@ def push_event(services: Services, event_id: int) -> None:
     if binding is None:
         raise ConfigError(f"item {stored.item.name!r} has no calendar binding")
     if action == Action.respond:
-        _respond(services, event_id, payload, stored, binding, applied)
+        _respond(run, payload, stored, binding, applied)
         return
     assert reservation is not None, f"event {event_id} names no reservation"
     now = services.clock()
     data = _render(stored, binding, reservation, now)
     if binding.dry_run:
-        _finish(services, event_id, data.decode(), DRY_RUN, reservation=None)
+        _finish(run, data.decode(), DRY_RUN, reservation=None)
         return
     provider = services.provider(binding.connection)
+    run.hold_now()
     try:
         attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
         sent = (
-            _settle(services, event_id, stored, provider, action, reservation, data, attempt)
+            _settle(run, stored, provider, action, reservation, data, attempt)
             if isinstance(attempt, CalendarMoved)
             else attempt
         )
     except ProviderError:
-        _keep_provider_payload(services, event_id, data.decode())
+        _keep_provider_payload(run, data.decode())
         raise
     if isinstance(sent, str):
-        _finish(services, event_id, data.decode(), sent, reservation=None)
+        _finish(run, data.decode(), sent, reservation=None)
         return
     exchange = sent.exchange
-    _finish(services, event_id, exchange.request, exchange.response, sent.reservation, sent.mirrors)
+    _finish(run, exchange.request, exchange.response, sent.reservation, sent.mirrors)
 
 
 def _applied_versions(
@@ -136,7 +162,7 @@ def _send(
     if provider_id is None:
         if action == Action.delete:
             return _Sent(None, Exchange("nothing to delete: never sent", "", requests=0))
-        result = provider.create(calendar, reservation.uid, data)
+        result = _create(provider, calendar, reservation, data)
         return _Sent(_placed(reservation, result), result.exchange)
     whole = action == Action.delete and reservation.recurrence_id is None
     if _edits_in_place(reservation) and not whole:
@@ -172,13 +198,26 @@ def _occurrence_edit(
     )
 
 
+def _create(
+    provider: Provider, calendar: str, reservation: Reservation, data: bytes
+) -> WriteResult:
+    """Create calsync's object. One already there with its UID is its own create that
+    landed before its run was cut short (a crash, a takeover): it is written over, once."""
+    try:
+        return provider.create(calendar, reservation.uid, data)
+    except ObjectExists as exc:
+        there = read_current(provider, calendar, exc.provider_id)
+        if there is None or object_uid(there.data or b"") != reservation.uid:
+            raise
+        return provider.update(calendar, exc.provider_id, data, there.version)
+
+
 def _placed(reservation: Reservation, result: WriteResult) -> Reservation:
     return replace(reservation, provider_id=result.provider_id, provider_version=result.version)
 
 
 def _settle(
-    services: Services,
-    event_id: int,
+    run: _Run,
     stored: StoredItem,
     provider: Provider,
     action: Action,
@@ -197,11 +236,13 @@ def _settle(
     if owned and rule == ConflictResolution.calsync:
         assert reservation is not None
         verdict = f"conflict: calsync's pending {action.value} wins (conflict_resolution = calsync)"
-        recorded = apply_calendar_state(services, stored, event_id, moved, skipped=verdict)
+        recorded = apply_calendar_state(
+            run.services, stored, run.event_id, moved, run.hold, skipped=verdict
+        )
         sent = _resend(provider, binding.calendar, action, reservation, data, moved)
         note = f"{verdict}; calendar item {recorded.calendar_item_id} keeps the calendar's version"
         return sent._replace(exchange=_noted(sent.exchange, note))
-    applied = apply_calendar_state(services, stored, event_id, moved)
+    applied = apply_calendar_state(run.services, stored, run.event_id, moved, run.hold)
     if owned:
         rule_text = f"conflict_resolution = {rule.value}: the calendar's change wins"
     else:
@@ -228,7 +269,7 @@ def _resend(
             return _Sent(None, Exchange("nothing to delete: already gone", "", requests=0))
         return _Sent(None, provider.delete(calendar, moved.provider_id, current.version))
     if current is None:
-        result = provider.create(calendar, reservation.uid, data)
+        result = _create(provider, calendar, reservation, data)
     else:
         result = provider.update(calendar, moved.provider_id, data, current.version)
     return _Sent(_placed(reservation, result), result.exchange)
@@ -258,8 +299,7 @@ def _render(
 
 
 def _respond(
-    services: Services,
-    event_id: int,
+    run: _Run,
     payload: dict[str, str],
     stored: StoredItem,
     binding: CalendarBinding,
@@ -267,15 +307,16 @@ def _respond(
 ) -> None:
     provider_id, partstat = payload["provider_id"], payload["partstat"]
     if binding.dry_run:
-        _finish(services, event_id, f"PARTSTAT={partstat} for {provider_id}", DRY_RUN, None)
+        _finish(run, f"PARTSTAT={partstat} for {provider_id}", DRY_RUN, None)
         return
     request = f"PARTSTAT={partstat} of {binding.room_address} in {provider_id}"
     if not applied:
         why = f"superseded: no live reservation mirrors {provider_id} any more"
-        _finish(services, event_id, request, why, None)
+        _finish(run, request, why, None)
         return
-    provider = services.provider(binding.connection)
+    provider = run.services.provider(binding.connection)
     room = binding.room_address
+    run.hold_now()
     result = based_on_applied(
         provider,
         binding.calendar,
@@ -284,39 +325,40 @@ def _respond(
         lambda data: with_room_partstat(data, room, partstat),
     )
     if isinstance(result, CalendarMoved):
-        settled = _settle(services, event_id, stored, provider, Action.respond, None, b"", result)
+        settled = _settle(run, stored, provider, Action.respond, None, b"", result)
         assert isinstance(settled, str)
-        _finish(services, event_id, request, settled, None)
+        _finish(run, request, settled, None)
         return
     mirrors = Mirrors(stored.id, provider_id, result.version, applied)
-    _finish(services, event_id, result.exchange.request, result.exchange.response, None, mirrors)
+    _finish(run, result.exchange.request, result.exchange.response, None, mirrors)
 
 
 def _finish(
-    services: Services,
-    event_id: int,
+    run: _Run,
     provider_payload: str,
     response: str,
     reservation: Reservation | None,
     mirrors: Mirrors | None = None,
 ) -> None:
     """The event processed, and where the provider keeps what it wrote, in one commit."""
-    with services.uow() as uow:
-        now = services.clock()
-        event = uow.events.get(event_id)
+    with run.services.uow() as uow:
+        now = run.services.clock()
+        event = uow.events.get(run.event_id)
         # The item's writer lock first, then the event's row: a transaction holding the
         # lock never waits for an event row that this one would hold.
         if reservation is not None:
             uow.reservations.set_provider_ref(event.item_id, reservation)
         if mirrors is not None:
             uow.reservations.set_version_of(*mirrors)
+        run.hold(uow)
         event.state, event.error = EventState.processed.value, ""
         event.provider_payload, event.response = provider_payload, response
         event.claimed_until, event.updated_at = None, now
         uow.commit()
 
 
-def _keep_provider_payload(services: Services, event_id: int, provider_payload: str) -> None:
-    with services.uow() as uow:
-        uow.events.get(event_id).provider_payload = provider_payload
+def _keep_provider_payload(run: _Run, provider_payload: str) -> None:
+    with run.services.uow() as uow:
+        run.hold(uow)
+        uow.events.get(run.event_id).provider_payload = provider_payload
         uow.commit()

@@ -145,7 +145,7 @@ def _dispatch(
         if action in OUTBOUND:
             # The sending half of the fence (check before sending and in the final commit)
             # lives in push_event; see EventRepository.hold.
-            push_event(services, claim.event_id)
+            push_event(services, claim.event_id, claim)
             heartbeat.check()
             return RunResult(claim.event_id, EventState.processed)
         raise CalsyncError(f"no handler for action {action.value!r}")
