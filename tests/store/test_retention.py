@@ -3,6 +3,7 @@ that it deletes in small transactions."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from calsync.domain.events import Action
 from calsync.store.records import new_event
 from calsync.store.retention import PurgeReport, purge, purge_due
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+from calsync.worker.scheduler import run_forever
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
@@ -248,3 +250,22 @@ def test_the_worker_purges_once_an_interval(make):
     assert purge_due(services, None, NOW)
     assert not purge_due(services, NOW - timedelta(minutes=59), NOW)
     assert purge_due(services, NOW - timedelta(minutes=60), NOW)
+
+
+def test_a_running_worker_purges_what_retention_no_longer_keeps(make):
+    services = make(processed_days=1)
+    now = datetime.now(UTC)
+    _, old = record(services, days_ago=5, now=now)
+    _, recent = record(services, days_ago=0.1, now=now)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_forever, args=(services, 0.05, stop))
+    worker.start()
+    try:
+        for _ in range(100):
+            if old not in remaining(services)["events"]:
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        worker.join(30)
+    assert remaining(services)["events"] == {recent}

@@ -12,19 +12,26 @@ retried, logged and coalesced like any other.
 `sync.push_concurrency` events side by side (`Dispatcher`), touches a liveness file on
 every turn of its loop (`liveness_age` reads it for `calsync worker --check`), and when
 `stop` is set it claims nothing more, lets the events in hand finish for
-`sync.stop_grace_seconds` and gives back the claims of those still running.
+`sync.stop_grace_seconds` and gives back the claims of those still running. Once every
+`retention.interval_minutes` it purges what `[retention]` no longer keeps
+(`calsync.store.retention`, in transactions of `retention.batch` rows).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from calsync.bootstrap import Services
+from calsync.errors import CalsyncError
 from calsync.store.records import Claim
+from calsync.store.retention import purge, purge_due
 from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import RunResult, claim_next
 
@@ -54,6 +61,36 @@ def enqueue_due_polls(services: Services) -> list[int]:
     return queued
 
 
+log = logging.getLogger("calsync.worker")
+
+
+class Retention:
+    """The worker's share of `[retention]`: a purge once every interval (at start first)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.last: datetime | None = None
+
+    def purge_if_due(self) -> None:
+        now = self.services.clock()
+        if not purge_due(self.services, self.last, now):
+            return
+        self.last = now
+        try:
+            report = purge(self.services, now)
+        except (CalsyncError, SQLAlchemyError) as exc:
+            # Another worker purging at the same moment, say: the next interval tries again.
+            log.warning("purge failed, tried again in an interval: %s", exc)
+            return
+        if report.events or report.calendar_items or report.synchronizations:
+            log.info(
+                "purged %d events, %d calendar items, %d synchronizations",
+                report.events,
+                report.calendar_items,
+                report.synchronizations,
+            )
+
+
 def run_forever(
     services: Services,
     idle_seconds: float = 1.0,
@@ -66,6 +103,7 @@ def run_forever(
     report = on_result or (lambda _: None)
     settings = services.settings.sync
     dispatcher = Dispatcher(services, settings.push_concurrency)
+    retention = Retention(services)
     last_poll = 0.0
 
     def claim(free: int) -> list[Claim]:
@@ -77,6 +115,7 @@ def run_forever(
             if liveness is not None:
                 liveness.touch()
             enqueue_due_polls(services)
+            retention.purge_if_due()
             last_poll = time.monotonic()
         return claim_next(services, free)
 
