@@ -12,7 +12,6 @@ from calsync.clock import Clock, system_clock
 from calsync.config import Settings
 from calsync.providers import load
 from calsync.providers.base import Provider
-from calsync.providers.wire import Limits
 from calsync.store.db import make_engine, make_session_factory, upgrade
 from calsync.store.unit_of_work import UnitOfWork
 
@@ -57,6 +56,8 @@ def build(settings: Settings, clock: Clock = system_clock, migrate: bool = True)
 
 
 def _make_provider(settings: Settings, name: str) -> Provider:
+    from calsync.providers.wire import Limits  # httpx is loaded only when a provider is made
+
     connection = settings.connection(name)
     cls: Any = load(connection.kind)
     limits = Limits(

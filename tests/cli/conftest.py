@@ -39,6 +39,9 @@ time_zone = "Europe/Berlin"
 binding = {{ connection = "dav", calendar = "{calendar}", room_address = "room-a@example.com" }}
 """
     )
+    # Only init creates a database: every configuration here starts initialized.
+    initialized = CliRunner().invoke(app, ["--config", str(path), "init"])
+    assert initialized.exit_code == 0, initialized.output
     return path
 
 

@@ -81,8 +81,8 @@ def test_worker_once_and_reprocess_failed_exit_3_when_events_end_in_error(calsyn
     try:
         with services.uow() as uow:
             room = uow.items.get("Room A").id
-            payload = {"provider_id": f"{calsync.calendar}gone.ics", "partstat": "ACCEPTED"}
-            uow.events.add(room, Action.respond, datetime.now(UTC), payload)
+            # A create of a reservation that is not there: it can only end in error.
+            uow.events.add(room, Action.create, datetime.now(UTC), {}, "no-such-reservation")
             uow.commit()
     finally:
         services.close()

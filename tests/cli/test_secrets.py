@@ -109,6 +109,7 @@ def test_a_planted_password_appears_in_no_output_log_or_database_row(
             outputs.append(result.output)
             return result.output
 
+        run("init")
         synced = json.loads(run("sync", "--json"))
         run("worker", "--once")  # sends Room A's answer to Radicale, with the credentials
         answered = [seen for seen in hostile.seen if seen.method == "PUT"]
