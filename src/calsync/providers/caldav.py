@@ -22,7 +22,9 @@ Traps handled:
   read with a PROPFIND Depth 1 etag listing instead, returned as a full listing without a
   delta key: the caller compares etags.
 - A PUT answered without a strong ETag may have had its data changed by the server
-  (RFC 4791 §5.3.4): the etag is then read with PROPFIND.
+  (RFC 4791 §5.3.4): its version stays unknown (a version looked up afterwards could be
+  that of an edit saved in between); the next read applies it. `get` reads data and
+  version together in one calendar-multiget, as a GET's ETag may be missing or weak.
 - DELETE of an object that is already gone (404) succeeds, so deleting is idempotent.
 - Servers list an object as a path or a full URL, escaped as they like: every provider id
   handed out (listings, writes, `get`) is `hrefs.canonical_id`, so a write's echo and a
@@ -130,12 +132,26 @@ class CalDAVProvider:
         return ChangeBatch(tuple(changes), listing.token, full, call.exchange())
 
     def get(self, calendar: str, provider_id: str) -> RemoteChange:
+        """The object's data and version, read together in one calendar-multiget: a GET's
+        ETag may be missing or weakened (a proxy compressing answers), and a version
+        looked up afterwards could be that of an edit saved in between."""
         call, url = Call(), self._object_url(calendar, provider_id)
-        response = self._wire.send(call, "GET", url)
-        if response.status_code != 200:
-            fail(response, f"reading {provider_id}")
-        etag = response.headers.get("etag") or self._etag(call, url)
-        return RemoteChange(canonical_id(url), etag, data=response.content)
+        collection = self._collection_url(calendar)
+        self._wire.origin.check(url)
+        try:
+            httpx.URL(url)  # what a GET of it would refuse, the multiget refuses too
+            member = self._wire.origin.member_id(url, collection)
+        except (ForeignHref, httpx.InvalidURL) as exc:
+            raise ProviderRejected(f"reading {shown(provider_id)}: {exc}") from None
+        batch = [(member, member)]
+        changes = [
+            change
+            for response, part in self._ask_multiget(call, collection, batch)
+            for change in self._multiget_changes(response, collection, part, full=False)
+        ]
+        if not changes or changes[0].removed:
+            raise ProviderRejected(f"reading {provider_id}: it does not exist", 404)
+        return changes[0]
 
     def _sync_collection(self, call: Call, url: str, delta_key: str | None) -> _Listing:
         """Changed and removed members and the new token, following 507s for at most
@@ -310,16 +326,12 @@ class CalDAVProvider:
         if response.status_code not in (200, 201, 204):
             fail(response, what)
         etag = response.headers.get("etag")
-        if not etag or etag.startswith("W/"):
-            etag = self._etag(call, url)
+        if etag and etag.startswith("W/"):
+            etag = None
+        # No strong ETag: the server may have changed the data (RFC 4791 §5.3.4). The
+        # version stays unknown rather than looked up: an edit saved in between would
+        # otherwise be taken for calsync's own write. The next read applies it.
         return WriteResult(canonical_id(url), etag, call.exchange())
-
-    def _etag(self, call: Call, url: str) -> str | None:
-        response = self._wire.send(call, "PROPFIND", url, webdav.propfind_etags(), {"Depth": "0"})
-        if response.status_code != 207:
-            fail(response, f"reading the etag of {url}")
-        members = webdav.parse_multistatus(response.content).members
-        return next((member.etag for member in members if member.status == 200), None)
 
     def _collection_url(self, calendar: str) -> str:
         if urlsplit(calendar).scheme:
