@@ -62,6 +62,10 @@ class Change:
     provider_id: str
     version: str | None
     window: Window
+    #: Read from the calendar just now because calsync's own change met it: the
+    #: calendar's current state, newer than what calsync holds whatever its SEQUENCE
+    #: (calsync raises SEQUENCE on changes it had not sent yet).
+    authoritative: bool = False
 
 
 def decide(
@@ -117,7 +121,7 @@ def _plan_occurrence(
             occurrence.start, occurrence.end, reservation_id, item, occupancy, now
         )
         return Create(_mirror(occurrence, change, reservation_id, item.name, status, reason))
-    if occurrence.sequence < current.sequence:
+    if occurrence.sequence < current.sequence and not change.authoritative:
         # A replay older than what we hold: the newer revision wins.
         return None
     updated = _mirror(

@@ -9,7 +9,7 @@ Claiming lives in `calsync.store.claims`; `EventRepository` offers it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,8 @@ from calsync.store.claims import Claim as Claim  # runs hold their events by it
 from calsync.store.claims import EventClaims
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
 
+_CHANGES = (Action.update.value, Action.delete.value)
+_UNSENT = (EventState.new.value, EventState.processing.value)
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 CALENDAR_ITEMS: Table = CalendarItemRow.__table__  # type: ignore[assignment]
 
@@ -91,6 +93,42 @@ class EventRepository(EventClaims):
         if row is None:
             raise NotFound(f"no event {event_id}")
         return row
+
+    def waiting_changes(self, reservation_ids: Collection[str]) -> set[str]:
+        """Those of `reservation_ids` with a change made in calsync not yet sent (an update
+        or delete event new or running)."""
+        ids = list(reservation_ids)
+        waiting: set[str] = set()
+        for start in range(0, len(ids), 500):
+            query = select(EventRow.reservation_id).where(
+                EventRow.reservation_id.in_(ids[start : start + 500]),
+                EventRow.action.in_(_CHANGES),
+                EventRow.state.in_(_UNSENT),
+            )
+            waiting.update(str(found) for found in self.session.scalars(query))
+        return waiting
+
+    def supersede_waiting(
+        self, reservation_ids: Collection[str], reason: str, now: datetime
+    ) -> None:
+        """The queued (not running) changes of these reservations, made obsolete by what
+        the calendar said: processed, the response saying why."""
+        if not reservation_ids:
+            return
+        self.session.execute(
+            update(EventRow)
+            .where(
+                EventRow.reservation_id.in_(list(reservation_ids)),
+                EventRow.action.in_(_CHANGES),
+                EventRow.state == EventState.new.value,
+            )
+            .values(
+                state=EventState.processed.value,
+                response=f"superseded: {reason}",
+                error="",
+                updated_at=now,
+            )
+        )
 
     def find(self, where: RecordFilter) -> list[EventRow]:
         query = _filtered(select(EventRow), EventRow, where, EventRow.state)

@@ -21,8 +21,9 @@ from calsync.bootstrap import Services
 from calsync.domain.decide import Cancel, Change, Create, Plan, Update, decide, decide_removal
 from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
+from calsync.domain.items import ConflictResolution
 from calsync.domain.occupancy import Occupancy
-from calsync.domain.reservations import Reservation, ReservationStatus
+from calsync.domain.reservations import Origin, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, InvalidCalendarData, ReservationChanged
 from calsync.store.items import StoredItem
 from calsync.store.records import PendingItem, new_event
@@ -71,6 +72,8 @@ class _Writes:
     runs: list[tuple[bool, list[Reservation], list[Reservation]]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     new_id: Callable[[], str] = field(default_factory=lambda: reservation_ids())
+    #: Reservations whose queued changes the calendar made obsolete, with why.
+    superseded: dict[str, str] = field(default_factory=dict)
 
     @property
     def created(self) -> int:
@@ -92,6 +95,8 @@ class _Writes:
             else:
                 uow.reservations.update_many(reservations, now, as_read)
         uow.events.add_many(self.answers)
+        for reservation_id, reason in self.superseded.items():
+            uow.events.supersede_waiting([reservation_id], reason, now)
         for synchronization_id, count in Counter(
             a["synchronization_id"] for a in self.answers
         ).items():
@@ -171,6 +176,7 @@ class Applier:
         decided.touched = frozenset(touched)
         with self.services.read() as uow:
             existing = _existing(uow, self._stored, readable)
+            decided.waiting = _waiting(uow, self._stored, existing)
         decided.decide(self._stored, readable, existing, occupancy, window)
         return decided
 
@@ -223,6 +229,8 @@ class _Decided:
     writes: _Writes = field(default_factory=lambda: _Writes())
     report: ApplyReport = field(default_factory=lambda: ApplyReport())
     touched: frozenset[str] = frozenset()
+    waiting: Waiting = field(default_factory=lambda: Waiting())
+    authoritative: bool = False
 
     def decide(
         self,
@@ -234,9 +242,7 @@ class _Decided:
     ) -> None:
         """Decide the readable items in booking order, gathering writes and verdicts."""
         for row, obj in _in_booking_order(readable):
-            status = _apply_one(
-                stored, row, obj, existing, occupancy, window, self.now, self.writes
-            )
+            status = _apply_one(self, stored, row, obj, existing, occupancy, window)
             self.report.count(status)
 
     def write(self, uow: UnitOfWork) -> None:
@@ -245,13 +251,16 @@ class _Decided:
         uow.calendar_items.settle(self.rows)
 
 
-def apply_now(services: Services, stored: StoredItem, ids: Sequence[int]) -> ApplyReport:
+def apply_now(
+    services: Services, stored: StoredItem, ids: Sequence[int], authoritative: bool = False
+) -> ApplyReport:
     """Apply these calendar items at once, one at a time, each decided under the item's
-    writer lock (a change an outbound event found in the calendar, say)."""
+    writer lock (a change an outbound event found in the calendar, say). `authoritative`:
+    they hold the calendar's current state, read just now (see `Change.authoritative`)."""
     report = ApplyReport()
     now = services.clock()
     with object_reader(stored, now) as reader:
-        _apply_one_by_one(services, stored, reader, now, report, ids)
+        _apply_one_by_one(services, stored, reader, now, report, ids, authoritative)
     return report
 
 
@@ -262,6 +271,7 @@ def _apply_one_by_one(
     now: datetime,
     report: ApplyReport,
     ids: Sequence[int],
+    authoritative: bool = False,
 ) -> None:
     window = reader.window
     for calendar_item_id in ids:
@@ -269,9 +279,11 @@ def _apply_one_by_one(
             uow.reservations.lock_item(stored.id)  # decide on what is committed
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
             row = uow.calendar_items.to_apply(calendar_item_id)
-            decided = _Decided([row], now)
+            decided = _Decided([row], now, authoritative=authoritative)
             readable = _read_all([row], reader, now, decided.report)
-            decided.decide(stored, readable, _existing(uow, stored, readable), occupancy, window)
+            existing = _existing(uow, stored, readable)
+            decided.waiting = _waiting(uow, stored, existing)
+            decided.decide(stored, readable, existing, occupancy, window)
             try:
                 decided.write(uow)
                 uow.commit()
@@ -339,30 +351,83 @@ def _existing(
 
 
 def _apply_one(
+    decided: _Decided,
     stored: StoredItem,
     row: PendingItem,
     obj: CalendarObject | None,
     existing: dict[str, list[Reservation]],
     occupancy: Occupancy,
     window: Window,
-    now: datetime,
-    writes: _Writes,
 ) -> CalendarItemStatus:
+    now, writes = decided.now, decided.writes
     current = existing.get(row.provider_id if obj is None else obj.uid, [])
     as_read = {r.id: r for r in current}  # from the database, or from earlier in the batch
+    kept = ""
     if obj is None:
         plan = decide_removal(current, occupancy)
     else:
-        change = Change(obj, row.provider_id, row.provider_version, window)
+        change = Change(obj, row.provider_id, row.provider_version, window, decided.authoritative)
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
+        plan, kept = _keeping(plan, decided.waiting.keep)
         existing[obj.uid] = _after(as_read, plan)
     for action in plan.actions:
         writes.add(action.reservation, as_read.get(action.reservation.id))
+        if action.reservation.id in decided.waiting.supersede and _differs_beyond_version(
+            action.reservation, as_read.get(action.reservation.id, action.reservation)
+        ):
+            writes.superseded[action.reservation.id] = (
+                f"the calendar changed it before calsync's change was sent (calendar item "
+                f"{row.id}); conflict_resolution = calendar: the calendar's change wins"
+            )
     if plan.room_partstat is not None:
         writes.answers.append(_answer(stored, row, plan, now))
     status, outcome = _verdict(plan, as_read)
-    row.status, row.outcome, row.applied_at = status.value, outcome, now
+    row.status, row.outcome, row.applied_at = status.value, outcome + kept, now
     return status
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Reservations with a change made in calsync not yet sent, as a read finds them.
+
+    `keep`: a calendar change leaves them as calsync made them, and calsync's change is
+    then sent over the calendar's (calsync's own bookings under `conflict_resolution =
+    calsync`; an occurrence edit in someone else's series, which composes with their
+    change). `supersede`: a calendar change wins and their queued change is dropped
+    (calsync's own bookings under the default `calendar`)."""
+
+    keep: frozenset[str] = frozenset()
+    supersede: frozenset[str] = frozenset()
+
+
+def _waiting(
+    uow: UnitOfWork, stored: StoredItem, existing: dict[str, list[Reservation]]
+) -> Waiting:
+    found = {r.id: r for reservations in existing.values() for r in reservations}
+    waiting = uow.events.waiting_changes(found) if found else set()
+    if not waiting:
+        return Waiting()
+    binding = stored.item.binding
+    calsync_wins = binding is not None and binding.conflict_resolution == ConflictResolution.calsync
+    keep, supersede = set(), set()
+    for reservation_id in waiting:
+        reservation = found[reservation_id]
+        whole = reservation.origin == Origin.workplace and reservation.recurrence_id is None
+        if whole and not calsync_wins:
+            supersede.add(reservation_id)
+        else:
+            keep.add(reservation_id)
+    return Waiting(frozenset(keep), frozenset(supersede))
+
+
+def _keeping(plan: Plan, keep: frozenset[str]) -> tuple[Plan, str]:
+    """The plan without its changes to reservations calsync keeps, and a note of them."""
+    kept = [a for a in plan.actions if a.reservation.id in keep and not isinstance(a, Create)]
+    if not kept:
+        return plan, ""
+    actions = tuple(a for a in plan.actions if a not in kept)
+    note = f"; kept {len(kept)} as changed in calsync (its change waits to be sent over this)"
+    return replace(plan, actions=actions), note
 
 
 def _after(before: dict[str, Reservation], plan: Plan) -> list[Reservation]:
@@ -413,6 +478,8 @@ def _answer(stored: StoredItem, row: PendingItem, plan: Plan, now: datetime) -> 
         "provider_id": row.provider_id,
         "room_address": binding.room_address,
         "partstat": plan.room_partstat,
+        # The version this answer was decided on: it is written only into that version.
+        "version": row.provider_version,
     }
     return new_event(
         stored.id,

@@ -55,6 +55,10 @@ class AppliedChange:
     outcome: str
 
 
+def _version(current: RemoteChange | None) -> str | None:
+    return None if current is None else current.version
+
+
 def read_current(provider: Provider, calendar: str, provider_id: str) -> RemoteChange | None:
     """The object as the calendar holds it now; None when it is gone."""
     try:
@@ -81,13 +85,23 @@ def based_on_applied(
     current = read_current(provider, calendar, provider_id)
     if current is None or current.version not in applied:
         return CalendarMoved(provider_id, current)
+    if current.version is None:
+        raise ProviderRejected(
+            f"{provider_id}: the server gives no version (ETag) of it, so calsync cannot "
+            "write into it without risking to overwrite a change made meanwhile"
+        )
     try:
         return provider.update(calendar, provider_id, edit(current.data or b""), current.version)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
-    # Changed between our read and our write.
-    return CalendarMoved(provider_id, read_current(provider, calendar, provider_id))
+    again = read_current(provider, calendar, provider_id)
+    if again is not None and again.version == current.version:
+        raise ProviderRejected(
+            f"{provider_id}: the server refused If-Match on the version {current.version} "
+            "it reports itself; calsync does not write into it unconditionally"
+        )
+    return CalendarMoved(provider_id, again)  # changed between our read and our write
 
 
 def apply_calendar_state(
@@ -96,13 +110,22 @@ def apply_calendar_state(
     event_id: int,
     moved: CalendarMoved,
     hold: Callable[[UnitOfWork], None],
+    based_on: Collection[str | None],
     skipped: str = "",
 ) -> AppliedChange:
     """Record what the calendar holds now as a calendar item of `event_id` and apply it at
-    once; with `skipped` (the reason), record it without applying it. `hold` checks, in
-    the transaction that records it, that the run still holds its event."""
-    status = CalendarItemStatus.skipped if skipped else CalendarItemStatus.pending
+    once, as the calendar's current state (whatever its SEQUENCE); with `skipped` (the
+    reason), record it without applying it. `hold` checks, in the transaction that
+    records it, that the run still holds its event. `based_on`: the versions the write
+    was based on; a read that applied another version meanwhile applied something at
+    least as new, and this one is then only recorded."""
     current = moved.current
+    with services.read() as uow:
+        known = uow.reservations.known_versions(stored.id, [moved.provider_id])
+    moved_on = known.get(moved.provider_id, set()) - set(based_on) - {_version(current)}
+    if moved_on and not skipped:
+        skipped = "a read applied a newer version of it meanwhile"
+    status = CalendarItemStatus.skipped if skipped else CalendarItemStatus.pending
     kind = CalendarItemKind.cancellation if current is None else CalendarItemKind.reservation_update
     row = {
         "item_id": stored.id,
@@ -122,7 +145,7 @@ def apply_calendar_state(
         calendar_item_id = uow.calendar_items.add(row)
         uow.commit()
     if not skipped:
-        apply_now(services, stored, [calendar_item_id])
+        apply_now(services, stored, [calendar_item_id], authoritative=True)
     with services.read() as uow:
         item = uow.calendar_items.get(calendar_item_id)
         return AppliedChange(calendar_item_id, item.status, item.error or item.outcome)

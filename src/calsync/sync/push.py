@@ -33,7 +33,13 @@ from calsync.domain.calendar_writing import render_reservation, with_room_partst
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Origin, Reservation
-from calsync.errors import ConfigError, ObjectExists, ProviderError, ProviderRejected
+from calsync.errors import (
+    ConfigError,
+    ObjectExists,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from calsync.providers.base import Exchange, Provider, WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
@@ -114,8 +120,23 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
     run.hold_now()
     try:
         attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
+        for _ in range(_REBASES):
+            if not _rebases(attempt, reservation):
+                break
+            # Someone else's meeting, changed meanwhile: their change is applied (calsync's
+            # change of this reservation kept), then calsync's edit is written on top.
+            assert isinstance(attempt, CalendarMoved)
+            apply_calendar_state(services, stored, event_id, attempt, run.hold, applied)
+            with services.read() as uow:
+                applied = _applied_versions(uow, stored.id, payload, reservation)
+            attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
+        else:
+            raise ProviderUnavailable(
+                f"{reservation.provider_id} changed again each time calsync read it; "
+                "calsync's edit is tried again later"
+            )
         sent = (
-            _settle(run, stored, provider, action, reservation, data, attempt)
+            _settle(run, stored, provider, action, reservation, data, attempt, applied)
             if isinstance(attempt, CalendarMoved)
             else attempt
         )
@@ -141,6 +162,19 @@ def _applied_versions(
     if reservation is not None:
         known.add(reservation.provider_version)
     return frozenset(known)
+
+
+#: How often an edit of someone else's meeting is based again on their newer version.
+_REBASES = 3
+
+
+def _rebases(attempt: _Sent | CalendarMoved, reservation: Reservation) -> bool:
+    """An edit of someone else's meeting that met their change: it composes with it."""
+    return (
+        isinstance(attempt, CalendarMoved)
+        and attempt.current is not None
+        and _edits_in_place(reservation)
+    )
 
 
 def _edits_in_place(reservation: Reservation) -> bool:
@@ -224,6 +258,7 @@ def _settle(
     reservation: Reservation | None,
     data: bytes,
     moved: CalendarMoved,
+    applied: frozenset[str | None],
 ) -> _Sent | str:
     """The calendar changed the object since calsync applied it. calsync's own object, with
     the binding's rule `calsync`: its pending change is sent over the calendar's (which is
@@ -236,21 +271,30 @@ def _settle(
     if owned and rule == ConflictResolution.calsync:
         assert reservation is not None
         verdict = f"conflict: calsync's pending {action.value} wins (conflict_resolution = calsync)"
-        recorded = apply_calendar_state(
-            run.services, stored, run.event_id, moved, run.hold, skipped=verdict
+        for _ in range(_REBASES):
+            recorded = apply_calendar_state(
+                run.services, stored, run.event_id, moved, run.hold, applied, skipped=verdict
+            )
+            sent = _resend(provider, binding.calendar, action, reservation, data, moved)
+            if isinstance(sent, _Sent):
+                kept = f"calendar item {recorded.calendar_item_id} keeps the calendar's version"
+                return sent._replace(exchange=_noted(sent.exchange, f"{verdict}; {kept}"))
+            moved = sent  # changed again meanwhile: that version is recorded too
+        raise ProviderUnavailable(
+            f"{moved.provider_id} changed again each time calsync sent its change over it; "
+            "tried again later"
         )
-        sent = _resend(provider, binding.calendar, action, reservation, data, moved)
-        note = f"{verdict}; calendar item {recorded.calendar_item_id} keeps the calendar's version"
-        return sent._replace(exchange=_noted(sent.exchange, note))
-    applied = apply_calendar_state(run.services, stored, run.event_id, moved, run.hold)
+    change = apply_calendar_state(run.services, stored, run.event_id, moved, run.hold, applied)
     if owned:
         rule_text = f"conflict_resolution = {rule.value}: the calendar's change wins"
+    elif action == Action.respond:
+        rule_text = "the room's answer is decided again on the calendar's version"
     else:
-        rule_text = "the organizer's change wins over calsync's edit of their meeting"
+        rule_text = "there is nothing left to edit"
     return (
         f"superseded: {moved.provider_id} was {moved.what} in the calendar after calsync last "
-        f"applied it; calendar item {applied.calendar_item_id} applied that change "
-        f"({applied.status}: {applied.outcome}); {rule_text}, so calsync's {action.value} "
+        f"applied it; calendar item {change.calendar_item_id} applied that change "
+        f"({change.status}: {change.outcome}); {rule_text}, so calsync's {action.value} "
         "was not sent"
     )
 
@@ -262,16 +306,23 @@ def _resend(
     reservation: Reservation,
     data: bytes,
     moved: CalendarMoved,
-) -> _Sent:
+) -> _Sent | CalendarMoved:
+    """calsync's change sent over the calendar's version `moved`; CalendarMoved again if
+    the calendar changed once more meanwhile."""
     current = moved.current
-    if action == Action.delete:
+    try:
+        if action == Action.delete:
+            if current is None:
+                return _Sent(None, Exchange("nothing to delete: already gone", "", requests=0))
+            return _Sent(None, provider.delete(calendar, moved.provider_id, current.version))
         if current is None:
-            return _Sent(None, Exchange("nothing to delete: already gone", "", requests=0))
-        return _Sent(None, provider.delete(calendar, moved.provider_id, current.version))
-    if current is None:
-        result = _create(provider, calendar, reservation, data)
-    else:
-        result = provider.update(calendar, moved.provider_id, data, current.version)
+            result = _create(provider, calendar, reservation, data)
+        else:
+            result = provider.update(calendar, moved.provider_id, data, current.version)
+    except ProviderRejected as exc:
+        if not refused_as_changed(exc):
+            raise
+        return CalendarMoved(moved.provider_id, read_current(provider, calendar, moved.provider_id))
     return _Sent(_placed(reservation, result), result.exchange)
 
 
@@ -317,19 +368,22 @@ def _respond(
     provider = run.services.provider(binding.connection)
     room = binding.room_address
     run.hold_now()
+    # An answer is written only into the version it was decided on: an older answer
+    # retried after a newer one was decided must not overwrite it.
+    decided_on = frozenset({payload["version"]}) if "version" in payload else applied
     result = based_on_applied(
         provider,
         binding.calendar,
         provider_id,
-        applied,
+        decided_on,
         lambda data: with_room_partstat(data, room, partstat),
     )
     if isinstance(result, CalendarMoved):
-        settled = _settle(run, stored, provider, Action.respond, None, b"", result)
+        settled = _settle(run, stored, provider, Action.respond, None, b"", result, applied)
         assert isinstance(settled, str)
         _finish(run, request, settled, None)
         return
-    mirrors = Mirrors(stored.id, provider_id, result.version, applied)
+    mirrors = Mirrors(stored.id, provider_id, result.version, decided_on)
     _finish(run, result.exchange.request, result.exchange.response, None, mirrors)
 
 
