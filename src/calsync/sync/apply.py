@@ -21,15 +21,15 @@ from calsync.bootstrap import Services
 from calsync.domain.decide import Cancel, Change, Create, Plan, Update, decide, decide_removal
 from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
-from calsync.domain.items import ConflictResolution
 from calsync.domain.occupancy import Occupancy
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, InvalidCalendarData, ReservationChanged
 from calsync.store.items import StoredItem
 from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.ids import reservation_ids
 from calsync.sync.reading import ObjectReader
+from calsync.sync.waiting import Waiting, keeping, waiting_changes
 
 #: After creating this many reservations, an applier refreshes the planner's statistics once.
 STATISTICS_AFTER = 1000
@@ -176,7 +176,7 @@ class Applier:
         decided.touched = frozenset(touched)
         with self.services.read() as uow:
             existing = _existing(uow, self._stored, readable)
-            decided.waiting = _waiting(uow, self._stored, existing)
+            decided.waiting = waiting_changes(uow, self._stored, existing)
         decided.decide(self._stored, readable, existing, occupancy, window)
         return decided
 
@@ -282,7 +282,7 @@ def _apply_one_by_one(
             decided = _Decided([row], now, authoritative=authoritative)
             readable = _read_all([row], reader, now, decided.report)
             existing = _existing(uow, stored, readable)
-            decided.waiting = _waiting(uow, stored, existing)
+            decided.waiting = waiting_changes(uow, stored, existing)
             decided.decide(stored, readable, existing, occupancy, window)
             try:
                 decided.write(uow)
@@ -368,7 +368,7 @@ def _apply_one(
     else:
         change = Change(obj, row.provider_id, row.provider_version, window, decided.authoritative)
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
-        plan, kept = _keeping(plan, decided.waiting.keep)
+        plan, kept = keeping(plan, decided.waiting.keep)
         existing[obj.uid] = _after(as_read, plan)
     for action in plan.actions:
         writes.add(action.reservation, as_read.get(action.reservation.id))
@@ -384,50 +384,6 @@ def _apply_one(
     status, outcome = _verdict(plan, as_read)
     row.status, row.outcome, row.applied_at = status.value, outcome + kept, now
     return status
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Reservations with a change made in calsync not yet sent, as a read finds them.
-
-    `keep`: a calendar change leaves them as calsync made them, and calsync's change is
-    then sent over the calendar's (calsync's own bookings under `conflict_resolution =
-    calsync`; an occurrence edit in someone else's series, which composes with their
-    change). `supersede`: a calendar change wins and their queued change is dropped
-    (calsync's own bookings under the default `calendar`)."""
-
-    keep: frozenset[str] = frozenset()
-    supersede: frozenset[str] = frozenset()
-
-
-def _waiting(
-    uow: UnitOfWork, stored: StoredItem, existing: dict[str, list[Reservation]]
-) -> Waiting:
-    found = {r.id: r for reservations in existing.values() for r in reservations}
-    waiting = uow.events.waiting_changes(found) if found else set()
-    if not waiting:
-        return Waiting()
-    binding = stored.item.binding
-    calsync_wins = binding is not None and binding.conflict_resolution == ConflictResolution.calsync
-    keep, supersede = set(), set()
-    for reservation_id in waiting:
-        reservation = found[reservation_id]
-        whole = reservation.origin == Origin.workplace and reservation.recurrence_id is None
-        if whole and not calsync_wins:
-            supersede.add(reservation_id)
-        else:
-            keep.add(reservation_id)
-    return Waiting(frozenset(keep), frozenset(supersede))
-
-
-def _keeping(plan: Plan, keep: frozenset[str]) -> tuple[Plan, str]:
-    """The plan without its changes to reservations calsync keeps, and a note of them."""
-    kept = [a for a in plan.actions if a.reservation.id in keep and not isinstance(a, Create)]
-    if not kept:
-        return plan, ""
-    actions = tuple(a for a in plan.actions if a not in kept)
-    note = f"; kept {len(kept)} as changed in calsync (its change waits to be sent over this)"
-    return replace(plan, actions=actions), note
 
 
 def _after(before: dict[str, Reservation], plan: Plan) -> list[Reservation]:
