@@ -434,8 +434,10 @@ def _answer(stored: StoredItem, row: PendingItem, plan: Plan, now: datetime) -> 
         "provider_id": row.provider_id,
         "room_address": binding.room_address,
         "partstat": plan.room_partstat,
-        # The version this answer was decided on: it is written only into that version.
+        # The version this answer was decided on, as the calendar item holds it: the
+        # answer is written into that version only, without reading it again.
         "version": row.provider_version,
+        "calendar_item_id": row.id,
     }
     return new_event(
         stored.id,

@@ -35,6 +35,7 @@ from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Origin, Reservation
 from calsync.errors import (
     ConfigError,
+    NotFound,
     ObjectExists,
     ProviderError,
     ProviderRejected,
@@ -50,6 +51,7 @@ from calsync.sync.conflicts import (
     based_on_applied,
     read_current,
     refused_as_changed,
+    written_over,
 )
 
 DRY_RUN = "dry run: nothing was sent to the provider"
@@ -104,11 +106,12 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
         stored = uow.items.by_id(event.item_id)
         reservation = uow.reservations.get(event.reservation_id) if event.reservation_id else None
         applied = _applied_versions(uow, stored.id, payload, reservation)
+        decided = _decided_data(uow, payload) if action == Action.respond else None
     binding = stored.item.binding
     if binding is None:
         raise ConfigError(f"item {stored.item.name!r} has no calendar binding")
     if action == Action.respond:
-        _respond(run, payload, stored, binding, applied)
+        _respond(run, payload, stored, binding, applied, decided)
         return
     assert reservation is not None, f"event {event_id} names no reservation"
     now = services.clock()
@@ -148,6 +151,19 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
         return
     exchange = sent.exchange
     _finish(run, exchange.request, exchange.response, sent.reservation, sent.mirrors)
+
+
+def _decided_data(uow: UnitOfWork, payload: dict[str, Any]) -> bytes | None:
+    """The object as the room's answer was decided on it, if its calendar item is kept."""
+    if payload.get("version") is None or "calendar_item_id" not in payload:
+        return None
+    try:
+        item = uow.calendar_items.get(payload["calendar_item_id"])
+    except NotFound:
+        return None  # purged: the object is read again
+    if item.provider_version != payload["version"] or not item.provider_payload:
+        return None
+    return item.provider_payload.encode("utf-8")
 
 
 def _applied_versions(
@@ -355,6 +371,7 @@ def _respond(
     stored: StoredItem,
     binding: CalendarBinding,
     applied: frozenset[str | None],
+    decided: bytes | None,
 ) -> None:
     provider_id, partstat = payload["provider_id"], payload["partstat"]
     if binding.dry_run:
@@ -371,13 +388,12 @@ def _respond(
     # An answer is written only into the version it was decided on: an older answer
     # retried after a newer one was decided must not overwrite it.
     decided_on = frozenset({payload["version"]}) if "version" in payload else applied
-    result = based_on_applied(
-        provider,
-        binding.calendar,
-        provider_id,
-        decided_on,
-        lambda data: with_room_partstat(data, room, partstat),
-    )
+    answer = lambda data: with_room_partstat(data, room, partstat)  # noqa: E731
+    if decided is not None:
+        version = payload["version"]
+        result = written_over(provider, binding.calendar, provider_id, version, decided, answer)
+    else:
+        result = based_on_applied(provider, binding.calendar, provider_id, decided_on, answer)
     if isinstance(result, CalendarMoved):
         settled = _settle(run, stored, provider, Action.respond, None, b"", result, applied)
         assert isinstance(settled, str)
