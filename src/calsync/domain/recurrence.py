@@ -1,5 +1,5 @@
 """Expanding recurrence rules at a bounded cost: `rule_problem(rule)`,
-`refusal(rule, start, window)` and `instances(events, item_zone, span, label)`.
+`refusal(rules, start, window)` and `instances(events, item_zone, span, label, budget)`.
 
 Anyone who can invite a room can send an RRULE (RFC 5545 §3.3.10), and a short rule can
 be very costly to expand: `FREQ=YEARLY` with full BYMONTH, BYMONTHDAY, BYHOUR, BYMINUTE
@@ -8,12 +8,16 @@ names none and dateutil walks day by day up to the year 9999 looking for one. Tw
 
 - before expanding, the instances a rule can produce within the window are estimated from
   the rule alone (frequency, interval, COUNT/UNTIL, the sizes of the BY* lists, each
-  either multiplying the instances of a period or filtering them), and a rule over the
-  cap is refused;
-- the expansion itself runs on a step budget: every day dateutil examines, every period
-  it passes over and every instance it produces costs a step, and a walk that spends
-  the budget stops. That is what catches a rule whose filters rarely or never match.
-  dateutil's own walk is used, run over calendar tables that count what it visits.
+  either multiplying the instances of a period or filtering them, summed over the
+  event's RRULE lines), and rules over the cap are refused; so is a rule naming more
+  than the cap in one period (a year of a YEARLY rule): dateutil makes all of a
+  period's instants before DTSTART too, so COUNT=1 does not make such a rule cheap;
+- the expansion itself runs on a step budget, one per calendar object that all its RRULE
+  lines and overrides share: every day dateutil examines, every time of day it combines
+  with a day (`len(timeset)` per day that passes the filters), every period it passes
+  over, every instance it produces and every override costs a step, and a walk that
+  spends the budget stops. That is what catches a rule whose filters rarely or never
+  match. dateutil's own walk is used, run over calendar tables that count what it visits.
 
 The budget counts steps, not seconds, so that reading stays a pure function of its input.
 """
@@ -38,9 +42,10 @@ from calsync.errors import InvalidCalendarData
 
 #: Occurrences of one calendar object within the synchronization window.
 MAX_OCCURRENCES = 5_000
-#: Days examined, periods passed over and instances produced while expanding one
-#: calendar object: at most about half a second of dateutil's work. A yearly rule from
-#: 1601 (as Windows time zones start) takes 160,000, a daily one from 1970 41,000.
+#: Days examined, times of day tried, periods passed over, instances produced and
+#: overrides applied while expanding one calendar object: at most about half a second
+#: of dateutil's work. A yearly rule from 1601 (as Windows time zones start) takes
+#: 160,000, a daily one from 1970 70,000 (41,000 days, 29,000 weekdays at one time).
 MAX_STEPS = 250_000
 
 _DAYS_PER = {
@@ -196,15 +201,49 @@ def rule_problem(rule: Any) -> str | None:
     return None
 
 
-def refusal(rule: Any, start: datetime, window: Window) -> str | None:
-    """Why `rule` is not expanded, or None when its estimate is within the cap."""
-    estimate = estimated_instances(rule, start, window)
-    if estimate <= MAX_OCCURRENCES:
-        return None
-    return (
-        f"RRULE {rule_text(rule)} would produce about {math.ceil(estimate):,} occurrences"
-        f" in the synchronization window, over the limit of {MAX_OCCURRENCES}"
-    )
+def instants_per_period(rule: Any) -> float:
+    """About how many instants one period of `rule` names (one year of a YEARLY rule).
+
+    dateutil makes every one of them in the period holding DTSTART, those before DTSTART
+    too, before COUNT or UNTIL can stop it: what a walk costs at least, whatever COUNT says.
+    """
+    frequency = str(_first(rule, "FREQ", "DAILY")).upper()
+    return _per_period(rule, frequency) if frequency in _DAYS_PER else 0.0
+
+
+_PERIOD_NAMES = {
+    "YEARLY": "year",
+    "MONTHLY": "month",
+    "WEEKLY": "week",
+    "DAILY": "day",
+    "HOURLY": "hour",
+    "MINUTELY": "minute",
+    "SECONDLY": "second",
+}
+
+
+def refusal(rules: Sequence[Any], start: datetime, window: Window) -> str | None:
+    """Why the RRULEs of one event are not expanded, or None when their estimate is
+    within the cap: the instances of all of them together, and, for each, the instants
+    of one period."""
+    estimate = sum(estimated_instances(rule, start, window) for rule in rules)
+    if estimate > MAX_OCCURRENCES:
+        texts = " and ".join(rule_text(rule) for rule in rules)
+        together = " together" if len(rules) > 1 else ""
+        return (
+            f"RRULE {texts} would produce{together} about {math.ceil(estimate):,} occurrences"
+            f" in the synchronization window, over the limit of {MAX_OCCURRENCES}"
+        )
+    for rule in rules:
+        per_period = instants_per_period(rule)
+        if per_period > MAX_OCCURRENCES:
+            period = _PERIOD_NAMES.get(str(_first(rule, "FREQ", "")).upper(), "period")
+            return (
+                f"RRULE {rule_text(rule)} names about {math.ceil(per_period):,} instants"
+                f" in each {period}, over the limit of {MAX_OCCURRENCES}: dateutil makes"
+                " those before DTSTART too, whatever COUNT says"
+            )
+    return None
 
 
 def rule_text(rule: Any) -> str:
@@ -233,7 +272,8 @@ class StepBudget:
         self.left -= steps
         if self.left < 0:
             raise RecurrenceTooCostly(
-                f"stopped after {self.steps:,} steps (days examined, periods passed over)"
+                f"stopped after {self.steps:,} steps (days examined, times of day tried,"
+                " periods passed over, overrides applied)"
             )
 
 
@@ -271,11 +311,16 @@ class _CountingIterInfo(dateutil_rrule._iterinfo):
 
     def htimeset(self, hour: int, minute: int, second: int) -> Any:
         self._clock = (hour, minute, second)
-        return super().htimeset(hour, minute, second)
+        return self._times(super().htimeset(hour, minute, second))
 
     def mtimeset(self, hour: int, minute: int, second: int) -> Any:
         self._clock = (hour, minute, second)
-        return super().mtimeset(hour, minute, second)
+        return self._times(super().mtimeset(hour, minute, second))
+
+    def _times(self, timeset: Sequence[Any]) -> _PaidTimes:
+        rule: Any = self.rrule
+        rule.budget.spend(len(timeset))  # making the period's times
+        return _PaidTimes(timeset, rule.budget)
 
     def stimeset(self, hour: int, minute: int, second: int) -> Any:
         self._clock = (hour, minute, second)
@@ -287,6 +332,26 @@ class _CountingIterInfo(dateutil_rrule._iterinfo):
         # BYSETPOS picks from the period's days once per position it lists.
         rule.budget.spend((1 + last - first) * (1 + len(rule._bysetpos or ())))
         return dayset
+
+
+class _PaidTimes(tuple):  # type: ignore[type-arg]
+    """The times of day dateutil combines with each day that passes its filters.
+
+    The walk goes through them once per such day, before it compares any of them with
+    DTSTART or COUNT: a day costs as many steps as it has times (`len(timeset)`), which
+    is what makes a day of full BYHOUR/BYMINUTE/BYSECOND lists 86,400 steps, not one.
+    """
+
+    budget: StepBudget
+
+    def __new__(cls, times: Sequence[Any], budget: StepBudget) -> _PaidTimes:
+        paid = super().__new__(cls, times)
+        paid.budget = budget
+        return paid
+
+    def __iter__(self) -> Iterator[Any]:
+        self.budget.spend(len(self))
+        return super().__iter__()
 
 
 _SECONDS_PER = {
@@ -329,6 +394,8 @@ def _budgeted(rule: Any, budget: StepBudget) -> Any:
     paying: Any = rule
     paying.__class__ = _BudgetedRule
     paying.budget = budget
+    if paying._timeset is not None:  # a rule of days or longer: one set of times
+        paying._timeset = _PaidTimes(paying._timeset, budget)
     paying._invalidate_cache()  # its cached walk was made before it had a budget
     return paying
 
@@ -361,18 +428,21 @@ def budgeted_query(calendar: Calendar, budget: StepBudget) -> Any:
 
 
 def instances(
-    events: Sequence[Event], item_zone: tzinfo, window: Window, label: str
+    events: Sequence[Event], item_zone: tzinfo, window: Window, label: str, budget: StepBudget
 ) -> Iterator[Any]:
     """rie's occurrences (start, end, recurrence_ids) of a series, on a step budget.
 
     `events`: the master first, then its overrides; a THISANDFUTURE range is left to the
-    caller. Every time is given a zone first so that rie compares instants.
+    caller. Every time is given a zone first so that rie compares instants. `budget` is
+    the calendar object's: every RRULE line and every override spends from it, so that
+    an object cannot multiply its cost by repeating cheap-looking parts.
     """
     calendar = Calendar()
-    for event in events:
-        calendar.add_component(_without_range(with_zoned_times(event, item_zone)))
     try:
-        query = budgeted_query(calendar, StepBudget())
+        for event in events:
+            budget.spend(1)
+            calendar.add_component(_without_range(with_zoned_times(event, item_zone)))
+        query = budgeted_query(calendar, budget)
         for series in query.series:
             yield from series.between(window.start - _SPAN_MARGIN, window.end + _SPAN_MARGIN)
     except RecurrenceTooCostly as error:
