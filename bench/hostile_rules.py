@@ -16,8 +16,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-_FULL_DAYS = (
-    "BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;BYMONTHDAY=" + ",".join(str(d) for d in range(1, 32))
+_FULL_DAYS = "BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;BYMONTHDAY=" + ",".join(
+    str(d) for d in range(1, 32)
 )
 _FULL_TIMES = (
     "BYHOUR="

@@ -314,7 +314,8 @@ def _expanded_occurrences(
     found: dict[datetime, Occurrence] = {}
     budget = StepBudget()
     span = _widened(window, futures.pairs)
-    for instance in instances(events, item_zone, span, _label(master_event), budget):
+    shown = [master_event] + [event for entry, event in pairs[1:] if _may_show(entry, span)]
+    for instance in instances(shown, item_zone, span, _label(master_event), budget):
         start = _instant(instance.start, None, item_zone)
         end = _instant(instance.end, None, item_zone)
         recurrence_id = start  # the instance's original start, unless an override names it
@@ -338,6 +339,18 @@ def _expanded_occurrences(
                 f"event {master.uid!r} has more than {MAX_OCCURRENCES} occurrences in the window"
             )
     return tuple(sorted(found.values(), key=lambda o: (o.start, o.recurrence_id or o.start)))
+
+
+def _may_show(override: CalendarEntry, span: Window) -> bool:
+    """Whether an override can change what the expansion of `span` yields: it replaces an
+    instance within the span, or is itself within it. One that is neither is left out of
+    the expansion (a THISANDFUTURE one still moves later instances, from `_Futures`), so
+    that thousands of far-away overrides cost no expansion work.
+    """
+    margin = timedelta(days=2)  # dates and floating times are compared loosely there
+    wide = Window(span.start - margin, span.end + margin)
+    original = override.recurrence_id or override.start
+    return wide.start <= original < wide.end or _overlaps(override.start, override.end, wide)
 
 
 def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) -> None:

@@ -33,7 +33,13 @@ from calsync.domain.calendar_writing import render_reservation, with_room_partst
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Origin, Reservation
-from calsync.errors import ConfigError, ObjectExists, ProviderError, ProviderRejected
+from calsync.errors import (
+    ConfigError,
+    InvalidCalendarData,
+    ObjectExists,
+    ProviderError,
+    ProviderRejected,
+)
 from calsync.providers.base import Exchange, Provider, WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
@@ -191,11 +197,18 @@ def _occurrence_edit(
     recurrence_id = reservation.recurrence_id
     if action == Action.delete:
         assert recurrence_id is not None
-        return lambda text: cancel_occurrence(text, recurrence_id, now)
+        return lambda text: _cancelled(text, recurrence_id, now)
     zone = stored.item.time_zone
     return lambda text: reschedule(
         text, recurrence_id, reservation.start, reservation.end, reservation.subject, zone, now
     )
+
+
+def _cancelled(text: bytes, recurrence_id: datetime, now: datetime) -> bytes:
+    edited = cancel_occurrence(text, recurrence_id, now)
+    if edited is None:  # the object holds only that occurrence: it is to be deleted
+        raise InvalidCalendarData("the calendar object holds only the cancelled occurrence")
+    return edited
 
 
 def _create(
