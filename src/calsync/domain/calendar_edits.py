@@ -77,7 +77,7 @@ def reschedule(
     _place(target, start, end, local, all_day)
     target.pop("SUMMARY", None)
     target.add("SUMMARY", summary)
-    _revise(target, dtstamp)
+    _revise(target, dtstamp, master)
     if not all_day:
         calendar.add_missing_timezones()
     return bytes(calendar.to_ical())
@@ -117,7 +117,7 @@ def _hand_on_range(
     carried["RECURRENCE-ID"].params["RANGE"] = "THISANDFUTURE"
     local = resolve_zone(zone)
     _place(carried, following.start, following.end, local, following.all_day)
-    _revise(carried, dtstamp)
+    _revise(carried, dtstamp, master)
     calendar.add_component(carried)
 
 
@@ -205,8 +205,11 @@ def _new_override(calendar: Calendar, master: Event, recurrence_id: datetime) ->
     return override
 
 
-def _revise(event: Event, dtstamp: datetime) -> None:
-    sequence = int(event.get("SEQUENCE", 0)) + 1
+def _revise(event: Event, dtstamp: datetime, series: Event | None = None) -> None:
+    """Raise SEQUENCE past the event's own and, for an override, its series' (an override
+    without one has the master's)."""
+    floor = int(series.get("SEQUENCE", 0)) if series is not None else 0
+    sequence = max(int(event.get("SEQUENCE", 0)), floor) + 1
     for name in ("SEQUENCE", "DTSTAMP"):
         event.pop(name, None)
     event.add("SEQUENCE", sequence)
