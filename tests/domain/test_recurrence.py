@@ -13,7 +13,8 @@ from icalendar.prop import vRecur
 
 from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import Window
-from calsync.domain.recurrence import StepBudget, estimated_instances, instances, refusal
+from calsync.domain.recurrence import estimated_instances, instances, refusal
+from calsync.domain.recurrence_budget import StepBudget
 from calsync.errors import InvalidCalendarData
 from tests.domain.test_calendar_objects import ics, read, utc
 

@@ -24,12 +24,12 @@ from icalendar import Calendar, Event
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
 from calsync.domain.recurrence import (
     MAX_OCCURRENCES,
-    StepBudget,
     instances,
     refusal,
     rule_problem,
     rules_of,
 )
+from calsync.domain.recurrence_budget import StepBudget
 from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
 from calsync.errors import InvalidCalendarData
 
