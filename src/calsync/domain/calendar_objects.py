@@ -14,8 +14,7 @@ what and where.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -29,7 +28,7 @@ from calsync.domain.recurrence import (
     rule_problem,
     rules_of,
 )
-from calsync.domain.recurrence_budget import StepBudget
+from calsync.domain.this_and_future import Futures, may_show, paid_budget, widened
 from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
 from calsync.errors import InvalidCalendarData
 
@@ -309,12 +308,12 @@ def _expanded_occurrences(
     _refuse_costly_rules(master_event, master, window)
     pairs = list(zip(entries, events, strict=True))
     overrides = {entry.recurrence_id: (entry, event) for entry, event in pairs}
-    futures = _Futures(pair for pair in pairs[1:] if pair[0].this_and_future)
+    futures = Futures(pair for pair in pairs[1:] if pair[0].this_and_future)
     master_sequence = _sequence(master_event) or 0
     found: dict[datetime, Occurrence] = {}
-    budget = StepBudget()
-    span = _widened(window, futures.pairs)
-    shown = [master_event] + [event for entry, event in pairs[1:] if _may_show(entry, span)]
+    budget = paid_budget(futures, _label(master_event))
+    span = widened(window, futures.pairs)
+    shown = [master_event] + [event for entry, event in pairs[1:] if may_show(entry, span)]
     for instance in instances(shown, item_zone, span, _label(master_event), budget):
         start = _instant(instance.start, None, item_zone)
         end = _instant(instance.end, None, item_zone)
@@ -341,18 +340,6 @@ def _expanded_occurrences(
     return tuple(sorted(found.values(), key=lambda o: (o.start, o.recurrence_id or o.start)))
 
 
-def _may_show(override: CalendarEntry, span: Window) -> bool:
-    """Whether an override can change what the expansion of `span` yields: it replaces an
-    instance within the span, or is itself within it. One that is neither is left out of
-    the expansion (a THISANDFUTURE one still moves later instances, from `_Futures`), so
-    that thousands of far-away overrides cost no expansion work.
-    """
-    margin = timedelta(days=2)  # dates and floating times are compared loosely there
-    wide = Window(span.start - margin, span.end + margin)
-    original = override.recurrence_id or override.start
-    return wide.start <= original < wide.end or _overlaps(override.start, override.end, wide)
-
-
 def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) -> None:
     """Refuse, before expanding, a rule with more instances in the window than the cap."""
     rules = rules_of(event)
@@ -367,21 +354,6 @@ def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) ->
 # instance keeps its identity (its own RECURRENCE-ID, the original start) and takes the
 # override's time shift, length and properties. rie folds those instances into the
 # override itself, so the range is taken off before expanding and applied here.
-
-
-class _Futures:
-    """An object's THISANDFUTURE overrides in the order of their RECURRENCE-IDs, so that
-    finding the one governing an instance is a binary search: thousands of overrides
-    cost in proportion to their number, not to it times the number of instances."""
-
-    def __init__(self, pairs: Iterable[tuple[CalendarEntry, Event]]) -> None:
-        self.pairs = sorted(pairs, key=lambda pair: pair[0].recurrence_id or pair[0].start)
-        self._starts = [entry.recurrence_id or entry.start for entry, _ in self.pairs]
-
-    def governing(self, start: datetime) -> tuple[CalendarEntry, Event] | None:
-        """The last THISANDFUTURE override before the instance originally at `start`."""
-        at = bisect_left(self._starts, start)
-        return self.pairs[at - 1] if at else None
 
 
 def _rescheduled(
@@ -405,17 +377,6 @@ def _rescheduled(
             start, timedelta(days=round(length / timedelta(days=1))), True, item_zone
         )
     return start, start + length
-
-
-def _widened(window: Window, futures: Sequence[tuple[CalendarEntry, Event]]) -> Window:
-    """The span to expand: an instance moved by an override may come from outside it,
-    from before it if moved later, from after it if moved earlier (from up to a year
-    away: a larger shift is not looked for)."""
-    year = timedelta(days=366)
-    shifts = [e.start - (e.recurrence_id or e.start) for e, _ in futures]
-    later = min(max(shifts, default=timedelta(0)), year)
-    earlier = min(max((-shift for shift in shifts), default=timedelta(0)), year)
-    return Window(window.start - max(later, timedelta(0)), window.end + max(earlier, timedelta(0)))
 
 
 def _override_of(

@@ -12,14 +12,12 @@ names none and dateutil walks day by day up to the year 9999 looking for one. Tw
   event's RRULE lines), and rules over the cap are refused; so is a rule naming more
   than the cap in one period (a year of a YEARLY rule): dateutil makes all of a
   period's instants before DTSTART too, so COUNT=1 does not make such a rule cheap;
-- the expansion itself runs on a step budget, one per calendar object that all its RRULE
-  lines and overrides share: every day dateutil examines, every time of day it combines
-  with a day (`len(timeset)` per day that passes the filters), every period it passes
-  over, every instance it produces and every override costs a step, and a walk that
-  spends the budget stops. That is what catches a rule whose filters rarely or never
-  match. dateutil's own walk is used, run over calendar tables that count what it visits.
-
-The budget counts steps, not seconds, so that reading stays a pure function of its input.
+- the expansion itself runs on a step budget (`recurrence_budget`), one per calendar
+  object that all its RRULE lines and overrides share: every day dateutil examines,
+  every time of day it combines with a day (`len(timeset)` per day that passes the
+  filters), every period it passes over and every override costs a step, and a walk
+  that spends the budget stops. That is what catches a rule whose filters rarely or
+  never match.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 budget)`.
 
 dateutil's own walk is used, run over calendar tables that count what it visits: every
-day it examines, every time of day it makes or combines with a day (`len(timeset)`),
-every period it passes over and every instance it produces costs a step, and a walk that
-spends the budget raises `RecurrenceTooCostly`. One budget serves a whole calendar
-object, all its RRULE lines and overrides. It counts steps, not seconds, so that reading
-stays a pure function of its input.
+day it examines, every time of day it makes or combines with a day (`len(timeset)` per
+day that passes the rule's filters, each instance is one of them) and every period it
+passes over costs a step, and a walk that spends the budget raises
+`RecurrenceTooCostly`. One budget serves a whole calendar object, all its RRULE lines
+and overrides. It counts steps, not seconds, so that reading stays a pure function of
+its input.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from icalendar import Calendar
 from recurring_ical_events.errors import BadRuleStringFormat
 from recurring_ical_events.selection.name import ComponentsWithName
 
-#: Days examined, times of day tried, periods passed over, instances produced and
-#: overrides applied while expanding one calendar object: at most about half a second
-#: of dateutil's work. A yearly rule from 1601 (as Windows time zones start) takes
-#: 160,000, a daily one from 1970 70,000 (41,000 days, 29,000 weekdays at one time).
+#: Days examined, times of day made or tried, periods passed over and overrides given
+#: while expanding one calendar object: from 0.06 to 0.35 s of CPU spent on a hostile
+#: rule. A yearly rule from 1601 (as Windows time zones start) takes 158,000 steps, a
+#: weekday one from 1970 57,000, one at 9:00 and 14:00 every day from 1900 187,000.
 MAX_STEPS = 250_000
 
 
@@ -44,7 +45,7 @@ class StepBudget:
         if self.left < 0:
             raise RecurrenceTooCostly(
                 f"stopped after {self.steps:,} steps (days examined, times of day tried,"
-                " periods passed over, overrides applied)"
+                " periods passed over)"
             )
 
 
@@ -153,9 +154,8 @@ class _BudgetedRule(dateutil_rrule.rrule):
     budget: StepBudget
 
     def _iter(self) -> Iterator[datetime]:
-        for instance in _counted_walk(self):
-            self.budget.spend(1)
-            yield instance
+        # Each instance comes from a time of day already paid for with its day.
+        return _counted_walk(self)  # type: ignore[no-any-return]
 
 
 def _budgeted(rule: Any, budget: StepBudget) -> Any:
