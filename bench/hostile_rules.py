@@ -65,12 +65,14 @@ def _one_rule(rule: str) -> str:
 
 
 def _late_in_the_year(rule_lines: int) -> str:
-    """COUNT=1 keeps the estimate at 1; dateutil walks the year's day x time
-    combinations up to DTSTART on 31 December first."""
-    rule = f"RRULE:FREQ=YEARLY;COUNT=1;{_FULL_DAYS};{_FULL_TIMES}"
+    """COUNT keeps the estimate low; dateutil walks the year's day x time combinations
+    up to DTSTART on 31 December first, for each line."""
+    rules = [
+        f"RRULE:FREQ=YEARLY;COUNT={n};{_FULL_DAYS};{_FULL_TIMES}" for n in range(1, rule_lines + 1)
+    ]
     return _calendar(
         "UID:count-one\nDTSTAMP:20261101T120000Z\nDTSTART:20261231T235959Z\n"
-        "DTEND:20270101T000000Z\n" + "\n".join([rule] * rule_lines)
+        "DTEND:20270101T000000Z\n" + "\n".join(rules)
     )
 
 
