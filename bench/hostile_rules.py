@@ -57,10 +57,9 @@ def _calendar(*events: str) -> str:
     )
 
 
-def _one_rule(rule: str) -> str:
+def _one_rule(rule: str, start: str = "20261101T090000Z") -> str:
     return _calendar(
-        "UID:hostile\nDTSTAMP:20261101T120000Z\nDTSTART:20261101T090000Z\n"
-        f"DTEND:20261101T100000Z\nRRULE:{rule}"
+        f"UID:hostile\nDTSTAMP:20261101T120000Z\nDTSTART:{start}\nDURATION:PT1H\nRRULE:{rule}"
     )
 
 
@@ -96,6 +95,12 @@ def _this_and_future_chain(count: int = 5000) -> str:
 def entries() -> dict[str, str]:
     """Every hostile entry by name: one rule each, then the review's entries."""
     found = {name: _one_rule(rule) for name, rule in RULES.items()}
+    # Ends before the window (estimate 0), never matches; 3,600 times made a day from 1990.
+    found["hourly-every-second-of-30-february-until-2026-from-1990"] = _one_rule(
+        "FREQ=HOURLY;UNTIL=20261001T000000Z;BYMONTH=2;BYMONTHDAY=30;"
+        + _FULL_TIMES.split(";", 1)[1],
+        start="19900101T000000Z",
+    )
     found["count-one-on-31-december"] = _late_in_the_year(1)
     found["count-one-on-31-december-3-lines"] = _late_in_the_year(3)
     found["5000-this-and-future-overrides"] = _this_and_future_chain()
