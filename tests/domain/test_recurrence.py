@@ -300,7 +300,7 @@ def _hours_a_day_until_the_window(hours: range) -> str:
 def test_the_rule_lines_of_one_entry_share_one_step_budget():
     start = "UID:lines\nDTSTART:19900101T000000Z\nDURATION:PT1M\n"
     # Each line walks some 13,400 days and 134,000 times of day: alone within the budget.
-    one = _hours_a_day_until_the_window(range(0, 10))
+    one = _hours_a_day_until_the_window(range(10))
     other = _hours_a_day_until_the_window(range(12, 22))
     assert read_calendar_object(ics(start + one), "UTC", WINDOW).occurrences == ()
     assert "steps" in _refused_within_a_second(ics(f"{start}{one}\n{other}"))
