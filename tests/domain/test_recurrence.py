@@ -8,11 +8,13 @@ import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from icalendar import Calendar
 from icalendar.prop import vRecur
 
 from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import Window
-from calsync.domain.recurrence import estimated_instances
+from calsync.domain.recurrence import estimated_instances, instances, refusal
+from calsync.domain.recurrence_budget import StepBudget
 from calsync.errors import InvalidCalendarData
 from tests.domain.test_calendar_objects import ics, read, utc
 
@@ -250,3 +252,91 @@ def test_every_instance_of_a_legit_yearly_rule_with_many_days_is_kept():
 
 def test_a_date_until_reads_as_midnight():
     assert estimate("FREQ=DAILY;UNTIL=20261111", start=datetime(2026, 11, 1, tzinfo=UTC)) == 11
+
+
+# What the budget and the estimate charge --------------------------------------------------
+
+EVERY_MINUTE_OF_30_FEBRUARY = (
+    "FREQ=HOURLY;UNTIL=20261001T000000Z;BYMONTH=2;BYMONTHDAY=30;BYMINUTE="
+    + ",".join(str(m) for m in range(60))
+    + ";BYSECOND="
+    + ",".join(str(s) for s in range(60))
+)
+
+
+def _refused_within_a_second(data: bytes) -> str:
+    began = time.process_time()
+    with pytest.raises(InvalidCalendarData) as raised:
+        read_calendar_object(data, "UTC", WINDOW)
+    spent = time.process_time() - began
+    assert spent < 1.0, f"{spent:.2f} s of CPU"
+    return raised.value.reason
+
+
+def test_the_times_of_day_made_for_each_day_walked_are_paid_for():
+    # Ends before the window (estimate 0) and never matches; dateutil makes the hour's
+    # 3,600 times of day for every day it walks from 1990: 48 million of them.
+    data = hostile(EVERY_MINUTE_OF_30_FEBRUARY).replace(b"DTSTART:2000", b"DTSTART:1990")
+    assert "steps" in _refused_within_a_second(data)
+
+
+def test_the_budget_alone_stops_a_walk_through_a_years_times_before_dtstart():
+    # The expansion without the estimate in front: what protects a rule the estimate
+    # gets wrong. 31 million day and time combinations come before the one instance.
+    rule = FULL_YEAR_OF_SECONDS.replace("FREQ=YEARLY", "FREQ=YEARLY;COUNT=1")
+    data = ics(f"UID:late\nDTSTART:20261231T235959Z\nDURATION:PT1S\nRRULE:{rule}")
+    [event] = Calendar.from_ical(data).walk("VEVENT")
+    began = time.process_time()
+    with pytest.raises(InvalidCalendarData, match="steps"):
+        list(instances([event], UTC, WINDOW, "event 'late'", StepBudget()))
+    assert time.process_time() - began < 1.0
+
+
+def _hours_a_day_until_the_window(hours: range) -> str:
+    listed = ",".join(str(h) for h in hours)
+    return f"RRULE:FREQ=DAILY;UNTIL=20261001T000000Z;BYHOUR={listed}"
+
+
+def test_the_rule_lines_of_one_entry_share_one_step_budget():
+    start = "UID:lines\nDTSTART:19900101T000000Z\nDURATION:PT1M\n"
+    # Each line walks some 13,400 days and 134,000 times of day: alone within the budget.
+    one = _hours_a_day_until_the_window(range(10))
+    other = _hours_a_day_until_the_window(range(12, 22))
+    assert read_calendar_object(ics(start + one), "UTC", WINDOW).occurrences == ()
+    assert "steps" in _refused_within_a_second(ics(f"{start}{one}\n{other}"))
+
+
+def test_the_estimate_counts_the_instances_of_every_rule_line_together():
+    # Each line alone is about 3,200 instances in the window, under the limit of 5,000.
+    lines = (
+        "RRULE:FREQ=DAILY;BYHOUR=1,2,3,4,5,6,7,8\nRRULE:FREQ=DAILY;BYHOUR=11,12,13,14,15,16,17,18"
+    )
+    data = ics(f"UID:hostile\nDTSTART:20261101T000000Z\nDURATION:PT1M\n{lines}")
+    reason = _refused_within_a_second(data)
+    assert "RRULE FREQ=DAILY;BYHOUR=<8 values> and FREQ=DAILY;BYHOUR=<8 values> would" in reason
+    assert "would produce together about 6,3" in reason
+
+
+def test_the_estimate_counts_the_instants_of_one_period_whatever_count_says():
+    costly = vRecur.from_ical(FULL_YEAR_OF_SECONDS + ";COUNT=1")
+    reason = refusal([costly], utc(2026, 12, 31), WINDOW)
+    assert reason is not None
+    assert "names about 32,140,800 instants in each year" in reason
+    every_day_three_times = vRecur.from_ical(
+        "FREQ=YEARLY;COUNT=3;BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;BYMONTHDAY="
+        + ",".join(str(d) for d in range(1, 32))
+    )
+    assert refusal([every_day_three_times], utc(2026, 12, 31), WINDOW) is None
+
+
+def test_an_override_long_before_the_window_still_moves_the_later_instances_in_it():
+    obj = read(
+        "UID:old\nDTSTART:20200106T090000Z\nDURATION:PT1H\nRRULE:FREQ=WEEKLY;UNTIL=20261201T000000Z",
+        "UID:old\nRECURRENCE-ID;RANGE=THISANDFUTURE:20200113T090000Z\n"
+        "DTSTART:20200113T110000Z\nDURATION:PT30M",
+        window=WINDOW,
+    )
+    assert [(o.recurrence_id, o.start, o.end) for o in obj.occurrences] == [
+        (utc(2026, 11, d, 9), utc(2026, 11, d, 11), utc(2026, 11, d, 11, 30))
+        for d in (2, 9, 16, 23, 30)
+    ]

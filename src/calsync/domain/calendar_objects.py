@@ -28,6 +28,7 @@ from calsync.domain.recurrence import (
     rule_problem,
     rules_of,
 )
+from calsync.domain.this_and_future import Futures, may_show, paid_budget, widened
 from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
 from calsync.errors import InvalidCalendarData
 
@@ -307,10 +308,13 @@ def _expanded_occurrences(
     _refuse_costly_rules(master_event, master, window)
     pairs = list(zip(entries, events, strict=True))
     overrides = {entry.recurrence_id: (entry, event) for entry, event in pairs}
-    futures = [pair for pair in pairs[1:] if pair[0].this_and_future]
+    futures = Futures(pair for pair in pairs[1:] if pair[0].this_and_future)
     master_sequence = _sequence(master_event) or 0
     found: dict[datetime, Occurrence] = {}
-    for instance in instances(events, item_zone, _widened(window, futures), _label(master_event)):
+    budget = paid_budget(futures, _label(master_event))
+    span = widened(window, futures.pairs)
+    shown = [master_event] + [event for entry, event in pairs[1:] if may_show(entry, span)]
+    for instance in instances(shown, item_zone, span, _label(master_event), budget):
         start = _instant(instance.start, None, item_zone)
         end = _instant(instance.end, None, item_zone)
         recurrence_id = start  # the instance's original start, unless an override names it
@@ -318,7 +322,7 @@ def _expanded_occurrences(
         if source is not None:
             recurrence_id = source[0].recurrence_id or start
         else:
-            source = _governing(futures, start)
+            source = futures.governing(start)
             if source is not None:
                 start, end = _rescheduled(instance.start, source, item_zone)
         if source is None:
@@ -338,10 +342,11 @@ def _expanded_occurrences(
 
 def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) -> None:
     """Refuse, before expanding, a rule with more instances in the window than the cap."""
-    for rule in rules_of(event):
-        reason = rule_problem(rule) or refusal(rule, master.start, window)
-        if reason is not None:
-            raise InvalidCalendarData(f"{_label(event)}: {reason}")
+    rules = rules_of(event)
+    reason = next(filter(None, map(rule_problem, rules)), None)
+    reason = reason or refusal(rules, master.start, window)
+    if reason is not None:
+        raise InvalidCalendarData(f"{_label(event)}: {reason}")
 
 
 # RANGE=THISANDFUTURE (RFC 5545 §3.8.4.4) ------------------------------------------------
@@ -349,17 +354,6 @@ def _refuse_costly_rules(event: Event, master: CalendarEntry, window: Window) ->
 # instance keeps its identity (its own RECURRENCE-ID, the original start) and takes the
 # override's time shift, length and properties. rie folds those instances into the
 # override itself, so the range is taken off before expanding and applied here.
-
-
-def _governing(
-    futures: Sequence[tuple[CalendarEntry, Event]], start: datetime
-) -> tuple[CalendarEntry, Event] | None:
-    """The last THISANDFUTURE override before the instance originally at `start`."""
-    governing = None
-    for entry, event in futures:
-        if entry.recurrence_id is not None and entry.recurrence_id < start:
-            governing = (entry, event)
-    return governing
 
 
 def _rescheduled(
@@ -383,14 +377,6 @@ def _rescheduled(
             start, timedelta(days=round(length / timedelta(days=1))), True, item_zone
         )
     return start, start + length
-
-
-def _widened(window: Window, futures: Sequence[tuple[CalendarEntry, Event]]) -> Window:
-    """The span to expand: an instance moved by an override may come from outside it
-    (from up to a year away: a larger shift is not looked for)."""
-    shifts = [abs(e.start - (e.recurrence_id or e.start)) for e, _ in futures]
-    margin = min(max(shifts, default=timedelta(0)), timedelta(days=366))
-    return Window(window.start - margin, window.end + margin)
 
 
 def _override_of(

@@ -1,5 +1,5 @@
 """Expanding recurrence rules at a bounded cost: `rule_problem(rule)`,
-`refusal(rule, start, window)` and `instances(events, item_zone, span, label)`.
+`refusal(rules, start, window)` and `instances(events, item_zone, span, label, budget)`.
 
 Anyone who can invite a room can send an RRULE (RFC 5545 §3.3.10), and a short rule can
 be very costly to expand: `FREQ=YEARLY` with full BYMONTH, BYMONTHDAY, BYHOUR, BYMINUTE
@@ -8,14 +8,16 @@ names none and dateutil walks day by day up to the year 9999 looking for one. Tw
 
 - before expanding, the instances a rule can produce within the window are estimated from
   the rule alone (frequency, interval, COUNT/UNTIL, the sizes of the BY* lists, each
-  either multiplying the instances of a period or filtering them), and a rule over the
-  cap is refused;
-- the expansion itself runs on a step budget: every day dateutil examines, every period
-  it passes over and every instance it produces costs a step, and a walk that spends
-  the budget stops. That is what catches a rule whose filters rarely or never match.
-  dateutil's own walk is used, run over calendar tables that count what it visits.
-
-The budget counts steps, not seconds, so that reading stays a pure function of its input.
+  either multiplying the instances of a period or filtering them, summed over the
+  event's RRULE lines), and rules over the cap are refused; so is a rule naming more
+  than the cap in one period (a year of a YEARLY rule): dateutil makes all of a
+  period's instants before DTSTART too, so COUNT=1 does not make such a rule cheap;
+- the expansion itself runs on a step budget (`recurrence_budget`), one per calendar
+  object that all its RRULE lines and overrides share: every day dateutil examines,
+  every time of day it combines with a day (`len(timeset)` per day that passes the
+  filters), every period it passes over and every override costs a step, and a walk
+  that spends the budget stops. That is what catches a rule whose filters rarely or
+  never match.
 """
 
 from __future__ import annotations
@@ -26,22 +28,20 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import recurring_ical_events
-from dateutil import rrule as dateutil_rrule
 from icalendar import Calendar, Event
 from icalendar.prop import vDDDTypes
-from recurring_ical_events.errors import BadRuleStringFormat
-from recurring_ical_events.selection.name import ComponentsWithName
 
 from calsync.domain.entries import Window
+from calsync.domain.recurrence_budget import (
+    RecurrenceTooCostly,
+    StepBudget,
+    budgeted_query,
+)
 from calsync.domain.timezones import with_zoned_times
 from calsync.errors import InvalidCalendarData
 
 #: Occurrences of one calendar object within the synchronization window.
 MAX_OCCURRENCES = 5_000
-#: Days examined, periods passed over and instances produced while expanding one
-#: calendar object: at most about half a second of dateutil's work. A yearly rule from
-#: 1601 (as Windows time zones start) takes 160,000, a daily one from 1970 41,000.
-MAX_STEPS = 250_000
 
 _DAYS_PER = {
     "YEARLY": 365.25,
@@ -69,10 +69,6 @@ _ORDER = ["SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARL
 # Dates and floating values are compared by rie in ways that differ from ours by up to
 # a day; ask for a wider span and let the reader keep what overlaps the window exactly.
 _SPAN_MARGIN = timedelta(days=2)
-
-
-class RecurrenceTooCostly(Exception):
-    """An expansion spent its step budget; the reader turns it into InvalidCalendarData."""
 
 
 # The estimate ---------------------------------------------------------------------------
@@ -196,15 +192,49 @@ def rule_problem(rule: Any) -> str | None:
     return None
 
 
-def refusal(rule: Any, start: datetime, window: Window) -> str | None:
-    """Why `rule` is not expanded, or None when its estimate is within the cap."""
-    estimate = estimated_instances(rule, start, window)
-    if estimate <= MAX_OCCURRENCES:
-        return None
-    return (
-        f"RRULE {rule_text(rule)} would produce about {math.ceil(estimate):,} occurrences"
-        f" in the synchronization window, over the limit of {MAX_OCCURRENCES}"
-    )
+def instants_per_period(rule: Any) -> float:
+    """About how many instants one period of `rule` names (one year of a YEARLY rule).
+
+    dateutil makes every one of them in the period holding DTSTART, those before DTSTART
+    too, before COUNT or UNTIL can stop it: what a walk costs at least, whatever COUNT says.
+    """
+    frequency = str(_first(rule, "FREQ", "DAILY")).upper()
+    return _per_period(rule, frequency) if frequency in _DAYS_PER else 0.0
+
+
+_PERIOD_NAMES = {
+    "YEARLY": "year",
+    "MONTHLY": "month",
+    "WEEKLY": "week",
+    "DAILY": "day",
+    "HOURLY": "hour",
+    "MINUTELY": "minute",
+    "SECONDLY": "second",
+}
+
+
+def refusal(rules: Sequence[Any], start: datetime, window: Window) -> str | None:
+    """Why the RRULEs of one event are not expanded, or None when their estimate is
+    within the cap: the instances of all of them together, and, for each, the instants
+    of one period."""
+    estimate = sum(estimated_instances(rule, start, window) for rule in rules)
+    if estimate > MAX_OCCURRENCES:
+        texts = " and ".join(rule_text(rule) for rule in rules)
+        together = " together" if len(rules) > 1 else ""
+        return (
+            f"RRULE {texts} would produce{together} about {math.ceil(estimate):,} occurrences"
+            f" in the synchronization window, over the limit of {MAX_OCCURRENCES}"
+        )
+    for rule in rules:
+        per_period = instants_per_period(rule)
+        if per_period > MAX_OCCURRENCES:
+            period = _PERIOD_NAMES.get(str(_first(rule, "FREQ", "")).upper(), "period")
+            return (
+                f"RRULE {rule_text(rule)} names about {math.ceil(per_period):,} instants"
+                f" in each {period}, over the limit of {MAX_OCCURRENCES}: dateutil makes"
+                " those before DTSTART too, whatever COUNT says"
+            )
+    return None
 
 
 def rule_text(rule: Any) -> str:
@@ -219,160 +249,25 @@ def _shortened(part: str) -> str:
     return f"{name}=<{count} values>" if count > 6 else part[:60]
 
 
-# The budget -----------------------------------------------------------------------------
-
-
-class StepBudget:
-    """Steps left for one calendar object's expansion."""
-
-    def __init__(self, steps: int = MAX_STEPS) -> None:
-        self.steps = steps
-        self.left = steps
-
-    def spend(self, steps: int) -> None:
-        self.left -= steps
-        if self.left < 0:
-            raise RecurrenceTooCostly(
-                f"stopped after {self.steps:,} steps (days examined, periods passed over)"
-            )
-
-
-class _CountingIterInfo(dateutil_rrule._iterinfo):
-    """dateutil's per-walk calendar tables, handing out the sets of days the walk visits.
-
-    Each visit costs one step per day examined; a rule of hours, minutes or seconds also
-    pays one step per period it passed over since the last visit, which is how far its
-    inner loop went looking for an allowed hour, minute or second.
-    """
-
-    def __init__(self, rule: Any) -> None:
-        super().__init__(rule)
-        start = rule._dtstart
-        self._clock = (start.hour, start.minute, start.second)
-        self._at = _second_of(start.toordinal(), self._clock)
-
-    def ydayset(self, year: int, month: int, day: int) -> Any:
-        return self._spent(super().ydayset(year, month, day))
-
-    def mdayset(self, year: int, month: int, day: int) -> Any:
-        return self._spent(super().mdayset(year, month, day))
-
-    def wdayset(self, year: int, month: int, day: int) -> Any:
-        return self._spent(super().wdayset(year, month, day))
-
-    def ddayset(self, year: int, month: int, day: int) -> Any:
-        rule: Any = self.rrule
-        period = _SECONDS_PER.get(rule._freq)
-        if period is not None:
-            at = _second_of(date(year, month, day).toordinal(), self._clock)
-            rule.budget.spend((at - self._at) // (period * rule._interval))
-            self._at = at
-        return self._spent(super().ddayset(year, month, day))
-
-    def htimeset(self, hour: int, minute: int, second: int) -> Any:
-        self._clock = (hour, minute, second)
-        return super().htimeset(hour, minute, second)
-
-    def mtimeset(self, hour: int, minute: int, second: int) -> Any:
-        self._clock = (hour, minute, second)
-        return super().mtimeset(hour, minute, second)
-
-    def stimeset(self, hour: int, minute: int, second: int) -> Any:
-        self._clock = (hour, minute, second)
-        return super().stimeset(hour, minute, second)
-
-    def _spent(self, dayset: Any) -> Any:
-        _, first, last = dayset
-        rule: Any = self.rrule
-        # BYSETPOS picks from the period's days once per position it lists.
-        rule.budget.spend((1 + last - first) * (1 + len(rule._bysetpos or ())))
-        return dayset
-
-
-_SECONDS_PER = {
-    dateutil_rrule.HOURLY: 3600,
-    dateutil_rrule.MINUTELY: 60,
-    dateutil_rrule.SECONDLY: 1,
-}
-
-
-def _second_of(day: int, clock: tuple[int, int, int]) -> int:
-    hour, minute, second = clock
-    return day * 86400 + hour * 3600 + minute * 60 + second
-
-
-# dateutil's own walk, reading its calendar tables from `_CountingIterInfo`: the same
-# code, so the same instances, but every period it visits is paid for.
-_original_walk: Any = getattr(dateutil_rrule.rrule, "_iter")  # noqa: B009
-_counted_walk = type(_original_walk)(  # a function: its code over other globals
-    _original_walk.__code__,
-    {**_original_walk.__globals__, "_iterinfo": _CountingIterInfo},
-    _original_walk.__name__,
-    _original_walk.__defaults__,
-    _original_walk.__closure__,
-)
-
-
-class _BudgetedRule(dateutil_rrule.rrule):
-    budget: StepBudget
-
-    def _iter(self) -> Iterator[datetime]:
-        for instance in _counted_walk(self):
-            self.budget.spend(1)
-            yield instance
-
-
-def _budgeted(rule: Any, budget: StepBudget) -> Any:
-    """`rule` walking on `budget`: the same fields, a subclass that pays for its walk."""
-    if type(rule) is not dateutil_rrule.rrule:
-        return rule
-    paying: Any = rule
-    paying.__class__ = _BudgetedRule
-    paying.budget = budget
-    paying._invalidate_cache()  # its cached walk was made before it had a budget
-    return paying
-
-
-def budgeted_query(calendar: Calendar, budget: StepBudget) -> Any:
-    """recurring_ical_events' query over `calendar`'s VEVENTs, each rule on `budget`."""
-
-    class Rules(recurring_ical_events.Series.RecurrenceRules):  # type: ignore[misc]
-        def rrulestr(self, rule_string: str) -> Any:
-            return _budgeted(super().rrulestr(rule_string), budget)
-
-        def create_rule_with_start(self, rule_string: str) -> Any:
-            try:
-                return super().create_rule_with_start(rule_string)
-            except BadRuleStringFormat:
-                # rie retried a rule dateutil refused as one with a misplaced UNTIL, and
-                # says so; what dateutil said is the reason worth reading.
-                dateutil_rrule.rrulestr(rule_string, dtstart=self.start)
-                raise
-
-    class BudgetedSeries(recurring_ical_events.Series):  # type: ignore[misc]
-        RecurrenceRules = Rules
-
-    return recurring_ical_events.of(
-        calendar, components=[ComponentsWithName("VEVENT", series=BudgetedSeries)]
-    )
-
-
 # Expanding ----------------------------------------------------------------------------
 
 
 def instances(
-    events: Sequence[Event], item_zone: tzinfo, window: Window, label: str
+    events: Sequence[Event], item_zone: tzinfo, window: Window, label: str, budget: StepBudget
 ) -> Iterator[Any]:
     """rie's occurrences (start, end, recurrence_ids) of a series, on a step budget.
 
     `events`: the master first, then its overrides; a THISANDFUTURE range is left to the
-    caller. Every time is given a zone first so that rie compares instants.
+    caller. Every time is given a zone first so that rie compares instants. `budget` is
+    the calendar object's: every RRULE line and every override spends from it, so that
+    an object cannot multiply its cost by repeating cheap-looking parts.
     """
     calendar = Calendar()
-    for event in events:
-        calendar.add_component(_without_range(with_zoned_times(event, item_zone)))
     try:
-        query = budgeted_query(calendar, StepBudget())
+        for event in events:
+            budget.spend(1)
+            calendar.add_component(_without_range(with_zoned_times(event, item_zone)))
+        query = budgeted_query(calendar, budget)
         for series in query.series:
             yield from series.between(window.start - _SPAN_MARGIN, window.end + _SPAN_MARGIN)
     except RecurrenceTooCostly as error:

@@ -78,10 +78,11 @@ def based_on_applied(
     calendar: str,
     provider_id: str,
     applied: Collection[str | None],
-    edit: Callable[[bytes], bytes],
+    edit: Callable[[bytes], bytes | None],
 ) -> WriteResult | CalendarMoved:
     """Edit an object calsync does not wholly own (a room answer, an occurrence edit),
-    only if it is still at a version calsync applied; the write carries `If-Match`."""
+    only if it is still at a version calsync applied; the write carries `If-Match`. An
+    edit that leaves nothing (None) deletes the object, on the same condition."""
     current = read_current(provider, calendar, provider_id)
     if current is None or current.version not in applied:
         return CalendarMoved(provider_id, current)
@@ -90,8 +91,12 @@ def based_on_applied(
             f"{provider_id}: the server gives no version (ETag) of it, so calsync cannot "
             "write into it without risking to overwrite a change made meanwhile"
         )
+    edited = edit(current.data or b"")
     try:
-        return provider.update(calendar, provider_id, edit(current.data or b""), current.version)
+        if edited is None:  # nothing left in it: the object goes
+            exchange = provider.delete(calendar, provider_id, current.version)
+            return WriteResult(provider_id, None, exchange)
+        return provider.update(calendar, provider_id, edited, current.version)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise

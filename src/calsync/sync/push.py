@@ -237,7 +237,9 @@ def _send(
 
 def _occurrence_edit(
     stored: StoredItem, action: Action, reservation: Reservation, now: datetime
-) -> Callable[[bytes], bytes]:
+) -> Callable[[bytes], bytes | None]:
+    """The edit of someone else's object; None from it: the object is to be deleted (it
+    held only the occurrence cancelled, as a single instance a room was invited to)."""
     recurrence_id = reservation.recurrence_id
     if action == Action.delete:
         assert recurrence_id is not None
