@@ -74,7 +74,9 @@ RRULE:FREQ=HOURLY;BYHOUR=8,9,10,11,12,13,14,15,16,17,18,19"""
     data = ics(*events)
     assert len(data) < 1_000_000
     seconds, outcome = _cpu_seconds_to_read(data)
-    assert seconds < 1.0, f"{seconds:.1f} s of CPU for one {len(data):,}-byte entry ({outcome})"
+    # The target is 1 s (0.72 s measured by bench/hostile_rules.py on a quiet machine);
+    # the bound leaves room for a loaded one, and the quadratic search took 3.3 s.
+    assert seconds < 2.0, f"{seconds:.1f} s of CPU for one {len(data):,}-byte entry ({outcome})"
 
 
 def _occurrences(data: bytes) -> list[tuple[datetime, datetime]]:
