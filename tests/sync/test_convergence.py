@@ -119,6 +119,16 @@ class Convergence(RuleBasedStateMachine):
             reservation_service.create(self.services, "Room A", start, start + timedelta(hours=1))
 
     @precondition(lambda self: self._holding())
+    @rule(data=st.data(), day=days, hour=hours)
+    def move_in_calsync(self, data: st.DataObject, day: int, hour: int) -> None:
+        reservation = data.draw(st.sampled_from(self._holding()))
+        start = datetime(2026, 12, day, hour, tzinfo=UTC)
+        with suppress(PolicyViolation, DoubleBooking):
+            reservation_service.update(
+                self.services, reservation.id, start=start, end=start + timedelta(hours=1)
+            )
+
+    @precondition(lambda self: self._holding())
     @rule(data=st.data())
     def cancel_in_calsync(self, data: st.DataObject) -> None:
         reservation = data.draw(st.sampled_from(self._holding()))
