@@ -1,0 +1,75 @@
+"""Review: an answer whose compressed body expands past max_answer_bytes in one piece.
+
+The cap is counted after decompression, chunk by chunk as httpx hands them over. But
+httpx decompresses each chunk read from the socket at once, and with
+`Content-Encoding: gzip, gzip` a few kilobytes on the wire expand to hundreds of
+megabytes inside a single chunk, before the cap is looked at. Measured in a child
+process: the peak memory of one read of such an answer, with a cap of 1 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+EXPANDED_MB = 256
+
+CHILD = textwrap.dedent(
+    """
+    import gzip, json, resource, sys, zlib
+    from tests.providers.hostile_server import Answer, HostileServer
+    from calsync.providers.caldav import CalDAVProvider
+    from calsync.providers.wire import LimitExceeded, Limits
+
+    def gzipped(chunks):
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return b"".join(packer.compress(c) for c in chunks) + packer.flush()
+
+    megabyte = bytes(1024 * 1024)
+    inner = gzipped(megabyte for _ in range(int(sys.argv[1])))
+    body = gzip.compress(inner, 9)
+    del inner, megabyte
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+    def bomb(seen, server):
+        return Answer(207, [body], {"Content-Encoding": "gzip, gzip",
+                                    "Content-Type": "application/xml"})
+
+    outcome = "read"
+    with HostileServer(bomb) as server, CalDAVProvider(
+        server.url, limits=Limits(max_answer_bytes=1024 * 1024)
+    ) as provider:
+        try:
+            provider.fetch_changes("/rooms/a/", None)
+        except LimitExceeded as exc:
+            outcome = "LimitExceeded"
+        except Exception as exc:
+            outcome = type(exc).__name__
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps({"wire_bytes": len(body), "outcome": outcome, "grew_mb": after - before}))
+    """
+)
+
+
+def test_a_compressed_answer_is_dropped_before_it_expands_far_past_the_cap():
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(EXPANDED_MB)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=True,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert measured["wire_bytes"] < 64 * 1024, measured
+    assert measured["outcome"] == "LimitExceeded", measured
+    assert measured["grew_mb"] < 64, f"reading a capped 1 MB answer took {measured}"
