@@ -47,7 +47,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar, Self, TypeVar
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -342,11 +342,14 @@ class CalDAVProvider:
         """An href path is resolved on the server; a bare name inside `calendar`. Whatever
         it resolves to, a request goes only to the connection's origin (`Wire.send`)."""
         try:
-            return urljoin(self._collection_url(calendar), provider_id)
+            url = urljoin(self._collection_url(calendar), provider_id)
         except ValueError as exc:  # an unclosed IPv6 bracket, say
             raise ProviderRejected(
                 f"provider id {shown(provider_id)} is not a URL: {exc}"
             ) from None
+        if any(unquote(part) in (".", "..") for part in urlsplit(url).path.split("/")):
+            raise ProviderRejected(f"provider id {shown(provider_id)} climbs with . or ..")
+        return url
 
 
 class _Listing:

@@ -77,12 +77,20 @@ class Origin:
             downgrade = self.scheme == "https" and url.lower().startswith("http:")
             why = "an http href under an https connection" if downgrade else "another origin"
             raise ForeignHref(f"refused href {shown(href)}: {why} (the connection is {self})")
+        if _dot_segments(url):
+            # Escaped dots (%2e%2e) are no path segments to urljoin, yet a server may
+            # resolve them: an href climbing out of the calendar, however spelled.
+            raise ForeignHref(f"refused href {shown(href)}: its path climbs with . or ..")
         found, inside = canonical_id(url), canonical_id(collection).rstrip("/") + "/"
         if not found.startswith(inside) or found == inside:
             raise ForeignHref(f"refused href {shown(href)}: not a member of {inside}")
         if len(found) > MAX_ID_LENGTH:
             raise ForeignHref(f"refused href {shown(href)}: over {MAX_ID_LENGTH} characters")
         return found
+
+
+def _dot_segments(url: str) -> bool:
+    return any(unquote(segment) in (".", "..") for segment in urlsplit(url).path.split("/"))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -25,7 +25,9 @@ from __future__ import annotations
 import base64
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -136,7 +138,7 @@ class Wire:
         """One request and its whole answer; transport errors, throttling and broken limits
         become calsync errors here. A URL outside the origin is refused unsent."""
         self.origin.check(url)
-        headers = dict(headers or {})
+        headers = {"Accept-Encoding": "gzip, deflate", **(headers or {})}
         if body is not None:
             headers.setdefault("Content-Type", _XML)
         try:
@@ -185,17 +187,40 @@ class Wire:
                 f"{what}: the answer announces {int(announced)} bytes, more than "
                 f"max_answer_bytes = {cap}"
             )
+        if response.is_stream_consumed:  # handed over whole (an in-process transport)
+            if len(response.content) > cap:
+                raise LimitExceeded(
+                    f"{what}: the answer passed max_answer_bytes = {cap} and was dropped"
+                )
+            return
+        decoder = _decoder(response.headers.get("content-encoding", ""), what)
         parts: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
+
+        def keep(chunk: bytes) -> None:
+            nonlocal size
             size += len(chunk)
             if size > cap:
                 raise LimitExceeded(
                     f"{what}: the answer passed max_answer_bytes = {cap} and was dropped"
                 )
+            parts.append(chunk)
+
+        # Raw bytes, decompressed here a bounded piece at a time: httpx would expand each
+        # chunk whole (a few hundred compressed bytes can hold gigabytes) before the cap
+        # could be checked.
+        for raw in response.iter_raw():
             if time.perf_counter() > deadline:
                 raise self._late(what)
-            parts.append(chunk)
+            if decoder is None:
+                keep(raw)
+                continue
+            pending = raw
+            while pending:
+                keep(decoder.decompress(pending, cap - size + 1))
+                pending = decoder.unconsumed_tail
+        if decoder is not None:
+            keep(decoder.flush())
         # What `Response.read` does; done by hand so that the limits apply while reading.
         response._content = b"".join(parts)
 
@@ -215,6 +240,23 @@ class Wire:
     def _count(self, call: Call, traffic: TrafficCounters) -> None:
         call.traffic += traffic
         self.counters += traffic
+
+
+def _decoder(content_encoding: str, what: str) -> Any:
+    """A bounded decompressor for the answer's Content-Encoding (None: not compressed);
+    one layer of gzip or deflate, what calsync asks for, and nothing else."""
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return None
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if len(codings) == 1 and codings[0] == "deflate":
+        return zlib.decompressobj()
+    raise ProviderUnavailable(
+        f"{what}: the answer is encoded as {shown(content_encoding)}, which calsync does not "
+        "read (it asks for one layer of gzip or deflate at most)"
+    )
 
 
 def _secret_forms(credentials: tuple[str, str] | None) -> tuple[str, ...]:

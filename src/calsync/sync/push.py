@@ -32,7 +32,7 @@ from calsync.domain.calendar_objects import object_uid
 from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
-from calsync.domain.reservations import Origin, Reservation
+from calsync.domain.reservations import Origin, Reservation, ReservationStatus
 from calsync.errors import (
     ConfigError,
     NotFound,
@@ -118,6 +118,12 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
     data = _render(stored, binding, reservation, now)
     if binding.dry_run:
         _finish(run, data.decode(), DRY_RUN, reservation=None)
+        return
+    if action != Action.delete and reservation.status == ReservationStatus.cancelled:
+        # Run late (a reprocess, a retry): the reservation was cancelled since. Sending it
+        # would book in the calendar what calsync no longer holds.
+        why = f"superseded: reservation {reservation.id} was cancelled before this was sent"
+        _finish(run, data.decode(), why, reservation=None)
         return
     provider = services.provider(binding.connection)
     run.hold_now()
