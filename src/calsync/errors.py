@@ -9,6 +9,7 @@ CalsyncError
 ├── InvalidCalendarData(reason)      one calendar entry cannot be read (bad iCalendar, zone, times)
 ├── DoubleBooking                    the store refused an overlapping reservation
 ├── ReservationChanged               a write found a reservation changed since it was read
+├── StoreUnavailable                 the database failed or dropped the connection: retried
 ├── EventBusy                        another worker's live claim holds the event
 │   └── CalendarBusy                 another worker is reading this calendar now
 ├── ClaimLost                        a run's claim was taken over: it commits and sends nothing more
@@ -70,6 +71,10 @@ class DoubleBooking(CalsyncError):
 
 class ReservationChanged(CalsyncError):
     """Another writer changed a reservation between this writer's read and its write."""
+
+
+class StoreUnavailable(CalsyncError):
+    """The database failed a statement or dropped the connection: tried again later."""
 
 
 class EventBusy(CalsyncError):

@@ -1,10 +1,5 @@
-"""Review: an href that escapes its calendar through percent-encoded dot segments.
-
-`..` written plainly is refused (test_hostile_server), but `%2e%2e` is decoded by
-`canonical_id` into a `..` segment *after* the membership check looked at the
-undecoded form, so the stored provider id starts with the calendar's path and still
-resolves (urljoin, httpx) to an object of another calendar on the same origin.
-"""
+"""An href that climbs out of its calendar, however its dots are spelled (`..`, `%2e%2e`),
+is refused: never stored as a provider id, never written to."""
 
 from __future__ import annotations
 

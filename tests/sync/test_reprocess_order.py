@@ -1,11 +1,5 @@
-"""Review: `events reprocess` of a create whose reservation was cancelled meanwhile.
-
-A booking made in calsync whose create failed (the server refused it) is in error; the
-admin then cancels the reservation in calsync: its delete finds nothing sent and ends
-processed. `events reprocess --failed` runs the old create anyway (`run_now` claims it
-outside the queue's order), and the cancelled meeting appears in the room's calendar
-where nothing will ever remove it.
-"""
+"""`events reprocess` of a create whose reservation was cancelled meanwhile books
+nothing: run late, a create or an update of a cancelled reservation is superseded."""
 
 from __future__ import annotations
 

@@ -24,11 +24,17 @@ from datetime import timedelta
 from random import Random
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from calsync.bootstrap import Services
 from calsync.domain.events import OUTBOUND, Action, EventState
-from calsync.errors import CalsyncError, ClaimLost, ProviderThrottled, ProviderUnavailable
+from calsync.errors import (
+    CalsyncError,
+    ClaimLost,
+    ProviderThrottled,
+    ProviderUnavailable,
+    StoreUnavailable,
+)
 from calsync.providers.base import RemoteChange
 from calsync.store.records import Claim
 from calsync.sync.apply import Applier, object_reader
@@ -125,7 +131,12 @@ def run_claimed(services: Services, claim: Claim) -> RunResult:
         action, payload, item_id = Action(event.action), json.loads(event.payload), event.item_id
         attempt, item = event.attempts + 1, uow.items.names().get(event.item_id, "")
     with Heartbeat(services, claim) as heartbeat:
-        result = _dispatch(services, claim, heartbeat, action, item_id, payload)
+        try:
+            result = _dispatch(services, claim, heartbeat, action, item_id, payload)
+        except SQLAlchemyError as exc:
+            # The database itself failed (a dropped connection) and could not even record
+            # the failure: the claim lapses and the event is taken over after its lease.
+            result = RunResult(claim.event_id, EventState.processing, str(exc), lost=True)
     log_run(result, item, action.value, attempt, time.monotonic() - started)
     return result
 
@@ -156,6 +167,10 @@ def _dispatch(
         return _failed(services, claim, exc, retry_after, retryable=True)
     except CalsyncError as exc:
         return _failed(services, claim, exc, None, retryable=False)
+    except SQLAlchemyError as exc:
+        # A dropped connection or a failed statement: one failed attempt, retried later.
+        failure = StoreUnavailable(f"the database failed: {type(exc).__name__}: {exc}")
+        return _failed(services, claim, failure, None, retryable=True)
 
 
 def _read(services: Services, claim: Claim, item_id: int, payload: dict[str, Any]) -> RunResult:
