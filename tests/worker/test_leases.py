@@ -106,11 +106,13 @@ def test_a_stalled_read_taken_over_by_another_worker_commits_nothing_more(two_wo
 
 
 class FailingSlowServer(SlowServer):
-    """Reads an object only to fail after `delay` seconds."""
+    """Reads or writes an object only to fail after `delay` seconds."""
 
     def get(self, *args, **kwargs):
         time.sleep(self.delay)
         raise ProviderUnavailable("the server went away")
+
+    update = get
 
 
 def test_a_stalled_run_that_then_fails_does_not_record_its_failure_over_the_takeover(

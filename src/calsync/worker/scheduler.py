@@ -104,25 +104,34 @@ def run_forever(
     settings = services.settings.sync
     dispatcher = Dispatcher(services, settings.push_concurrency)
     retention = Retention(services)
-    last_poll = 0.0
 
     def claim(free: int) -> list[Claim]:
-        nonlocal last_poll
         if stop.is_set():
             dispatcher.stop()
             return []
-        if time.monotonic() - last_poll >= idle_seconds:
+        return claim_next(services, free)
+
+    def tick() -> None:
+        """Apart from the dispatcher, which asks for claims only when a slot is free: a
+        worker whose every slot runs a long read stays alive to its probe and keeps
+        queueing the polls that fall due."""
+        while not stop.is_set():
             if liveness is not None:
                 liveness.touch()
-            enqueue_due_polls(services)
-            retention.purge_if_due()
-            last_poll = time.monotonic()
-        return claim_next(services, free)
+            try:
+                enqueue_due_polls(services)
+                retention.purge_if_due()
+            except (CalsyncError, SQLAlchemyError) as exc:
+                log.warning("queueing due polls failed, tried again in a moment: %s", exc)
+            stop.wait(idle_seconds)
 
     def watch() -> None:
         stop.wait()
         dispatcher.stop()
 
+    if liveness is not None:
+        liveness.touch()
+    threading.Thread(target=tick, name="ticker", daemon=True).start()
     threading.Thread(target=watch, daemon=True).start()
     dispatcher.run(claim, report, idle=idle_seconds)
     return dispatcher.drain(settings.stop_grace_seconds, report)
