@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from calsync.domain.events import Action, CalendarItemStatus, EventState
+from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus, EventState
 from calsync.domain.synchronizations import SyncOutcome
 from calsync.errors import NotFound
 from calsync.store.bulk import insert_rows
@@ -311,6 +311,40 @@ class SynchronizationRepository:
                 detail="the worker stopped before the end; the delta key did not move",
             )
         )
+
+    def recorded_by_interrupted(
+        self, item_id: int, delta_key_before: str | None
+    ) -> set[tuple[str, str | None, bool]]:
+        """(provider id, version, removed) of the calendar items that synchronizations of
+        the item cut short since its last successful one recorded from the same delta key:
+        what a run taking such a read over need not record again."""
+        last_done = (
+            select(func.coalesce(func.max(SynchronizationRow.id), 0))
+            .where(
+                SynchronizationRow.item_id == item_id,
+                SynchronizationRow.outcome != SyncOutcome.interrupted.value,
+                SynchronizationRow.outcome != SyncOutcome.running.value,
+            )
+            .scalar_subquery()
+        )
+        same_key = (
+            SynchronizationRow.delta_key_before.is_(None)
+            if delta_key_before is None
+            else SynchronizationRow.delta_key_before == delta_key_before
+        )
+        cut_short = select(SynchronizationRow.id).where(
+            SynchronizationRow.item_id == item_id,
+            SynchronizationRow.outcome == SyncOutcome.interrupted.value,
+            SynchronizationRow.id > last_done,
+            same_key,
+        )
+        query = select(
+            CalendarItemRow.provider_id, CalendarItemRow.provider_version, CalendarItemRow.kind
+        ).where(CalendarItemRow.synchronization_id.in_(cut_short))
+        return {
+            (provider_id, version, kind == CalendarItemKind.cancellation.value)
+            for provider_id, version, kind in self.session.execute(query)
+        }
 
     def count_events(self, synchronization_id: int, count: int) -> None:
         """More events (the room's answers, say) came out of this synchronization."""

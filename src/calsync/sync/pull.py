@@ -138,6 +138,13 @@ class _Recording:
                 )
             )
             uow.events.get(self.event_id).synchronization_id = synchronization.id
+            # Taking over a read cut short: what it recorded from the same key is not
+            # recorded twice (its calendar items are applied like any pending one).
+            self._resumed = (
+                set()
+                if repair
+                else uow.synchronizations.recorded_by_interrupted(stored.id, key_before)
+            )
             if self.full:
                 self._known_all = uow.reservations.known_versions(stored.id)
             uow.commit()
@@ -227,7 +234,10 @@ class _Recording:
             )
         )
         return [
-            row for change in changes if (row := _calendar_item(change, known, full, self.repair))
+            row
+            for change in changes
+            if _key(change) not in self._resumed
+            and (row := _calendar_item(change, known, full, self.repair))
         ]
 
     def _known(self, uow: UnitOfWork) -> Known:
