@@ -1,9 +1,6 @@
-"""Review: what a cron job running `calsync worker --once` learns when the server is down.
-
-A read that fails against an unreachable server is retried later (state `new`, with
-backoff), so it does not count as "ended in error": `worker --once` says "0 ended in
-error" and exits 0, and the cron job cannot tell that no calendar was read.
-"""
+"""What a cron job running `calsync worker --once` learns when the server is down: a
+read that failed and waits for its retry did not read the calendar, so the command exits
+3 (events failed), not 0."""
 
 from __future__ import annotations
 

@@ -1,11 +1,8 @@
-"""Review: an answer whose compressed body expands past max_answer_bytes in one piece.
-
-The cap is counted after decompression, chunk by chunk as httpx hands them over. But
-httpx decompresses each chunk read from the socket at once, and with
-`Content-Encoding: gzip, gzip` a few kilobytes on the wire expand to hundreds of
-megabytes inside a single chunk, before the cap is looked at. Measured in a child
-process: the peak memory of one read of such an answer, with a cap of 1 MB.
-"""
+"""A compressed answer that expands far past max_answer_bytes (a few hundred bytes on the
+wire, hundreds of megabytes inflated) is dropped before it costs the memory: calsync
+inflates a bounded piece at a time and reads one layer of gzip or deflate at most.
+Measured in a child process: the peak memory of one read of such an answer, with a cap
+of 1 MB."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Review: the liveness file of a worker whose every slot runs a long event.
-
-`run_forever` touches the liveness file (and queues due polls) only when the dispatcher
-asks for claims, and the dispatcher asks only when a slot is free. A worker whose
-`push_concurrency` slots all run long reads (a first synchronization of a large
-calendar) stops touching its file: `calsync worker --check` calls it dead and the
-orchestrator kills a healthy worker in the middle of its reads.
-"""
+"""A worker whose every slot runs a long event stays alive to its liveness probe: the
+file is touched (and due polls queued) by the worker's own ticker, not only when the
+dispatcher asks for claims."""
 
 from __future__ import annotations
 

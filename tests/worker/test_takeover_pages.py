@@ -1,11 +1,6 @@
-"""Review: a read that loses its claim after its first page was recorded.
-
-The takeover test of tests/worker/test_leases.py stalls the first run before it records
-anything. Here the stalled run records and applies its first page (one calendar object
-per page), then stalls while the server sends the next one; the second worker takes the
-read over. The issue asks for one synchronization's results and no calendar item
-recorded twice, and no room answer queued twice for one entry.
-"""
+"""A read that loses its claim after its first page was recorded: the worker taking it
+over records nothing its predecessor recorded from the same delta key, so each entry is
+recorded once and answered once, and one synchronization has the results."""
 
 from __future__ import annotations
 

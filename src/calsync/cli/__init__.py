@@ -270,7 +270,8 @@ def worker(
     A service for systemd or Kubernetes: SIGTERM or SIGINT lets the events in hand finish
     (for `sync.stop_grace_seconds`), gives back the claims of those still running and
     exits 0. Each event run is one log line on stderr. Exit codes: 0 stopped cleanly (or,
-    with --once, every event processed); 3 with --once, events ended in error; 6 with
+    with --once, every event processed); 3 with --once, events ended in error or failed
+    and wait for a retry; 6 with
     --check, no live worker.
     """
     from calsync.cli.exit_codes import ExitCode
@@ -290,8 +291,14 @@ def worker(
         enqueue_due_polls(services)
         results = run_due(services)
         failed = sum(1 for result in results if result.state.value == "error")
-        console.print(f"{len(results)} events run, {failed} ended in error")
-        if failed:
+        # A failed attempt to be retried later did not do its work either: a cron job
+        # must see that no calendar was read when the server is down.
+        retrying = sum(1 for result in results if result.error and result.state.value == "new")
+        console.print(
+            f"{len(results)} events run, {failed} ended in error, {retrying} failed and "
+            "will be retried"
+        )
+        if failed or retrying:
             raise typer.Exit(ExitCode.events_failed)
 
 
