@@ -190,3 +190,18 @@ def test_outbound_events_are_claimed_by_turns_across_items(services, clock):
     booking = queue(services, "Room B", Action.create, reservation_id="r-b")
     claimed = claim(services, limit=2)
     assert booking in {c.event_id for c in claimed}
+
+
+def test_a_booking_made_in_calsync_goes_before_the_rooms_answers_of_its_item(services, clock):
+    """A first synchronization queues an answer per meeting; a booking made meanwhile in
+    the same room does not wait behind them."""
+    with services.uow() as uow:
+        room_a = uow.items.get("Room A").id
+        uow.events.add_many(
+            [new_event(room_a, Action.respond, clock(), {"n": n}) for n in range(100)]
+        )
+        uow.commit()
+    clock.advance(seconds=1)
+    booking = queue(services, "Room A", Action.create, reservation_id="r-a")
+    [claimed] = claim(services, limit=1)
+    assert claimed.event_id == booking

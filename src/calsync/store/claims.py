@@ -157,7 +157,8 @@ class EventClaims:
     ) -> list[EventRow]:
         """Outbound events by turns across items: each item's oldest due event first, then
         each one's second, ... so one room's backlog of answers does not hold another's
-        booking back."""
+        booking back; within an item, bookings made in calsync (create, update, delete)
+        before the room's answers."""
         earlier = aliased(EventRow)
         waits = exists().where(
             earlier.reservation_id == EventRow.reservation_id,
@@ -168,7 +169,15 @@ class EventClaims:
         due = select(
             EventRow.id,
             func.row_number()
-            .over(partition_by=EventRow.item_id, order_by=(EventRow.next_attempt_at, EventRow.id))
+            .over(
+                partition_by=EventRow.item_id,
+                # A booking made in calsync before the room's answers to the calendar.
+                order_by=(
+                    (EventRow.action == Action.respond.value),
+                    EventRow.next_attempt_at,
+                    EventRow.id,
+                ),
+            )
             .label("turn"),
         ).where(
             _due(now),
