@@ -115,6 +115,16 @@ def test_a_full_synchronization_repairs_a_reservation_whatever_version_it_record
     assert reservation.end == datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
 
+def _moved_in_calsync(services, reservation_id: str) -> None:
+    """The booking moved in calsync to 11:00-12:00 UTC on 5 December."""
+    reservation_service.update(
+        services,
+        reservation_id,
+        start=datetime(2026, 12, 5, 11, tzinfo=UTC),
+        end=datetime(2026, 12, 5, 12, tzinfo=UTC),
+    )
+
+
 def _booked_then_edited_in_the_calendar(services, provider, calendar):
     """A booking made in calsync and sent; then someone moves it in the calendar."""
     booked = reserve(services, "Board")
@@ -136,12 +146,7 @@ def _booked_then_edited_in_the_calendar(services, provider, calendar):
 def test_by_default_the_calendars_change_wins_over_a_pending_change_made_in_calsync(room):
     services, provider, calendar = room
     booked = _booked_then_edited_in_the_calendar(services, provider, calendar)
-    reservation_service.update(
-        services,
-        booked.id,
-        start=datetime(2026, 12, 5, 11, tzinfo=UTC),
-        end=datetime(2026, 12, 5, 12, tzinfo=UTC),
-    )
+    _moved_in_calsync(services, booked.id)
     drain(services)
     [reservation] = reservations(services)
     assert reservation.start == datetime(2026, 12, 5, 14, 0, tzinfo=UTC)  # 15:00 in Berlin
@@ -161,12 +166,7 @@ def test_with_calsync_winning_its_pending_change_is_sent_over_the_calendars(
 ):
     services, provider, calendar = room_where_calsync_wins
     booked = _booked_then_edited_in_the_calendar(services, provider, calendar)
-    reservation_service.update(
-        services,
-        booked.id,
-        start=datetime(2026, 12, 5, 11, tzinfo=UTC),
-        end=datetime(2026, 12, 5, 12, tzinfo=UTC),
-    )
+    _moved_in_calsync(services, booked.id)
     drain(services)
     [update] = _events(services, "update")
     assert update.state == "processed"
@@ -187,12 +187,7 @@ def test_a_move_of_a_booking_deleted_in_the_calendar_is_superseded_not_an_error(
     drain(services)
     [sent] = reservations(services)
     provider.delete(calendar, sent.provider_id, None)
-    reservation_service.update(
-        services,
-        sent.id,
-        start=datetime(2026, 12, 5, 11, tzinfo=UTC),
-        end=datetime(2026, 12, 5, 12, tzinfo=UTC),
-    )
+    _moved_in_calsync(services, sent.id)
     drain(services)
     [update] = _events(services, "update")
     assert update.state == "processed"
