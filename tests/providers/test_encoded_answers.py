@@ -1,0 +1,49 @@
+"""Answers whose Content-Encoding says one thing and whose body is another, from a hostile
+server on 127.0.0.1: read as a client library reads them, or refused as a calsync error
+naming the request, never an untyped decompression error."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from calsync.errors import ProviderUnavailable
+from calsync.providers.caldav import CalDAVProvider
+from tests.providers import hostile_server as hostile
+from tests.providers.hostile_server import HostileServer
+
+pytestmark = pytest.mark.timeout(60)
+CALENDAR = "/rooms/a/"
+LISTING = hostile.multistatus(hostile.member(f"{CALENDAR}m1.ics"), token="t1")
+XML = {"Content-Type": "application/xml"}
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def test_a_listing_in_raw_deflate_is_read_as_deflate():
+    # RFC 9110 says zlib-wrapped, but servers sending bare deflate streams are common
+    # enough that HTTP clients (httpx among them) read both.
+    body = _raw_deflate(LISTING)
+    behaviour = hostile.fixed(207, body, {**XML, "Content-Encoding": "deflate"})
+    with HostileServer(behaviour) as server, CalDAVProvider(server.url) as provider:
+        changes = provider.fetch_changes(CALENDAR, None).changes
+    assert [c.provider_id.rsplit("/", 1)[-1] for c in changes] == ["m1.ics"]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_an_answer_announced_compressed_but_sent_plain_is_a_calsync_error(coding):
+    behaviour = hostile.fixed(207, LISTING, {**XML, "Content-Encoding": coding})
+    with HostileServer(behaviour) as server, CalDAVProvider(server.url) as provider:
+        try:
+            provider.fetch_changes(CALENDAR, None)
+            raised: Exception | None = None
+        except Exception as exc:  # noqa: BLE001 - the point is which type escapes
+            raised = exc
+    assert isinstance(raised, ProviderUnavailable), (
+        f"a mislabelled answer escaped as {type(raised).__module__}.{raised!r}"
+    )
+    assert "REPORT" in str(raised)
