@@ -10,8 +10,11 @@ import pytest
 
 from calsync.errors import ProviderUnavailable
 from calsync.providers.caldav import CalDAVProvider
+from calsync.store.records import RecordFilter
+from calsync.worker.runner import request_sync, run_once
 from tests.providers import hostile_server as hostile
 from tests.providers.hostile_server import HostileServer
+from tests.providers.test_hostile_server import hostile_services  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.timeout(60)
 CALENDAR = "/rooms/a/"
@@ -47,3 +50,21 @@ def test_an_answer_announced_compressed_but_sent_plain_is_a_calsync_error(coding
         f"a mislabelled answer escaped as {type(raised).__module__}.{raised!r}"
     )
     assert "REPORT" in str(raised)
+
+
+def test_a_worker_reading_a_mislabelled_answer_records_a_failed_read_and_goes_on(
+    hostile_services,  # noqa: F811 - the fixture imported above
+):
+    behaviour = hostile.fixed(207, LISTING, {**XML, "Content-Encoding": "gzip"})
+    with HostileServer(behaviour) as server:
+        services = hostile_services(server.url)
+        request_sync(services, "Room A")
+        try:
+            run_once(services)
+            raised: Exception | None = None
+        except Exception as exc:  # noqa: BLE001 - the point is that nothing escapes
+            raised = exc
+    assert raised is None, f"the worker's run ended with {raised!r}"
+    with services.uow() as uow:
+        [read] = uow.events.find(RecordFilter(action="read"))
+    assert read.error, "the failed read was not recorded"
