@@ -7,6 +7,7 @@ import pytest
 
 from calsync.domain.reservations import ReservationStatus
 from calsync.providers.caldav import CalDAVProvider
+from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
 from tests.sync.calendars import drain, ics, reservations, room_settings, sync, vevent
 
@@ -19,6 +20,10 @@ def room(make_services, room_calendar, radicale):
     organizer = CalDAVProvider(radicale.url, timeout=10.0)
     yield services, organizer, room_calendar
     organizer.close()
+
+
+def _updates(uow):
+    return uow.events.find(RecordFilter(action="update"))
 
 
 def _later(vevent_text: str) -> str:
@@ -50,4 +55,49 @@ def test_a_slot_freed_in_calsync_is_free_for_a_meeting_read_with_the_organizers_
     assert bobs.status == ReservationStatus.confirmed, (
         f"the hour calsync freed is free, yet Bob's meeting was {bobs.status.value}: "
         f"{bobs.reason} (the 3rd occurrence, cancelled, is {third.id})"
+    )
+
+
+def test_an_occurrence_moved_in_calsync_and_deleted_by_its_organizer_before_the_push(room):
+    # An admin moves the 3rd occurrence of someone's daily series to the afternoon (the
+    # edit waits in the outbox); the organizer deletes that occurrence (EXDATE); a poll
+    # reads that before the push. Calendar and reservation must end up agreeing.
+    services, organizer, calendar = room
+    rule = "RRULE:FREQ=DAILY;COUNT=3\r\n"
+    href = organizer.create(
+        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=rule))
+    ).provider_id
+    sync(services)
+    drain(services)
+    third = max(reservations(services), key=lambda r: r.start)
+    reservation_service.update(
+        services,
+        third.id,
+        start=third.start.replace(hour=13),
+        end=third.end.replace(hour=14),
+    )
+    deleted = rule + "EXDATE;TZID=Europe/Berlin:20261209T100000\r\n"
+    organizer.update(
+        calendar,
+        href,
+        ics(vevent("s1", "20261207T100000", "20261207T110000", extra=deleted, sequence=1)),
+        None,
+    )
+    sync(services)
+    drain(services)
+    sync(services)
+    [entry] = [
+        c.data or b""
+        for c in organizer.fetch_changes(calendar, None).changes
+        if b"UID:s1" in (c.data or b"")
+    ]
+    entry = entry.replace(b"\r\n ", b"")
+    third_now = {r.id: r for r in reservations(services)}[third.id]
+    with services.uow() as uow:
+        told = [(e.action, e.state, (e.error or e.response)[:120]) for e in _updates(uow)]
+    in_calendar = b"RECURRENCE-ID" in entry and b"20261209T14" in entry
+    held = third_now.status == ReservationStatus.confirmed
+    assert in_calendar == held, (
+        f"the calendar {'holds' if in_calendar else 'has no'} the moved 3rd occurrence, its "
+        f"reservation is {third_now.status.value}; calsync's edit: {told}; entry: {entry!r}"
     )
