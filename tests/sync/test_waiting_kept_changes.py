@@ -3,13 +3,15 @@ holds afterwards, against a real Radicale, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from calsync.domain.reservations import ReservationStatus
 from calsync.providers.caldav import CalDAVProvider
 from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
-from tests.sync.calendars import drain, ics, reservations, room_settings, sync, vevent
+from tests.sync.calendars import drain, ics, reservations, reserve, room_settings, sync, vevent
 
 pytestmark = pytest.mark.radicale
 
@@ -100,4 +102,40 @@ def test_an_occurrence_moved_in_calsync_and_deleted_by_its_organizer_before_the_
     assert in_calendar == held, (
         f"the calendar {'holds' if in_calendar else 'has no'} the moved 3rd occurrence, its "
         f"reservation is {third_now.status.value}; calsync's edit: {told}; entry: {entry!r}"
+    )
+
+
+def test_a_booking_cancelled_in_calsync_and_renamed_in_the_calendar_leaves_the_rooms_calendar(room):
+    # An admin cancels a booking (its delete waits in the outbox) and books the freed
+    # hour for someone else; meanwhile someone renamed the first booking in the
+    # calendar; a poll reads the rename before the push.
+    services, organizer, calendar = room
+    first = reserve(services, "Board")
+    drain(services)
+    [sent] = reservations(services)
+    renamed = vevent(first.uid, "20261205T100000", "20261205T110000", "Board (room B?)", sequence=1)
+    organizer.update(calendar, sent.provider_id, ics(renamed), None)
+    reservation_service.cancel(services, first.id)
+    second = reserve(services, "Workshop")
+    sync(services)
+    drain(services)
+    sync(services)
+    drain(services)
+    booked = [
+        c.data or b""
+        for c in organizer.fetch_changes(calendar, None).changes
+        if b"20261205T10" in (c.data or b"") or b"20261205T09" in (c.data or b"")
+    ]
+    now = {r.id: r for r in reservations(services)}
+    with services.uow() as uow:
+        told = [
+            (e.action, e.state, (e.error or e.response)[:100])
+            for e in uow.events.find(RecordFilter())
+        ]
+    assert now[second.id].status == ReservationStatus.confirmed
+    assert now[first.id].status != ReservationStatus.confirmed
+    assert len(booked) == 1, (
+        f"the room's calendar holds {len(booked)} bookings at that hour; the cancelled one "
+        f"is {now[first.id].status.value} ({now[first.id].reason}); room's answers there: "
+        f"{[re.findall(rb'PARTSTAT=[A-Z-]+', b) for b in booked]}; events: {told}"
     )
