@@ -59,3 +59,46 @@ def test_a_booking_cancelled_while_its_landed_create_was_cut_short_leaves_the_ca
         f"cancelled in calsync, the booking is {reservation.status.value} again; events: {told}"
     )
     assert in_calendar == [], "the cancelled booking is still in the room's calendar"
+
+
+def test_a_move_saved_in_the_calendar_over_a_landed_create_wins_by_default(
+    room, clock, monkeypatch
+):
+    # conflict_resolution = calendar (the default): someone moves the new booking in the
+    # calendar after its create landed and before the create's run, cut short, is taken
+    # over. The takeover finds the object there with its UID.
+    services, organizer, calendar = room
+    booked = reserve(services, "Board")
+    finish = push._finish
+    crashed: list[int] = []
+
+    def crash_once(services_, event_id, *args, **kwargs):
+        if not crashed:
+            crashed.append(event_id)
+            raise RuntimeError("worker killed")
+        return finish(services_, event_id, *args, **kwargs)
+
+    monkeypatch.setattr(push, "_finish", crash_once)
+    with pytest.raises(RuntimeError):
+        run_once(services, limit=1)
+    [landed] = [
+        c
+        for c in organizer.fetch_changes(calendar, None).changes
+        if f"UID:{booked.uid}".encode() in (c.data or b"")
+    ]
+    moved = (landed.data or b"").replace(b"T100000", b"T150000").replace(b"T110000", b"T160000")
+    moved = moved.replace(b"SEQUENCE:0", b"SEQUENCE:1")
+    assert b"T150000" in moved
+    organizer.update(calendar, landed.provider_id, moved, landed.version)
+    clock.advance(minutes=10)
+    drain(services)
+    sync(services)
+    drain(services)
+    [entry] = [
+        c.data or b""
+        for c in organizer.fetch_changes(calendar, None).changes
+        if f"UID:{booked.uid}".encode() in (c.data or b"")
+    ]
+    [reservation] = reservations(services)
+    assert b"T150000" in entry, "the move saved in the calendar was written over"
+    assert reservation.start.hour == 14  # 15:00 in Berlin
