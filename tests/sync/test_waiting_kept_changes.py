@@ -28,6 +28,10 @@ def _updates(uow):
     return uow.events.find(RecordFilter(action="update"))
 
 
+def _deletes(uow):
+    return uow.events.find(RecordFilter(action="delete"))
+
+
 def _later(vevent_text: str) -> str:
     """The same VEVENT stamped a day later (booked after the other one)."""
     return vevent_text.replace("DTSTAMP:20261101T120000Z", "DTSTAMP:20261102T120000Z")
@@ -142,4 +146,47 @@ def test_a_booking_cancelled_in_calsync_and_renamed_in_the_calendar_leaves_the_r
         f"the room's calendar holds {len(booked)} bookings at that hour; the cancelled one "
         f"is {now[first.id].status.value} ({now[first.id].reason}); room's answers there: "
         f"{[re.findall(rb'PARTSTAT=[A-Z-]+', b) for b in booked]}; events: {told}"
+    )
+
+
+@pytest.mark.parametrize("read_first", [True, False], ids=["read-first", "push-first"])
+def test_an_occurrence_cancelled_in_calsync_stays_cancelled_when_its_organizer_moves_the_series(
+    room, read_first
+):
+    # An admin cancels the 3rd occurrence of someone's daily series (its EXDATE waits in
+    # the outbox); the organizer moves the whole series from 10:00 to 14:00 before the
+    # push. The room left that meeting; it has not been invited back.
+    services, organizer, calendar = room
+    rule = "RRULE:FREQ=DAILY;COUNT=3\r\n"
+    href = organizer.create(
+        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=rule))
+    ).provider_id
+    sync(services)
+    drain(services)
+    third = max(reservations(services), key=lambda r: r.start)
+    reservation_service.cancel(services, third.id)
+    moved = vevent("s1", "20261207T140000", "20261207T150000", extra=rule, sequence=1)
+    organizer.update(calendar, href, ics(moved), None)
+    if read_first:
+        sync(services)
+    drain(services)
+    sync(services)
+    drain(services)
+    on_day_three = [
+        r
+        for r in reservations(services)
+        if r.start.day == 9 and r.status == ReservationStatus.confirmed
+    ]
+    with services.uow() as uow:
+        told = [(e.action, e.state, (e.error or e.response)[:150]) for e in _deletes(uow)]
+    [entry] = [
+        c.data or b""
+        for c in organizer.fetch_changes(calendar, None).changes
+        if b"UID:s1" in (c.data or b"")
+    ]
+    exdates = re.findall(rb"EXDATE[^\r\n]*", entry.replace(b"\r\n ", b""))
+    assert on_day_three == [], (
+        f"the room holds the 3rd occurrence again at {on_day_three[0].start:%H:%M} UTC "
+        f"after the organizer moved the series; calsync's cancellation: {told}, "
+        f"the series' EXDATEs now: {exdates}"
     )
