@@ -4,6 +4,7 @@ holds afterwards, against a real Radicale, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -190,3 +191,46 @@ def test_an_occurrence_cancelled_in_calsync_stays_cancelled_when_its_organizer_m
         f"after the organizer moved the series; calsync's cancellation: {told}, "
         f"the series' EXDATEs now: {exdates}"
     )
+
+
+@pytest.fixture
+def room_where_calsync_wins(make_services, room_calendar, radicale):
+    services = make_services(room_settings(room_calendar, conflict_resolution="calsync"))
+    organizer = CalDAVProvider(radicale.url, timeout=10.0)
+    yield services, organizer, room_calendar
+    organizer.close()
+
+
+@pytest.mark.parametrize("read_first", [True, False], ids=["read-first", "push-first"])
+def test_with_calsync_winning_a_booking_moved_in_calsync_and_deleted_in_the_calendar(
+    room_where_calsync_wins, read_first
+):
+    # conflict_resolution = calsync: a booking moved in calsync (the move waits in the
+    # outbox) is deleted in the calendar. Whether a poll or the push meets the deletion
+    # first, the rule settles it the same way: calsync's booking, at calsync's time.
+    services, organizer, calendar = room_where_calsync_wins
+    booked = reserve(services, "Board")
+    drain(services)
+    [sent] = reservations(services)
+    reservation_service.update(
+        services,
+        booked.id,
+        start=datetime(2026, 12, 5, 11, tzinfo=UTC),
+        end=datetime(2026, 12, 5, 12, tzinfo=UTC),
+    )
+    organizer.delete(calendar, sent.provider_id, None)
+    if read_first:
+        sync(services)
+    drain(services)
+    sync(services)
+    [reservation] = reservations(services)
+    in_calendar = [
+        c
+        for c in organizer.fetch_changes(calendar, None).changes
+        if f"UID:{booked.uid}".encode() in (c.data or b"")
+    ]
+    assert reservation.status == ReservationStatus.confirmed, (
+        f"conflict_resolution = calsync, yet the booking is {reservation.status.value} "
+        f"({reservation.reason})"
+    )
+    assert len(in_calendar) == 1
