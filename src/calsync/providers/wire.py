@@ -156,7 +156,7 @@ class Wire:
                     self._read(response, deadline, f"{method} {url}")
                 finally:
                     response.close()
-        except (httpx.HTTPError, LimitExceeded) as exc:
+        except (httpx.HTTPError, ProviderUnavailable, zlib.error) as exc:
             error = self._failure(f"{method} {url}", exc, deadline)
             self._count(call, _traffic(request, response, time.perf_counter() - began))
             call.responses.append(self.redact(f"{type(error).__name__}: {error}"))
@@ -221,13 +221,17 @@ class Wire:
                 pending = decoder.unconsumed_tail
         if decoder is not None:
             keep(decoder.flush())
+            if not decoder.eof:
+                raise ProviderUnavailable(f"{what}: the compressed answer ended before its end")
         # What `Response.read` does; done by hand so that the limits apply while reading.
         response._content = b"".join(parts)
 
     def _failure(self, what: str, exc: Exception, deadline: float) -> ProviderUnavailable:
         """The calsync error for a failed exchange; a timeout past the deadline is one."""
-        if isinstance(exc, LimitExceeded):
+        if isinstance(exc, ProviderUnavailable):
             return exc
+        if isinstance(exc, zlib.error):
+            return ProviderUnavailable(f"{what}: the compressed answer cannot be read: {exc}")
         if isinstance(exc, httpx.TimeoutException) and time.perf_counter() >= deadline:
             return self._late(what)
         return ProviderUnavailable(f"{what} failed: {exc}")
@@ -242,6 +246,31 @@ class Wire:
         self.counters += traffic
 
 
+class _Deflate:
+    """`deflate` as servers send it: zlib-wrapped (RFC 9110 §8.4.1.2) or raw, told apart by
+    the first bytes, as httpx does."""
+
+    def __init__(self) -> None:
+        self._inner: Any = None
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._inner is None:
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return bytes(self._inner.decompress(data, max_length))
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return bytes(self._inner.unconsumed_tail) if self._inner is not None else b""
+
+    @property
+    def eof(self) -> bool:
+        return self._inner is None or bool(self._inner.eof)
+
+    def flush(self) -> bytes:
+        return bytes(self._inner.flush()) if self._inner is not None else b""
+
+
 def _decoder(content_encoding: str, what: str) -> Any:
     """A bounded decompressor for the answer's Content-Encoding (None: not compressed);
     one layer of gzip or deflate, what calsync asks for, and nothing else."""
@@ -252,7 +281,7 @@ def _decoder(content_encoding: str, what: str) -> Any:
     if len(codings) == 1 and codings[0] in ("gzip", "x-gzip"):
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if len(codings) == 1 and codings[0] == "deflate":
-        return zlib.decompressobj()
+        return _Deflate()
     raise ProviderUnavailable(
         f"{what}: the answer is encoded as {shown(content_encoding)}, which calsync does not "
         "read (it asks for one layer of gzip or deflate at most)"

@@ -116,13 +116,15 @@ def run_forever(
         worker whose every slot runs a long read stays alive to its probe and keeps
         queueing the polls that fall due."""
         while not stop.is_set():
-            if liveness is not None:
-                liveness.touch()
             try:
+                if liveness is not None:
+                    liveness.touch()
                 enqueue_due_polls(services)
                 retention.purge_if_due()
-            except (CalsyncError, SQLAlchemyError) as exc:
+            except (CalsyncError, SQLAlchemyError, OSError) as exc:
                 log.warning("queueing due polls failed, tried again in a moment: %s", exc)
+            except Exception:
+                log.exception("queueing due polls failed unexpectedly; tried again in a moment")
             stop.wait(idle_seconds)
 
     def watch() -> None:
