@@ -368,14 +368,27 @@ def _apply_one(
     else:
         change = Change(obj, row.provider_id, row.provider_version, window, decided.authoritative)
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
-        plan, kept = keeping(plan, decided.waiting.keep)
+        held = keeping(plan, decided.waiting.keep)
+        plan, kept = held.plan, held.note
+        for dropped in held.dropped:
+            # The span the dropped update took goes back to what calsync keeps.
+            occupancy.release(dropped.id)
+            original = as_read[dropped.id]
+            if original.holds_item:
+                occupancy.hold(original.start, original.end, original.id)
         existing[obj.uid] = _after(as_read, plan)
     for action in plan.actions:
         writes.add(action.reservation, as_read.get(action.reservation.id))
-        if action.reservation.id in decided.waiting.supersede and _differs_beyond_version(
-            action.reservation, as_read.get(action.reservation.id, action.reservation)
+        reservation_id = action.reservation.id
+        if reservation_id in decided.waiting.keep and isinstance(action, Cancel):
+            writes.superseded[reservation_id] = (
+                f"its organizer removed it from the calendar (calendar item {row.id}) "
+                "before calsync's change was sent: there is nothing left to edit"
+            )
+        elif reservation_id in decided.waiting.supersede and _differs_beyond_version(
+            action.reservation, as_read.get(reservation_id, action.reservation)
         ):
-            writes.superseded[action.reservation.id] = (
+            writes.superseded[reservation_id] = (
                 f"the calendar changed it before calsync's change was sent (calendar item "
                 f"{row.id}); conflict_resolution = calendar: the calendar's change wins"
             )

@@ -135,9 +135,17 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
             # Someone else's meeting, changed meanwhile: their change is applied (calsync's
             # change of this reservation kept), then calsync's edit is written on top.
             assert isinstance(attempt, CalendarMoved)
-            apply_calendar_state(services, stored, event_id, attempt, run.hold, applied)
+            change = apply_calendar_state(services, stored, event_id, attempt, run.hold, applied)
             with services.read() as uow:
                 applied = _applied_versions(uow, stored.id, payload, reservation)
+                now_held = uow.reservations.get(reservation.id)
+            if action != Action.delete and now_held.status == ReservationStatus.cancelled:
+                why = (
+                    f"superseded: its organizer removed it from the calendar (calendar item "
+                    f"{change.calendar_item_id}) before calsync's change was sent"
+                )
+                _finish(run, data.decode(), why, reservation=None)
+                return
             attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
         else:
             raise ProviderUnavailable(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from calsync.domain.decide import Create, Plan
+from calsync.domain.decide import Plan, Update
 from calsync.domain.items import ConflictResolution
 from calsync.domain.reservations import Origin, Reservation
 from calsync.store.items import StoredItem
@@ -58,11 +58,23 @@ def waiting_changes(
     return Waiting(frozenset(keep), frozenset(supersede))
 
 
-def keeping(plan: Plan, keep: frozenset[str]) -> tuple[Plan, str]:
-    """The plan without its changes to reservations calsync keeps, and a note of them."""
-    kept = [a for a in plan.actions if a.reservation.id in keep and not isinstance(a, Create)]
+@dataclass(frozen=True)
+class Kept:
+    """A plan without its changes to reservations calsync keeps as it changed them."""
+
+    plan: Plan
+    #: The reservations whose calendar change was dropped, as the plan had them.
+    dropped: tuple[Reservation, ...] = ()
+    note: str = ""
+
+
+def keeping(plan: Plan, keep: frozenset[str]) -> Kept:
+    """`plan` without its updates of reservations calsync keeps. An occurrence the
+    organizer removed (a Cancel) is not kept: there is nothing left to edit, and the
+    change waiting for it is superseded by the caller."""
+    kept = [a for a in plan.actions if a.reservation.id in keep and isinstance(a, Update)]
     if not kept:
-        return plan, ""
+        return Kept(plan)
     actions = tuple(a for a in plan.actions if a not in kept)
     note = f"; kept {len(kept)} as changed in calsync (its change waits to be sent over this)"
-    return replace(plan, actions=actions), note
+    return Kept(replace(plan, actions=actions), tuple(a.reservation for a in kept), note)
