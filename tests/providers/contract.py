@@ -77,6 +77,10 @@ class ProviderContract:
         assert refused.value.status == 412
         assert summaries(provider.fetch_changes(calendar, None)) == {"a": "Second"}
 
+    def test_locate_names_where_a_create_puts_the_object(self, provider, calendar):
+        made = provider.create(calendar, "a", entry("a"))
+        assert provider.locate(calendar, "a") == made.provider_id
+
     def test_get_returns_the_current_version(self, provider, calendar):
         made = provider.create(calendar, "a", entry("a"))
         current = provider.get(calendar, made.provider_id)

@@ -109,6 +109,11 @@ class Provider(Protocol):
         """The current payload and version of one object."""
         ...
 
+    def locate(self, calendar: str, uid: str) -> str:
+        """The provider id that `create(calendar, uid, ...)` gives the object: where to
+        look for a create that may have landed before its run was cut short."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -271,6 +271,9 @@ class CalDAVProvider:
 
     # Writing
 
+    def locate(self, calendar: str, uid: str) -> str:
+        return canonical_id(self._collection_url(calendar) + _object_name(uid))
+
     def create(self, calendar: str, uid: str, data: bytes) -> WriteResult:
         url = self._collection_url(calendar) + _object_name(uid)
         try:

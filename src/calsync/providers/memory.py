@@ -59,6 +59,9 @@ class InMemoryProvider:
         key = f"{_KEY_PREFIX}{state.position}"
         return ChangeBatch(changes, key, delta_key is None, Exchange("list", key))
 
+    def locate(self, calendar: str, uid: str) -> str:
+        return f"{calendar}{uid}.ics"
+
     def create(self, calendar: str, uid: str, data: bytes) -> WriteResult:
         href = f"{calendar}{uid}.ics"
         if href in self._calendar(calendar).objects:

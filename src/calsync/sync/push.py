@@ -119,14 +119,18 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
     if binding.dry_run:
         _finish(run, data.decode(), DRY_RUN, reservation=None)
         return
-    if action != Action.delete and reservation.status == ReservationStatus.cancelled:
-        # Run late (a reprocess, a retry): the reservation was cancelled since. Sending it
-        # would book in the calendar what calsync no longer holds.
-        why = f"superseded: reservation {reservation.id} was cancelled before this was sent"
-        _finish(run, data.decode(), why, reservation=None)
-        return
     provider = services.provider(binding.connection)
     run.hold_now()
+    if action != Action.delete and reservation.status == ReservationStatus.cancelled:
+        # Run late (a reprocess, a retry): the reservation was cancelled since. Sending it
+        # would book in the calendar what calsync no longer holds; a create of it that
+        # landed before its run was cut short is taken back.
+        why = f"superseded: reservation {reservation.id} was cancelled before this was sent"
+        removed = _remove_landed(provider, binding.calendar, reservation)
+        if removed is not None:
+            why += "; its create had reached the calendar, and was deleted there"
+        _finish(run, data.decode(), why, reservation=None)
+        return
     try:
         attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
         for _ in range(_REBASES):
@@ -225,7 +229,8 @@ def _send(
     calendar, provider_id = binding.calendar, reservation.provider_id
     if provider_id is None:
         if action == Action.delete:
-            return _Sent(None, Exchange("nothing to delete: never sent", "", requests=0))
+            landed = _remove_landed(provider, calendar, reservation)
+            return _Sent(None, landed or Exchange("nothing to delete: never sent", "", requests=0))
         result = _create(provider, calendar, reservation, data)
         return _Sent(_placed(reservation, result), result.exchange)
     whole = action == Action.delete and reservation.recurrence_id is None
@@ -262,6 +267,17 @@ def _occurrence_edit(
     return lambda text: reschedule(
         text, recurrence_id, reservation.start, reservation.end, reservation.subject, zone, now
     )
+
+
+def _remove_landed(provider: Provider, calendar: str, reservation: Reservation) -> Exchange | None:
+    """Delete calsync's create of `reservation` if it reached the calendar though calsync
+    never recorded where (its run was cut short); None if there is none."""
+    if reservation.origin != Origin.workplace or reservation.recurrence_id is not None:
+        return None
+    there = read_current(provider, calendar, provider.locate(calendar, reservation.uid))
+    if there is None or object_uid(there.data or b"") != reservation.uid:
+        return None
+    return provider.delete(calendar, there.provider_id, there.version)
 
 
 def _create(
