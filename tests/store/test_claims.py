@@ -205,3 +205,22 @@ def test_a_booking_made_in_calsync_goes_before_the_rooms_answers_of_its_item(ser
     booking = queue(services, "Room A", Action.create, reservation_id="r-a")
     [claimed] = claim(services, limit=1)
     assert claimed.event_id == booking
+
+
+def test_a_booking_goes_before_the_answers_of_every_room(services, clock):
+    """Each room's next answer takes its turn before a booking queued later; bookings
+    still go first."""
+    with services.uow() as uow:
+        rooms = [uow.items.get(name).id for name in ("Room A", "Room B")]
+        uow.events.add_many(
+            [
+                new_event(room, Action.respond, clock(), {"n": n})
+                for n in range(50)
+                for room in rooms
+            ]
+        )
+        uow.commit()
+    clock.advance(seconds=1)
+    booking = queue(services, "Room B", Action.create, reservation_id="r-b")
+    [claimed] = claim(services, limit=1)
+    assert claimed.event_id == booking

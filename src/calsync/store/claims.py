@@ -190,7 +190,15 @@ class EventClaims:
         query = (
             select(EventRow)
             .join(turns, turns.c.id == EventRow.id)
-            .order_by(turns.c.turn, EventRow.next_attempt_at, EventRow.id)
+            # Bookings made in calsync before any room's answers: a booking queued after a
+            # first synchronization's answers would otherwise wait for all of them, each
+            # room's next answer taking its turn before it.
+            .order_by(
+                (EventRow.action == Action.respond.value),
+                turns.c.turn,
+                EventRow.next_attempt_at,
+                EventRow.id,
+            )
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
