@@ -138,7 +138,9 @@ class Convergence(RuleBasedStateMachine):
 
     @rule()
     def synchronize(self) -> None:
-        for _ in range(3):  # reads, the room's answers, and reading those answers back
+        for _ in range(4):  # reads, the room's answers, and reading those answers back
+            # Time passes: an outbound event that failed and waits for its retry is due.
+            self.services.clock.advance(minutes=20)
             request_sync(self.services, "Room A")
             self._drain()
         if self._sweep_held():
@@ -190,5 +192,5 @@ class Convergence(RuleBasedStateMachine):
         return spans
 
 
-Convergence.TestCase.settings = settings(max_examples=30, stateful_step_count=12, deadline=None)
+Convergence.TestCase.settings = settings(max_examples=40, stateful_step_count=14, deadline=None)
 TestConvergence = Convergence.TestCase

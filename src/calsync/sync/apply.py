@@ -368,7 +368,7 @@ def _apply_one(
     else:
         change = Change(obj, row.provider_id, row.provider_version, window, decided.authoritative)
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
-        held = keeping(plan, decided.waiting.keep)
+        held = keeping(plan, decided.waiting.keep, as_read)
         plan, kept = held.plan, held.note
         for dropped in held.dropped:
             # The span the dropped update took goes back to what calsync keeps.

@@ -68,13 +68,21 @@ class Kept:
     note: str = ""
 
 
-def keeping(plan: Plan, keep: frozenset[str]) -> Kept:
-    """`plan` without its updates of reservations calsync keeps. An occurrence the
-    organizer removed (a Cancel) is not kept: there is nothing left to edit, and the
-    change waiting for it is superseded by the caller."""
+def keeping(plan: Plan, keep: frozenset[str], as_read: dict[str, Reservation]) -> Kept:
+    """`plan` without its updates of reservations calsync keeps: each keeps what calsync
+    made of it and takes only the calendar's new version, the one calsync's waiting change
+    is then written over (with `If-Match`). An occurrence the organizer removed (a Cancel)
+    is not kept: there is nothing left to edit, and the change waiting for it is
+    superseded by the caller."""
     kept = [a for a in plan.actions if a.reservation.id in keep and isinstance(a, Update)]
     if not kept:
         return Kept(plan)
-    actions = tuple(a for a in plan.actions if a not in kept)
+    rebased = {
+        a.reservation.id: Update(
+            replace(as_read[a.reservation.id], provider_version=a.reservation.provider_version)
+        )
+        for a in kept
+    }
+    actions = tuple(rebased.get(a.reservation.id, a) if a in kept else a for a in plan.actions)
     note = f"; kept {len(kept)} as changed in calsync (its change waits to be sent over this)"
     return Kept(replace(plan, actions=actions), tuple(a.reservation for a in kept), note)
