@@ -65,7 +65,8 @@ for args in (["init"], ["events", "show", "{event_id}"], ["reservations", "list"
              ["deltas", "list", "--limit", "1"], ["reservations", "show", "0000"]):
     result = CliRunner().invoke(app, ["--config", {str(config)!r}, *args])
     assert result.exit_code == (1 if args[-1] == "0000" else 0), result.output
-heavy = ("alembic", "icalendar", "recurring_ical_events", "httpx", "lxml", "radicale")
+heavy = ("alembic", "icalendar", "recurring_ical_events", "httpx", "lxml", "radicale",
+         "sqlalchemy.dialects.postgresql", "psycopg")
 print(sorted(name for name in heavy if name in sys.modules))
 """
     result = subprocess.run(
