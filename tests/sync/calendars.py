@@ -94,3 +94,20 @@ def reservations(services, status: str | None = None):
 def drain(services) -> None:
     while run_once(services):
         pass
+
+
+def third_cancelled_in_calsync_then_renamed(services, organizer, calendar: str):
+    """Someone's daily series of three, synchronized; calsync cancels its third occurrence
+    (the EXDATE waits in the outbox); then the organizer renames the series. Returns the
+    series' href and the third occurrence's reservation."""
+    rule = "RRULE:FREQ=DAILY;COUNT=3\r\n"
+    href = organizer.create(
+        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=rule))
+    ).provider_id
+    sync(services)
+    drain(services)
+    third = max(reservations(services), key=lambda r: r.start)
+    reservation_service.cancel(services, third.id)
+    renamed = vevent("s1", "20261207T100000", "20261207T110000", "Renamed", rule, sequence=1)
+    organizer.update(calendar, href, ics(renamed), None)
+    return href, third

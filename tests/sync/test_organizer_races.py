@@ -17,7 +17,16 @@ from calsync.sync import push
 from calsync.sync import reservations as reservation_service
 from calsync.sync.reprocess import reprocess
 from calsync.worker.runner import run_once
-from tests.sync.calendars import drain, ics, reservations, reserve, room_settings, sync, vevent
+from tests.sync.calendars import (
+    drain,
+    ics,
+    reservations,
+    reserve,
+    room_settings,
+    sync,
+    third_cancelled_in_calsync_then_renamed,
+    vevent,
+)
 from tests.sync.man_in_the_middle import (
     Hook,
     unavailable,
@@ -372,16 +381,7 @@ def test_an_occurrence_cancelled_in_calsync_stays_cancelled_when_a_read_comes_be
     # An admin cancels the 3rd occurrence of someone's daily series (an EXDATE waits in
     # the outbox); the organizer renames the series; a poll reads that before the push.
     services, _wire, organizer, calendar = room
-    rule = "RRULE:FREQ=DAILY;COUNT=3\r\n"
-    href = organizer.create(
-        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=rule))
-    ).provider_id
-    sync(services)
-    drain(services)
-    third = max(reservations(services), key=lambda r: r.start)
-    reservation_service.cancel(services, third.id)
-    renamed = vevent("s1", "20261207T100000", "20261207T110000", "Renamed", rule, sequence=1)
-    organizer.update(calendar, href, ics(renamed), None)
+    _, third = third_cancelled_in_calsync_then_renamed(services, organizer, calendar)
     sync(services)
     drain(services)
     sync(services)

@@ -12,7 +12,16 @@ from calsync.domain.reservations import ReservationStatus
 from calsync.providers.caldav import CalDAVProvider
 from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
-from tests.sync.calendars import drain, ics, reservations, reserve, room_settings, sync, vevent
+from tests.sync.calendars import (
+    drain,
+    ics,
+    reservations,
+    reserve,
+    room_settings,
+    sync,
+    third_cancelled_in_calsync_then_renamed,
+    vevent,
+)
 
 pytestmark = pytest.mark.radicale
 
@@ -43,16 +52,7 @@ def test_a_slot_freed_in_calsync_is_free_for_a_meeting_read_with_the_organizers_
     # outbox) so that someone else can have that hour. Before the push, one read brings
     # the organizer's rename of the series and Bob's meeting in that freed hour.
     services, organizer, calendar = room
-    rule = "RRULE:FREQ=DAILY;COUNT=3\r\n"
-    href = organizer.create(
-        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=rule))
-    ).provider_id
-    sync(services)
-    drain(services)
-    third = max(reservations(services), key=lambda r: r.start)
-    reservation_service.cancel(services, third.id)
-    renamed = vevent("s1", "20261207T100000", "20261207T110000", "Renamed", rule, sequence=1)
-    organizer.update(calendar, href, ics(renamed), None)
+    _, third = third_cancelled_in_calsync_then_renamed(services, organizer, calendar)
     bob = _later(vevent("bob", "20261209T100000", "20261209T110000", "Bob"))
     organizer.create(calendar, "bob", ics(bob))
     sync(services)
