@@ -41,7 +41,7 @@ from calsync.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from calsync.providers.base import Exchange, Provider, WriteResult
+from calsync.providers.base import Exchange, Provider, RemoteChange, WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
 from calsync.store.unit_of_work import UnitOfWork
@@ -243,10 +243,25 @@ def _send(
         return _Sent(None, edited.exchange, mirrors)
     # A whole object replaced or deleted (a meeting cancelled in calsync leaves the room's
     # calendar), only if it is still at the version calsync knows.
+    version = reservation.provider_version
+    return _write_whole(provider, calendar, action, reservation, data, provider_id, version)
+
+
+def _write_whole(
+    provider: Provider,
+    calendar: str,
+    action: Action,
+    reservation: Reservation,
+    data: bytes,
+    provider_id: str,
+    version: str | None,
+) -> _Sent | CalendarMoved:
+    """Replace or delete the object at `provider_id` if it is still at `version`;
+    CalendarMoved, with what the calendar holds now, if it changed meanwhile."""
     try:
         if action == Action.delete:
-            return _Sent(None, provider.delete(calendar, provider_id, reservation.provider_version))
-        result = provider.update(calendar, provider_id, data, reservation.provider_version)
+            return _Sent(None, provider.delete(calendar, provider_id, version))
+        result = provider.update(calendar, provider_id, data, version)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
@@ -274,10 +289,20 @@ def _remove_landed(provider: Provider, calendar: str, reservation: Reservation) 
     never recorded where (its run was cut short); None if there is none."""
     if reservation.origin != Origin.workplace or reservation.recurrence_id is not None:
         return None
-    there = read_current(provider, calendar, provider.locate(calendar, reservation.uid))
-    if there is None or object_uid(there.data or b"") != reservation.uid:
+    there = _own_landed(provider, calendar, provider.locate(calendar, reservation.uid), reservation)
+    if there is None:
         return None
     return provider.delete(calendar, there.provider_id, there.version)
+
+
+def _own_landed(
+    provider: Provider, calendar: str, provider_id: str, reservation: Reservation
+) -> RemoteChange | None:
+    """The object at `provider_id` if it is calsync's own create of `reservation` (its UID)."""
+    there = read_current(provider, calendar, provider_id)
+    if there is None or object_uid(there.data or b"") != reservation.uid:
+        return None
+    return there
 
 
 def _create(
@@ -288,8 +313,8 @@ def _create(
     try:
         return provider.create(calendar, reservation.uid, data)
     except ObjectExists as exc:
-        there = read_current(provider, calendar, exc.provider_id)
-        if there is None or object_uid(there.data or b"") != reservation.uid:
+        there = _own_landed(provider, calendar, exc.provider_id, reservation)
+        if there is None:
             raise
         return provider.update(calendar, exc.provider_id, data, there.version)
 
@@ -358,15 +383,14 @@ def _resend(
     """calsync's change sent over the calendar's version `moved`; CalendarMoved again if
     the calendar changed once more meanwhile."""
     current = moved.current
+    if current is not None:
+        return _write_whole(
+            provider, calendar, action, reservation, data, moved.provider_id, current.version
+        )
+    if action == Action.delete:
+        return _Sent(None, Exchange("nothing to delete: already gone", "", requests=0))
     try:
-        if action == Action.delete:
-            if current is None:
-                return _Sent(None, Exchange("nothing to delete: already gone", "", requests=0))
-            return _Sent(None, provider.delete(calendar, moved.provider_id, current.version))
-        if current is None:
-            result = _create(provider, calendar, reservation, data)
-        else:
-            result = provider.update(calendar, moved.provider_id, data, current.version)
+        result = _create(provider, calendar, reservation, data)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
