@@ -32,7 +32,7 @@ from calsync.domain.calendar_objects import object_uid
 from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import Reservation, ReservationStatus
 from calsync.errors import (
     ConfigError,
     NotFound,
@@ -53,6 +53,7 @@ from calsync.sync.conflicts import (
     refused_as_changed,
     written_over,
 )
+from calsync.sync.waiting import calsync_owns
 
 DRY_RUN = "dry run: nothing was sent to the provider"
 
@@ -213,7 +214,7 @@ def _rebases(attempt: _Sent | CalendarMoved, reservation: Reservation) -> bool:
 
 def _edits_in_place(reservation: Reservation) -> bool:
     """Someone else's meeting, or one occurrence of a series: edit, never replace it."""
-    return reservation.origin == Origin.calendar or reservation.recurrence_id is not None
+    return not calsync_owns(reservation)
 
 
 def _send(
@@ -287,7 +288,7 @@ def _occurrence_edit(
 def _remove_landed(provider: Provider, calendar: str, reservation: Reservation) -> Exchange | None:
     """Delete calsync's create of `reservation` if it reached the calendar though calsync
     never recorded where (its run was cut short); None if there is none."""
-    if reservation.origin != Origin.workplace or reservation.recurrence_id is not None:
+    if not calsync_owns(reservation):
         return None
     there = _own_landed(provider, calendar, provider.locate(calendar, reservation.uid), reservation)
     if there is None:

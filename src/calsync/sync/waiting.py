@@ -38,6 +38,12 @@ class Waiting:
     supersede: frozenset[str] = frozenset()
 
 
+def calsync_owns(reservation: Reservation) -> bool:
+    """A booking made in calsync, not an occurrence: its calendar object is calsync's own,
+    replaced or deleted whole; anything else is someone else's and is edited in place."""
+    return reservation.origin == Origin.workplace and reservation.recurrence_id is None
+
+
 def waiting_changes(
     uow: UnitOfWork, stored: StoredItem, existing: dict[str, list[Reservation]]
 ) -> Waiting:
@@ -49,9 +55,7 @@ def waiting_changes(
     calsync_wins = binding is not None and binding.conflict_resolution == ConflictResolution.calsync
     keep, supersede = set(), set()
     for reservation_id in waiting:
-        reservation = found[reservation_id]
-        whole = reservation.origin == Origin.workplace and reservation.recurrence_id is None
-        if whole and not calsync_wins:
+        if calsync_owns(found[reservation_id]) and not calsync_wins:
             supersede.add(reservation_id)
         else:
             keep.add(reservation_id)
