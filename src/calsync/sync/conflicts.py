@@ -150,28 +150,27 @@ def apply_calendar_state(
     was based on; a read that applied another version meanwhile applied something at
     least as new, and this one is then only recorded."""
     current = moved.current
-    with services.read() as uow:
-        known = uow.reservations.known_versions(stored.id, [moved.provider_id])
-    moved_on = known.get(moved.provider_id, set()) - set(based_on) - {_version(current)}
-    if moved_on and not skipped:
-        skipped = "a read applied a newer version of it meanwhile"
-    status = CalendarItemStatus.skipped if skipped else CalendarItemStatus.pending
     kind = CalendarItemKind.cancellation if current is None else CalendarItemKind.reservation_update
-    row = {
-        "item_id": stored.id,
-        "event_id": event_id,
-        "synchronization_id": None,
-        "kind": kind.value,
-        "status": status.value,
-        "provider_id": moved.provider_id,
-        "provider_version": None if current is None else current.version,
-        "provider_payload": "" if current is None else stored_payload(current.data),
-        "outcome": skipped or f"{moved.what} in the calendar",
-        "error": "",
-        "created_at": services.clock(),
-    }
     with services.uow() as uow:
         hold(uow)
+        known = uow.reservations.known_versions(stored.id, [moved.provider_id])
+        moved_on = known.get(moved.provider_id, set()) - set(based_on) - {_version(current)}
+        if moved_on and not skipped:
+            skipped = "a read applied a newer version of it meanwhile"
+        status = CalendarItemStatus.skipped if skipped else CalendarItemStatus.pending
+        row = {
+            "item_id": stored.id,
+            "event_id": event_id,
+            "synchronization_id": None,
+            "kind": kind.value,
+            "status": status.value,
+            "provider_id": moved.provider_id,
+            "provider_version": _version(current),
+            "provider_payload": "" if current is None else stored_payload(current.data),
+            "outcome": skipped or f"{moved.what} in the calendar",
+            "error": "",
+            "created_at": services.clock(),
+        }
         calendar_item_id = uow.calendar_items.add(row)
         uow.commit()
     if not skipped:
