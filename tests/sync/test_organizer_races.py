@@ -522,3 +522,41 @@ def test_with_calsync_winning_a_second_change_in_the_calendar_meanwhile_is_settl
     organizer.close()
     [update] = _events(services, "update")
     assert update.state == "processed", update.error
+
+
+def _refuses_if_match(request):
+    """A server that answers 412 to a conditional write on the version it reports itself."""
+    from tests.sync.man_in_the_middle import Response
+
+    return Response(412, request=request)
+
+
+@pytest.mark.parametrize("change", ["move", "cancel"])
+def test_a_booking_on_a_server_refusing_its_own_version_is_an_error_not_superseded(
+    room, clock, change
+):
+    # No organizer changed anything: the 412 is the server's fault. Taking it for a change
+    # in the calendar would supersede calsync's change under the default rule, unsaid.
+    services, wire, _organizer, _calendar = room
+    booked = reserve(services, "Board")
+    drain(services)
+    if change == "move":
+        reservation_service.update(
+            services,
+            booked.id,
+            start=datetime(2026, 12, 5, 11, tzinfo=UTC),
+            end=datetime(2026, 12, 5, 12, tzinfo=UTC),
+        )
+    else:
+        reservation_service.cancel(services, booked.id)
+    method = "PUT" if change == "move" else "DELETE"
+    wire.hooks.append(Hook(method, _refuses_if_match))
+    run_once(services)
+    [sent] = _events(services, "update" if change == "move" else "delete")
+    assert sent.state != "processed", f"superseded without a word: {sent.response}"
+    assert "refused If-Match" in sent.error
+    [reservation] = reservations(services)
+    if change == "move":
+        assert reservation.start == datetime(2026, 12, 5, 11, tzinfo=UTC)
+    else:
+        assert reservation.status == ReservationStatus.cancelled

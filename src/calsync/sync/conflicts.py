@@ -100,7 +100,7 @@ def based_on_applied(
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
-    return _moved_since(provider, calendar, provider_id, current.version)
+    return moved_since(provider, calendar, provider_id, current.version)
 
 
 def written_over(
@@ -118,10 +118,10 @@ def written_over(
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
-    return _moved_since(provider, calendar, provider_id, version)
+    return moved_since(provider, calendar, provider_id, version)
 
 
-def _moved_since(
+def moved_since(
     provider: Provider, calendar: str, provider_id: str, version: str | None
 ) -> CalendarMoved:
     """What refused a conditional write on `version`: the object as it is now."""

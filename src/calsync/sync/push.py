@@ -49,6 +49,7 @@ from calsync.sync.conflicts import (
     CalendarMoved,
     apply_calendar_state,
     based_on_applied,
+    moved_since,
     read_current,
     refused_as_changed,
     written_over,
@@ -266,7 +267,7 @@ def _write_whole(
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
-        return CalendarMoved(provider_id, read_current(provider, calendar, provider_id))
+        return moved_since(provider, calendar, provider_id, version)
     return _Sent(_placed(reservation, result), result.exchange)
 
 
