@@ -47,9 +47,14 @@ class Claim:
 
 
 def _due(now: datetime) -> Any:
+    return _due_in(EventRow, now)
+
+
+def _due_in(events: Any, now: datetime) -> Any:
+    """Due: new and its time has come, or processing under a lease that ran out."""
     return or_(
-        (EventRow.state == EventState.new.value) & (EventRow.next_attempt_at <= now),
-        (EventRow.state == EventState.processing.value) & (EventRow.claimed_until < now),
+        (events.state == EventState.new.value) & (events.next_attempt_at <= now),
+        (events.state == EventState.processing.value) & (events.claimed_until < now),
     )
 
 
@@ -159,33 +164,43 @@ class EventClaims:
         each one's second, ... so one room's backlog of answers does not hold another's
         booking back; within an item, bookings made in calsync (create, update, delete)
         before the room's answers."""
-        earlier = aliased(EventRow)
-        waits = exists().where(
-            earlier.reservation_id == EventRow.reservation_id,
-            earlier.id < EventRow.id,
-            earlier.action != Action.read.value,
-            earlier.state.in_([EventState.new.value, EventState.processing.value]),
-        )
-        due = select(
+        # Each reservation's oldest unfinished outbound event is its head; only a head may
+        # run. One window over the unfinished events (a sort), not a lookup of earlier
+        # events per due one: with stale planner statistics PostgreSQL ran that lookup as
+        # a scan of every unfinished event, for each of them (0.5 s a claim at 5,000).
+        unfinished = select(
             EventRow.id,
+            EventRow.item_id,
+            EventRow.action,
+            EventRow.state,
+            EventRow.next_attempt_at,
+            EventRow.claimed_until,
+            func.row_number()
+            .over(partition_by=EventRow.reservation_id, order_by=EventRow.id)
+            .label("place"),
+            EventRow.reservation_id,
+        ).where(
+            EventRow.action != Action.read.value,
+            EventRow.state.in_([EventState.new.value, EventState.processing.value]),
+        )
+        if item_ids is not None:
+            unfinished = unfinished.where(EventRow.item_id.in_(item_ids))
+        pending = unfinished.subquery()
+        head = or_(pending.c.reservation_id.is_(None), pending.c.place == 1)
+        due = select(
+            pending.c.id,
             func.row_number()
             .over(
-                partition_by=EventRow.item_id,
+                partition_by=pending.c.item_id,
                 # A booking made in calsync before the room's answers to the calendar.
                 order_by=(
-                    (EventRow.action == Action.respond.value),
-                    EventRow.next_attempt_at,
-                    EventRow.id,
+                    (pending.c.action == Action.respond.value),
+                    pending.c.next_attempt_at,
+                    pending.c.id,
                 ),
             )
             .label("turn"),
-        ).where(
-            _due(now),
-            EventRow.action != Action.read.value,
-            or_(EventRow.reservation_id.is_(None), ~waits),
-        )
-        if item_ids is not None:
-            due = due.where(EventRow.item_id.in_(item_ids))
+        ).where(head, _due_in(pending.c, now))
         turns = due.subquery()
         query = (
             select(EventRow)
