@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calsync.domain.calendar_edits import cancel_occurrence, reschedule
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.errors import InvalidCalendarData
-from tests.domain.test_calendar_objects import ics, utc
+from calsync.providers.ical.edits import cancel_occurrence, reschedule
+from calsync.providers.ical.reader import read_calendar_object
 from tests.domain.test_recurrence import SERIES, THIRD_AND_FUTURE, WINDOW
+from tests.providers.ical.test_reader import ics, utc
 
 FULL_TIME_LISTS = (
     "BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;"

@@ -22,7 +22,7 @@ def apply_pending(services) -> ApplyReport:
     with services.uow() as uow:
         stored = uow.items.get("Room A")
     with (
-        object_reader(stored, services.clock()) as reader,
+        object_reader(services, stored, services.clock()) as reader,
         Applier(services, stored, reader) as applier,
     ):
         return applier.apply()

@@ -21,10 +21,10 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from calsync.bootstrap import start
 from calsync.config import parse
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import Window
 from calsync.domain.reservations import Origin, ReservationStatus
 from calsync.errors import DoubleBooking
+from calsync.providers.ical.reader import read_calendar_object
 from calsync.providers.memory import InMemoryProvider
 from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationFilter

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import CalendarObject, Window
 from calsync.errors import InvalidCalendarData
 from calsync.providers.base import RemoteChange
-from calsync.sync import reading
+from calsync.providers.ical.reader import read_payload
 from calsync.sync.reading import PARALLEL_FROM, ObjectReader, read_one, stored_payload
 from tests.sync.calendars import ics, vevent
 
@@ -32,10 +31,12 @@ def keys(changes):
 
 def test_a_prefetched_page_reads_the_same_as_reading_one_by_one():
     changes = page(PARALLEL_FROM + 50)
-    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+    with ObjectReader(read_payload, "Europe/Berlin", WINDOW) as reader:
         reader.prefetch(changes)
         reads = reader.read(keys(changes))
-    expected = [read_one(stored_payload(c.data), "Europe/Berlin", WINDOW) for c in changes]
+    expected = [
+        read_one(read_payload, stored_payload(c.data), "Europe/Berlin", WINDOW) for c in changes
+    ]
     assert [r.uid if isinstance(r, CalendarObject) else None for r in reads] == [
         r.uid if isinstance(r, CalendarObject) else None for r in expected
     ]
@@ -45,7 +46,7 @@ def test_a_prefetched_page_reads_the_same_as_reading_one_by_one():
 
 def test_a_few_payloads_are_read_in_process_without_a_pool():
     changes = page(10)
-    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+    with ObjectReader(read_payload, "Europe/Berlin", WINDOW) as reader:
         reader.prefetch(changes)  # too few to be worth a pool
         reads = reader.read(keys(changes))
         assert reader._pool is None
@@ -55,21 +56,21 @@ def test_a_few_payloads_are_read_in_process_without_a_pool():
 def test_a_payload_listed_twice_is_read_once_and_given_to_both():
     changes = page(10)
     twice = keys(changes) + keys(changes[:3])
-    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+    with ObjectReader(read_payload, "Europe/Berlin", WINDOW) as reader:
         reads = reader.read(twice)
     assert len(reads) == 13
     assert [r.uid for r in reads[10:]] == [r.uid for r in reads[:3]]
 
 
-def test_a_fault_nobody_foresaw_fails_its_payload_alone(monkeypatch):
-    def parser_bug(data, zone, window):
-        if b"m3" in data:
-            raise KeyError("X-UNFORESEEN")
-        return read_calendar_object(data, zone, window)
+def _parser_bug(payload, zone, window):
+    if "m3" in payload:
+        raise KeyError("X-UNFORESEEN")
+    return read_payload(payload, zone, window)
 
-    monkeypatch.setattr(reading, "read_calendar_object", parser_bug)
+
+def test_a_fault_nobody_foresaw_fails_its_payload_alone():
     changes = page(10)
-    with ObjectReader("Europe/Berlin", WINDOW) as reader:
+    with ObjectReader(_parser_bug, "Europe/Berlin", WINDOW) as reader:
         reads = reader.read(keys(changes))
     assert isinstance(reads[3], InvalidCalendarData)
     assert reads[3].reason == "unreadable calendar object (KeyError: 'X-UNFORESEEN')"

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from calsync.domain.entries import CalendarObject, Window
 from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.reader import read_payload
 from calsync.sync.reading import read_one, stored_payload
 from tests.sync.bad_calendars import CORPUS, GOOD
 
@@ -24,7 +25,7 @@ SECONDS = 2.0
 
 def read(data: bytes) -> CalendarObject | InvalidCalendarData:
     began = time.process_time()
-    result = read_one(stored_payload(data), "Europe/Berlin", WINDOW)
+    result = read_one(read_payload, stored_payload(data), "Europe/Berlin", WINDOW)
     assert time.process_time() - began < SECONDS
     assert isinstance(result, CalendarObject | InvalidCalendarData)
     if isinstance(result, InvalidCalendarData):

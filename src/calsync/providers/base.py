@@ -1,5 +1,17 @@
 """The provider interface: the one seam between calsync and a calendar service.
 
+It speaks the domain's words. Reading: changed and removed calendar objects, each with
+its provider id, version and the provider payload exactly as received; the adapter's
+`object_reader()` turns such a payload into the domain's provider-neutral `CalendarObject`
+(iCalendar is the CalDAV adapter's business, Google's JSON the Google adapter's).
+Writing: `book` (create from a reservation), `rebook` (move, shorten, rename: the whole
+object calsync owns), `cancel`, and `edit` of an object calsync does not own: answer as
+the room, cancel or move one occurrence. Each adapter carries these out the way its
+service does, with its own optimistic concurrency, and reports "changed meanwhile" as
+`ProviderRejected` with status 412 (or 404/410 when the object is gone), which the sync
+layer handles once (`calsync.sync.conflicts`). What an adapter can do is declared in
+`Capabilities`, never asked as "which kind is it".
+
 Terms:
 - *calendar*: the provider's address of one room calendar (a CalDAV collection URL).
 - *provider id*: where one calendar object lives (a CalDAV href, a Google event id).
@@ -16,7 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar, Protocol
+
+from calsync.domain.entries import CalendarObject, Window
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,84 @@ class WriteResult:
     exchange: Exchange
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter's service does, for the layers above to ask instead of its kind.
+
+    - `delta_keys`: reads return a delta key for "changes since" (else every read is a
+      full listing compared by version).
+    - `push`: the service can notify calsync of changes (watch channels, subscriptions).
+    - `expands_instances`: the service lists each occurrence of a series as an object of
+      its own (Google with `singleEvents`), so a series edit is an edit of one instance.
+    - `room_decides`: the service's room resource accepts or declines on its own, so a
+      booking sent waits for its answer (`awaiting_confirmation`).
+    """
+
+    delta_keys: bool = True
+    push: bool = False
+    expands_instances: bool = False
+    room_decides: bool = False
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A reservation made in calsync, as the whole calendar object calsync writes for it:
+    the room as its attendee, having accepted. Times are UTC instants; `zone` is the
+    item's time zone (the wall time written, and the day of an all-day booking)."""
+
+    uid: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    zone: str
+    subject: str
+    organizer: str
+    room_address: str
+    room_name: str
+    sequence: int
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class RoomAnswer:
+    """The room accepts, declines or tentatively accepts someone's meeting (`partstat`:
+    ACCEPTED, DECLINED or TENTATIVE, the RFC 5545 names the domain uses)."""
+
+    room_address: str
+    partstat: str
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class OccurrenceCancel:
+    """One occurrence (by its original start, a UTC instant) leaves someone's series."""
+
+    recurrence_id: datetime
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class OccurrenceMove:
+    """One occurrence of someone's series (or their single meeting, `recurrence_id`
+    None) moves to another span, keeping its identity."""
+
+    recurrence_id: datetime | None
+    start: datetime
+    end: datetime
+    subject: str
+    zone: str
+    written_at: datetime
+
+
+#: An edit of an object calsync does not own: only what calsync is entitled to changes.
+Edit = RoomAnswer | OccurrenceCancel | OccurrenceMove
+
+#: Reads one provider payload (as a calendar item keeps it) into the domain's form for
+#: an item in time zone `zone` within `window`; raises InvalidCalendarData. A module-level
+#: function, so that a pool of processes can run it.
+ObjectReaderFunction = Callable[[str, str, Window], CalendarObject]
+
+
 #: Called with each page of changes as it arrives, before the read is complete, so that
 #: the caller can record, read and apply them while the provider sends the next page.
 ChangesSeen = Callable[[Sequence[RemoteChange]], None]
@@ -80,6 +173,11 @@ class Provider(Protocol):
     """One calendar service account. Every method is synchronous and may raise ProviderError."""
 
     kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def object_reader(self) -> ObjectReaderFunction:
+        """The module-level function that reads this adapter's payloads."""
+        ...
 
     def fetch_changes(
         self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
@@ -91,27 +189,47 @@ class Provider(Protocol):
         """
         ...
 
-    def create(self, calendar: str, uid: str, data: bytes) -> WriteResult:
-        """Create a new object; fails rather than overwrite an existing one."""
-        ...
-
-    def update(
-        self, calendar: str, provider_id: str, data: bytes, version: str | None
-    ) -> WriteResult:
-        """Replace an object, only if it still has `version` (when given)."""
-        ...
-
-    def delete(self, calendar: str, provider_id: str, version: str | None) -> Exchange:
-        """Delete an object, only if it still has `version` (when given)."""
-        ...
-
     def get(self, calendar: str, provider_id: str) -> RemoteChange:
-        """The current payload and version of one object."""
+        """The current payload and version of one object (404/410 when it is gone)."""
+        ...
+
+    def uid_of(self, data: bytes) -> str:
+        """The iCalendar UID an object's payload carries (Google's `iCalUID`)."""
+        ...
+
+    def payload_of(self, booking: Booking) -> str:
+        """The provider payload `book` and `rebook` send for `booking` (kept on the event,
+        also when a dry run sends nothing)."""
+        ...
+
+    def book(self, calendar: str, booking: Booking) -> WriteResult:
+        """Create calsync's object for a booking; ObjectExists rather than overwrite one
+        already at its place (a create that landed before its run was cut short)."""
+        ...
+
+    def rebook(
+        self, calendar: str, provider_id: str, booking: Booking, version: str | None
+    ) -> WriteResult:
+        """Replace calsync's own object with `booking`, only if it still has `version`."""
+        ...
+
+    def cancel(self, calendar: str, provider_id: str, version: str | None) -> Exchange:
+        """Delete an object, only if it still has `version`; one already gone is fine."""
+        ...
+
+    def edit(
+        self, calendar: str, provider_id: str, version: str, base: bytes | None, edit: Edit
+    ) -> WriteResult:
+        """Apply `edit` to the object at `version` and write it only if it still has that
+        version. `base` is its payload at `version` as read (an adapter that rewrites
+        whole objects edits it; one that patches fields may ignore it). An edit that
+        leaves nothing (the one occurrence a room was invited to, cancelled) deletes the
+        object: the result's version is then None."""
         ...
 
     def locate(self, calendar: str, uid: str) -> str:
-        """The provider id that `create(calendar, uid, ...)` gives the object: where to
-        look for a create that may have landed before its run was cut short."""
+        """The provider id that `book` gives the object of `uid`: where to look for a
+        create that may have landed before its run was cut short."""
         ...
 
     def close(self) -> None:

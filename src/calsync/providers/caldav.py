@@ -59,8 +59,16 @@ from calsync.providers.answers import (
     check_sync_answer,
     fail,
 )
-from calsync.providers.base import ChangeBatch, ChangesSeen, Exchange, RemoteChange, WriteResult
+from calsync.providers.base import (
+    Capabilities,
+    ChangeBatch,
+    ChangesSeen,
+    Exchange,
+    RemoteChange,
+    WriteResult,
+)
 from calsync.providers.hrefs import ForeignHref, canonical_id, shown
+from calsync.providers.ical.objects import ICalendarObjects
 from calsync.providers.wire import Call, LimitExceeded, Limits, TrafficCounters, Wire
 
 #: Listed hrefs by provider id: the href as the server spelled it is what it is asked for.
@@ -71,12 +79,14 @@ T = TypeVar("T")
 _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
 
 
-class CalDAVProvider:
+class CalDAVProvider(ICalendarObjects):
     """One CalDAV account. `calendar` is a collection path relative to `base_url` (or a URL
     at the same origin); a provider id is an object's absolute path (`hrefs.canonical_id`).
+    The seam's writes are whole iCalendar objects (`ICalendarObjects`) put with If-Match.
     """
 
     kind: ClassVar[str] = "caldav"
+    capabilities: ClassVar[Capabilities] = Capabilities(delta_keys=True)
 
     def __init__(
         self,

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected
-from calsync.providers.base import ChangeBatch, ChangesSeen, Exchange, RemoteChange, WriteResult
+from calsync.providers.base import (
+    Capabilities,
+    ChangeBatch,
+    ChangesSeen,
+    Exchange,
+    RemoteChange,
+    WriteResult,
+)
+from calsync.providers.ical.objects import ICalendarObjects
 
 _KEY_PREFIX = "memory:"
 
@@ -27,8 +35,9 @@ class _Calendar:
     oldest_valid: int = 0
 
 
-class InMemoryProvider:
+class InMemoryProvider(ICalendarObjects):
     kind: ClassVar[str] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities(delta_keys=True)
 
     def __init__(self) -> None:
         self._calendars: dict[str, _Calendar] = {}

@@ -24,6 +24,7 @@ from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, InvalidCalendarData, ReservationChanged
+from calsync.providers.ical.reader import read_payload
 from calsync.store.items import StoredItem
 from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
@@ -104,12 +105,14 @@ class _Writes:
                 uow.synchronizations.count_events(synchronization_id, count)
 
 
-def object_reader(stored: StoredItem, now: datetime) -> ObjectReader:
-    """A reader for the item's calendar, over its synchronization window from `now`."""
+def object_reader(services: Services, stored: StoredItem, now: datetime) -> ObjectReader:
+    """A reader for the item's calendar (with its adapter's `read_object`), over its
+    synchronization window from `now`."""
     binding = stored.item.binding
     past = binding.window_past if binding else timedelta(days=30)
     ahead = binding.window_ahead if binding else timedelta(days=365)
-    return ObjectReader(stored.item.time_zone, Window(now - past, now + ahead))
+    read_object = services.provider(binding.connection).object_reader() if binding else read_payload
+    return ObjectReader(read_object, stored.item.time_zone, Window(now - past, now + ahead))
 
 
 class Applier:
@@ -259,7 +262,7 @@ def apply_now(
     they hold the calendar's current state, read just now (see `Change.authoritative`)."""
     report = ApplyReport()
     now = services.clock()
-    with object_reader(stored, now) as reader:
+    with object_reader(services, stored, now) as reader:
         _apply_one_by_one(services, stored, reader, now, report, ids, authoritative)
     return report
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from calsync.bootstrap import Services
 from calsync.domain.events import CalendarItemKind, CalendarItemStatus
 from calsync.errors import ProviderRejected
-from calsync.providers.base import Provider, RemoteChange, WriteResult
+from calsync.providers.base import Edit, Provider, RemoteChange, WriteResult
 from calsync.store.items import StoredItem
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.apply import apply_now
@@ -78,11 +78,11 @@ def based_on_applied(
     calendar: str,
     provider_id: str,
     applied: Collection[str | None],
-    edit: Callable[[bytes], bytes | None],
+    edit: Edit,
 ) -> WriteResult | CalendarMoved:
     """Edit an object calsync does not wholly own (a room answer, an occurrence edit),
-    only if it is still at a version calsync applied; the write carries `If-Match`. An
-    edit that leaves nothing (None) deletes the object, on the same condition."""
+    only if it is still at a version calsync applied; the adapter writes it on that
+    version's condition (an edit that leaves nothing deletes the object, alike)."""
     current = read_current(provider, calendar, provider_id)
     if current is None or current.version not in applied:
         return CalendarMoved(provider_id, current)
@@ -91,12 +91,8 @@ def based_on_applied(
             f"{provider_id}: the server gives no version (ETag) of it, so calsync cannot "
             "write into it without risking to overwrite a change made meanwhile"
         )
-    edited = edit(current.data or b"")
     try:
-        if edited is None:  # nothing left in it: the object goes
-            exchange = provider.delete(calendar, provider_id, current.version)
-            return WriteResult(provider_id, None, exchange)
-        return provider.update(calendar, provider_id, edited, current.version)
+        return provider.edit(calendar, provider_id, current.version, current.data, edit)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
@@ -109,12 +105,13 @@ def written_over(
     provider_id: str,
     version: str,
     data: bytes,
-    edit: Callable[[bytes], bytes],
+    edit: Edit,
 ) -> WriteResult | CalendarMoved:
-    """Edit the version calsync decided on, as it read it then, without reading it again
-    (one request instead of two); `If-Match` refuses the write if it changed since."""
+    """Edit the version calsync decided on, as it read it then (`data`), without reading
+    it again (one request instead of two); the version's condition refuses the write if
+    it changed since."""
     try:
-        return provider.update(calendar, provider_id, edit(data), version)
+        return provider.edit(calendar, provider_id, version, data, edit)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise

@@ -21,15 +21,11 @@ A superseded event is processed, its response saying why, never left in error.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from calsync.bootstrap import Services
-from calsync.domain.calendar_edits import cancel_occurrence, reschedule
-from calsync.domain.calendar_objects import object_uid
-from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Reservation, ReservationStatus
@@ -41,7 +37,17 @@ from calsync.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from calsync.providers.base import Exchange, Provider, RemoteChange, WriteResult
+from calsync.providers.base import (
+    Booking,
+    Edit,
+    Exchange,
+    OccurrenceCancel,
+    OccurrenceMove,
+    Provider,
+    RemoteChange,
+    RoomAnswer,
+    WriteResult,
+)
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
 from calsync.store.unit_of_work import UnitOfWork
@@ -117,11 +123,12 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
         return
     assert reservation is not None, f"event {event_id} names no reservation"
     now = services.clock()
-    data = _render(stored, binding, reservation, now)
-    if binding.dry_run:
-        _finish(run, data.decode(), DRY_RUN, reservation=None)
-        return
     provider = services.provider(binding.connection)
+    data = _booking(stored, binding, reservation, now)
+    sent_as = provider.payload_of(data)
+    if binding.dry_run:
+        _finish(run, sent_as, DRY_RUN, reservation=None)
+        return
     run.hold_now()
     if action != Action.delete and reservation.status == ReservationStatus.cancelled:
         # Run late (a reprocess, a retry): the reservation was cancelled since. Sending it
@@ -131,7 +138,7 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
         removed = _remove_landed(provider, binding.calendar, reservation)
         if removed is not None:
             why += "; its create had reached the calendar, and was deleted there"
-        _finish(run, data.decode(), why, reservation=None)
+        _finish(run, sent_as, why, reservation=None)
         return
     try:
         attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
@@ -150,7 +157,7 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
                     f"superseded: its organizer removed it from the calendar (calendar item "
                     f"{change.calendar_item_id}) before calsync's change was sent"
                 )
-                _finish(run, data.decode(), why, reservation=None)
+                _finish(run, sent_as, why, reservation=None)
                 return
             attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
         else:
@@ -164,10 +171,10 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
             else attempt
         )
     except ProviderError:
-        _keep_provider_payload(run, data.decode())
+        _keep_provider_payload(run, sent_as)
         raise
     if isinstance(sent, str):
-        _finish(run, data.decode(), sent, reservation=None)
+        _finish(run, sent_as, sent, reservation=None)
         return
     exchange = sent.exchange
     _finish(run, exchange.request, exchange.response, sent.reservation, sent.mirrors)
@@ -224,7 +231,7 @@ def _send(
     binding: CalendarBinding,
     action: Action,
     reservation: Reservation,
-    data: bytes,
+    data: Booking,
     applied: frozenset[str | None],
     now: datetime,
 ) -> _Sent | CalendarMoved:
@@ -254,7 +261,7 @@ def _write_whole(
     calendar: str,
     action: Action,
     reservation: Reservation,
-    data: bytes,
+    data: Booking,
     provider_id: str,
     version: str | None,
 ) -> _Sent | CalendarMoved:
@@ -262,8 +269,8 @@ def _write_whole(
     CalendarMoved, with what the calendar holds now, if it changed meanwhile."""
     try:
         if action == Action.delete:
-            return _Sent(None, provider.delete(calendar, provider_id, version))
-        result = provider.update(calendar, provider_id, data, version)
+            return _Sent(None, provider.cancel(calendar, provider_id, version))
+        result = provider.rebook(calendar, provider_id, data, version)
     except ProviderRejected as exc:
         if not refused_as_changed(exc):
             raise
@@ -273,16 +280,19 @@ def _write_whole(
 
 def _occurrence_edit(
     stored: StoredItem, action: Action, reservation: Reservation, now: datetime
-) -> Callable[[bytes], bytes | None]:
-    """The edit of someone else's object; None from it: the object is to be deleted (it
-    held only the occurrence cancelled, as a single instance a room was invited to)."""
+) -> Edit:
+    """The edit of someone else's object: one occurrence cancelled or moved."""
     recurrence_id = reservation.recurrence_id
     if action == Action.delete:
         assert recurrence_id is not None
-        return lambda text: cancel_occurrence(text, recurrence_id, now)
-    zone = stored.item.time_zone
-    return lambda text: reschedule(
-        text, recurrence_id, reservation.start, reservation.end, reservation.subject, zone, now
+        return OccurrenceCancel(recurrence_id, now)
+    return OccurrenceMove(
+        recurrence_id,
+        reservation.start,
+        reservation.end,
+        reservation.subject,
+        stored.item.time_zone,
+        now,
     )
 
 
@@ -294,7 +304,7 @@ def _remove_landed(provider: Provider, calendar: str, reservation: Reservation) 
     there = _own_landed(provider, calendar, provider.locate(calendar, reservation.uid), reservation)
     if there is None:
         return None
-    return provider.delete(calendar, there.provider_id, there.version)
+    return provider.cancel(calendar, there.provider_id, there.version)
 
 
 def _own_landed(
@@ -302,23 +312,23 @@ def _own_landed(
 ) -> RemoteChange | None:
     """The object at `provider_id` if it is calsync's own create of `reservation` (its UID)."""
     there = read_current(provider, calendar, provider_id)
-    if there is None or object_uid(there.data or b"") != reservation.uid:
+    if there is None or provider.uid_of(there.data or b"") != reservation.uid:
         return None
     return there
 
 
 def _create(
-    provider: Provider, calendar: str, reservation: Reservation, data: bytes
+    provider: Provider, calendar: str, reservation: Reservation, data: Booking
 ) -> WriteResult:
     """Create calsync's object. One already there with its UID is its own create that
     landed before its run was cut short (a crash, a takeover): it is written over, once."""
     try:
-        return provider.create(calendar, reservation.uid, data)
+        return provider.book(calendar, data)
     except ObjectExists as exc:
         there = _own_landed(provider, calendar, exc.provider_id, reservation)
         if there is None:
             raise
-        return provider.update(calendar, exc.provider_id, data, there.version)
+        return provider.rebook(calendar, exc.provider_id, data, there.version)
 
 
 def _placed(reservation: Reservation, result: WriteResult) -> Reservation:
@@ -331,7 +341,7 @@ def _settle(
     provider: Provider,
     action: Action,
     reservation: Reservation | None,
-    data: bytes,
+    data: Booking | None,
     moved: CalendarMoved,
     applied: frozenset[str | None],
 ) -> _Sent | str:
@@ -345,6 +355,7 @@ def _settle(
     owned = reservation is not None and not _edits_in_place(reservation)
     if owned and rule == ConflictResolution.calsync:
         assert reservation is not None
+        assert data is not None
         verdict = f"conflict: calsync's pending {action.value} wins (conflict_resolution = calsync)"
         for _ in range(_REBASES):
             recorded = apply_calendar_state(
@@ -379,7 +390,7 @@ def _resend(
     calendar: str,
     action: Action,
     reservation: Reservation,
-    data: bytes,
+    data: Booking,
     moved: CalendarMoved,
 ) -> _Sent | CalendarMoved:
     """calsync's change sent over the calendar's version `moved`; CalendarMoved again if
@@ -404,22 +415,21 @@ def _noted(exchange: Exchange, note: str) -> Exchange:
     return replace(exchange, response=f"{note}\n\n{exchange.response}")
 
 
-def _render(
+def _booking(
     stored: StoredItem, binding: CalendarBinding, reservation: Reservation, now: datetime
-) -> bytes:
-    return render_reservation(
+) -> Booking:
+    return Booking(
         uid=reservation.uid,
         start=reservation.start,
         end=reservation.end,
         all_day=reservation.all_day,
         zone=stored.item.time_zone,
-        summary=reservation.subject,
+        subject=reservation.subject,
         organizer=reservation.organizer,
         room_address=binding.room_address,
         room_name=stored.item.name,
         sequence=reservation.sequence,
-        partstat="ACCEPTED",
-        dtstamp=now,
+        written_at=now,
     )
 
 
@@ -446,14 +456,14 @@ def _respond(
     # An answer is written only into the version it was decided on: an older answer
     # retried after a newer one was decided must not overwrite it.
     decided_on = frozenset({payload["version"]}) if "version" in payload else applied
-    answer = lambda data: with_room_partstat(data, room, partstat)  # noqa: E731
+    answer = RoomAnswer(room, partstat, run.services.clock())
     if decided is not None:
         version = payload["version"]
         result = written_over(provider, binding.calendar, provider_id, version, decided, answer)
     else:
         result = based_on_applied(provider, binding.calendar, provider_id, decided_on, answer)
     if isinstance(result, CalendarMoved):
-        settled = _settle(run, stored, provider, Action.respond, None, b"", result, applied)
+        settled = _settle(run, stored, provider, Action.respond, None, None, result, applied)
         assert isinstance(settled, str)
         _finish(run, request, settled, None)
         return

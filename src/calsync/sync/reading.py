@@ -18,10 +18,9 @@ from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from types import TracebackType
 
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import CalendarObject, Window
 from calsync.errors import InvalidCalendarData
-from calsync.providers.base import RemoteChange
+from calsync.providers.base import ObjectReaderFunction, RemoteChange
 
 #: Below this many payloads a pool costs more than it saves.
 PARALLEL_FROM = 200
@@ -33,7 +32,7 @@ Read = CalendarObject | InvalidCalendarData
 Payload = tuple[str, str | None, str]
 
 
-def read_one(payload: str, zone: str, window: Window) -> Read:
+def read_one(read_object: ObjectReaderFunction, payload: str, zone: str, window: Window) -> Read:
     """One payload's calendar object, or why it has none.
 
     The payload is whatever a server (or whoever writes to it) sent. The reader turns
@@ -42,7 +41,7 @@ def read_one(payload: str, zone: str, window: Window) -> Read:
     (nor, in the pool, the other payloads of its chunk).
     """
     try:
-        return read_calendar_object(payload.encode(), zone, window)
+        return read_object(payload, zone, window)
     except InvalidCalendarData as error:
         return error
     except Exception as error:  # noqa: BLE001 - the boundary where untrusted input ends
@@ -51,8 +50,10 @@ def read_one(payload: str, zone: str, window: Window) -> Read:
         return InvalidCalendarData(f"unreadable calendar object ({reason})")
 
 
-def _read_chunk(payloads: Sequence[str], zone: str, window: Window) -> list[Read]:
-    return [read_one(payload, zone, window) for payload in payloads]
+def _read_chunk(
+    read_object: ObjectReaderFunction, payloads: Sequence[str], zone: str, window: Window
+) -> list[Read]:
+    return [read_one(read_object, payload, zone, window) for payload in payloads]
 
 
 def stored_payload(data: bytes | None) -> str:
@@ -74,10 +75,11 @@ def _forkserver() -> BaseContext:
 
 
 class ObjectReader:
-    """Reads the payloads of one item's calendar; `with` it to release the pool."""
+    """Reads the payloads of one item's calendar with its adapter's `read_object`; `with`
+    it to release the pool."""
 
-    def __init__(self, zone: str, window: Window) -> None:
-        self.zone, self.window = zone, window
+    def __init__(self, read_object: ObjectReaderFunction, zone: str, window: Window) -> None:
+        self.read_object, self.zone, self.window = read_object, zone, window
         self._workers = min(os.cpu_count() or 1, 4)
         self._pool: ProcessPoolExecutor | None = None
         self._warming: threading.Thread | None = None
@@ -93,7 +95,7 @@ class ObjectReader:
 
     def _start_workers(self, pool: ProcessPoolExecutor) -> None:
         for _ in range(self._workers):
-            pool.submit(_read_chunk, [], self.zone, self.window)
+            pool.submit(_read_chunk, self.read_object, [], self.zone, self.window)
 
     def prefetch(self, changes: Sequence[RemoteChange]) -> None:
         """Start reading a page of changes in the pool, if it is worth a pool."""
@@ -109,7 +111,9 @@ class ObjectReader:
             self._submit(missing)
         else:
             for payload in missing:
-                self._early[payload] = read_one(payload[2], self.zone, self.window)
+                self._early[payload] = read_one(
+                    self.read_object, payload[2], self.zone, self.window
+                )
         return [self._result(p) for p in payloads]
 
     def _worth_a_pool(self, count: int) -> bool:
@@ -119,7 +123,7 @@ class ObjectReader:
         for start in range(0, len(payloads), CHUNK):
             chunk = list(payloads[start : start + CHUNK])
             future = self._pool_().submit(
-                _read_chunk, [p[2] for p in chunk], self.zone, self.window
+                _read_chunk, self.read_object, [p[2] for p in chunk], self.zone, self.window
             )
             self._chunks[future] = chunk
             for payload in chunk:

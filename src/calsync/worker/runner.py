@@ -180,7 +180,7 @@ def _read(services: Services, claim: Claim, item_id: int, payload: dict[str, Any
         stored = uow.items.by_id(item_id)
     full, confirm_sweep = bool(payload.get("full")), bool(payload.get("confirm_sweep"))
     with (
-        object_reader(stored, services.clock()) as reader,
+        object_reader(services, stored, services.clock()) as reader,
         Applier(services, stored, reader) as applier,
     ):
         if full or stored.delta_key is None:

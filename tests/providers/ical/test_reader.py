@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import Window
 from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.reader import read_calendar_object
 
 YEAR_2025 = Window(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
 WIDE = Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))

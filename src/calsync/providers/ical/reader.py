@@ -66,6 +66,12 @@ def read_calendar_object(data: bytes, zone: str, window: Window) -> CalendarObje
     return CalendarObject(uid=uid, entries=entries, occurrences=occurrences)
 
 
+def read_payload(payload: str, zone: str, window: Window) -> CalendarObject:
+    """`read_calendar_object` of a payload as a calendar item keeps it (the CalDAV
+    adapter's `read_object`)."""
+    return read_calendar_object(payload.encode(), zone, window)
+
+
 def parse_calendar(data: bytes) -> Calendar:
     """The iCalendar text as icalendar's tree; unreadable text is InvalidCalendarData."""
     try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from calsync.domain.calendar_edits import cancel_occurrence, reschedule
-from calsync.domain.calendar_objects import read_calendar_object
 from calsync.domain.entries import Window
+from calsync.providers.ical.edits import cancel_occurrence, reschedule
+from calsync.providers.ical.reader import read_calendar_object
 
 WINDOW = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 3, 1, tzinfo=UTC))
 STAMP = datetime(2026, 11, 20, 12, tzinfo=UTC)

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calsync.domain.calendar_objects import read_calendar_object
-from calsync.domain.calendar_writing import render_reservation, with_room_partstat
 from calsync.domain.entries import Window
 from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.reader import read_calendar_object
+from calsync.providers.ical.writer import render_reservation, with_room_partstat
 
 WINDOW = Window(datetime(1990, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 STAMP = datetime(2025, 1, 1, tzinfo=UTC)
