@@ -110,7 +110,7 @@ def entries() -> dict[str, str]:
 _CHILD = """
 import json, resource, sys, time
 from datetime import UTC, datetime
-from calsync.domain.calendar_objects import read_calendar_object
+from calsync.providers.ical.reader import read_calendar_object
 from calsync.domain.entries import Window
 from calsync.errors import InvalidCalendarData
 data = sys.stdin.buffer.read()

@@ -69,7 +69,9 @@ def _forkserver() -> BaseContext:
     its documentation says): on two CPUs that is a second of the server's time lost.
     """
     context = get_context("forkserver")
-    loaded = sorted(name for name in sys.modules if name.split(".")[0] == "calsync")
+    # A copy first: other threads import modules meanwhile (sys.modules changing size
+    # during the iteration ended a worker in a fleet run).
+    loaded = sorted(name for name in list(sys.modules) if name.split(".")[0] == "calsync")
     context.set_forkserver_preload([*loaded, __name__])
     return context
 

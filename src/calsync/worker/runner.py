@@ -171,6 +171,10 @@ def _dispatch(
         # A dropped connection or a failed statement: one failed attempt, retried later.
         failure = StoreUnavailable(f"the database failed: {type(exc).__name__}: {exc}")
         return _failed(services, claim, failure, None, retryable=True)
+    except Exception as exc:  # a fault in calsync fails its event, not the worker
+        log.exception("event %s: unexpected %s", claim.event_id, type(exc).__name__)
+        fault = CalsyncError(f"unexpected {type(exc).__name__} in calsync: {exc}")
+        return _failed(services, claim, fault, None, retryable=True)
 
 
 def _read(services: Services, claim: Claim, item_id: int, payload: dict[str, Any]) -> RunResult:

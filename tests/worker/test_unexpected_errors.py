@@ -1,0 +1,60 @@
+"""A fault in calsync itself during one run (a bug, a race in a library) fails that event
+with the fault named, retried after its backoff; the worker goes on serving the others.
+Seen in a fleet run: one read's reader pool raised RuntimeError and the whole worker
+exited, leaving 500 rooms unread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import calsync.worker.runner as runner
+from calsync.store.records import RecordFilter
+from calsync.worker.runner import request_sync
+from calsync.worker.scheduler import run_forever
+from tests.sync.calendars import room_settings
+
+pytestmark = [pytest.mark.radicale, pytest.mark.timeout(60)]
+
+
+def test_a_fault_in_one_run_fails_its_event_and_the_worker_goes_on(
+    make_services, room_calendar, monkeypatch, clock
+):
+    services = make_services(room_settings(room_calendar), {"backoff_seconds": 0.1})
+    request_sync(services, "Room A")
+    real = runner.synchronize
+    calls: list[int] = []
+
+    def faults_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "synchronize", faults_once)
+    stop, crashed = threading.Event(), []
+
+    def serve() -> None:
+        try:
+            run_forever(services, 0.1, stop)
+        except RuntimeError as exc:  # what ended the worker before
+            crashed.append(exc)
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    for _ in range(6):
+        time.sleep(0.5)
+        clock.advance(seconds=10)
+    alive = worker.is_alive()
+    stop.set()
+    worker.join(30)
+
+    assert crashed == []
+    assert alive
+    with services.read() as uow:
+        [read] = uow.events.find(RecordFilter(action="read"))
+        assert read.state == "processed"
+        assert len(calls) == 2, "the failed run was not tried again"
+        assert [s.outcome for s in uow.synchronizations.find(RecordFilter())] == ["succeeded"]
