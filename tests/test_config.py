@@ -71,7 +71,7 @@ def test_a_secret_is_read_from_its_environment_variable_only(tmp_path, monkeypat
     [
         (GOOD.replace('"Europe/Berlin"', '"Mars/Olympus"'), "items.0.time_zone"),
         (GOOD.replace('connection = "dav"', 'connection = "exchange"'), "unknown connection"),
-        (GOOD.replace('kind = "caldav"', 'kind = "lotus"'), "connections.dav.kind"),
+        (GOOD.replace('kind = "caldav"', 'kind = "lotus"'), "connections.dav: Input tag 'lotus'"),
         (GOOD + '\n[[items]]\nname = "Room A"\n', "repeated: Room A"),
         (GOOD.replace("[database]", "[database]\npassword = 'inline'"), "database.password"),
         ("[[items]\nname=", "not valid TOML"),
@@ -109,3 +109,28 @@ def test_retention_keeps_30_and_90_days_unless_configured(tmp_path):
 def test_a_negative_retention_says_which_key_is_wrong(tmp_path):
     with pytest.raises(ConfigError, match=r"retention\.error_days"):
         load(write(tmp_path, GOOD + "\n[retention]\nerror_days = -1\n"))
+
+
+def test_a_google_connection_takes_its_key_by_reference_only(tmp_path, monkeypatch):
+    from calsync.config import parse
+
+    def google(**key: str):
+        return {
+            "connections": {
+                "gws": {"kind": "google", "subject": "admin@example.com", **key},
+            }
+        }
+
+    with pytest.raises(ConfigError, match="exactly one of service_account_file"):
+        parse(google())
+    settings = parse(google(service_account_env="CALSYNC_TEST_KEY"))
+    monkeypatch.delenv("CALSYNC_TEST_KEY", raising=False)
+    with pytest.raises(ConfigError, match=r"CALSYNC_TEST_KEY \(a service account key\) is not set"):
+        settings.connection("gws").check_secrets()
+    monkeypatch.setenv("CALSYNC_TEST_KEY", '{"client_email": "x@example.com"}')
+    with pytest.raises(ConfigError, match="no private_key, token_uri"):
+        settings.connection("gws").check_secrets()
+    key = tmp_path / "key.json"
+    key.write_text('{"client_email": "x", "private_key": "k", "token_uri": "https://t/"}')
+    settings = parse(google(service_account_file=str(key)))
+    assert settings.connection("gws").service_account_info()["client_email"] == "x"

@@ -65,13 +65,7 @@ def _make_provider(settings: Settings, name: str) -> Provider:
         max_answer_bytes=connection.max_answer_bytes,
         max_sync_rounds=connection.max_sync_rounds,
     )
-    provider: Provider = cls(
-        connection.url,
-        connection.username or None,
-        connection.secret(),
-        timeout=connection.timeout,
-        limits=limits,
-    )
+    provider: Provider = cls.from_settings(connection, limits)
     return provider
 
 

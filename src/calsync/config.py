@@ -8,6 +8,7 @@ This is the only module that reads the environment.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from datetime import timedelta
@@ -82,38 +83,103 @@ class RetentionSettings(_Strict):
     interval_minutes: Annotated[float, Field(gt=0)] = 60.0
 
 
-class ConnectionSettings(_Strict):
-    """One account at a calendar service.
+class _ConnectionLimits(_Strict):
+    """What every connection allows its service.
 
-    - `url`: the service's base URL. It may not hold a user or password (give `username`
-      and `password_env`); requests go to its scheme, host and port only.
     - `timeout`: seconds one read or connect may wait for the server.
     - `deadline_seconds`: the most one request may take, answer read in full (a server
       that drips its answer fails then, however often it sends a byte).
     - `max_answer_bytes`: the largest answer read (64 MiB); a larger one fails unread.
-    - `max_sync_rounds`: how often a truncated (507) sync-collection answer is followed
-      before the read fails.
+    - `max_sync_rounds`: how many requests one read may chain (a truncated (507)
+      sync-collection answer followed, pages of a Google listing) before it fails.
 
     Hitting a limit fails the event with a message naming the setting; it is retried with
     backoff like an unreachable server.
     """
 
-    kind: Literal["caldav"]
-    url: str
-    username: str = ""
-    password_env: str = ""
     timeout: Annotated[float, Field(gt=0)] = 30.0
     deadline_seconds: Annotated[float, Field(gt=0)] = 120.0
     max_answer_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
     max_sync_rounds: Annotated[int, Field(ge=1)] = 100
 
+
+class CalDAVConnection(_ConnectionLimits):
+    """A CalDAV account. `url`: the service's base URL. It may not hold a user or password
+    (give `username` and `password_env`); requests go to its scheme, host and port only."""
+
+    kind: Literal["caldav"]
+    url: str
+    username: str = ""
+    password_env: str = ""
+
     def secret(self) -> str | None:
-        if not self.password_env:
-            return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(f"environment variable {self.password_env} (a password) is not set")
-        return value
+        return _from_env(self.password_env, "a password") if self.password_env else None
+
+    def check_secrets(self) -> None:
+        """ConfigError if a secret it names cannot be had."""
+        self.secret()
+
+
+class GoogleConnection(_ConnectionLimits):
+    """A Google Workspace account: a service account with domain-wide delegation acting
+    as `subject` (a user who may manage the rooms' resource calendars). Its key by
+    reference only: `service_account_file` (a path) or `service_account_env` (an
+    environment variable holding the key's JSON). `api_url`: Calendar API v3's base URL.
+    Each binding's `calendar` is the room's resource email."""
+
+    kind: Literal["google"]
+    subject: str
+    service_account_file: str = ""
+    service_account_env: str = ""
+    api_url: str = "https://www.googleapis.com/calendar/v3"
+    page_size: Annotated[int, Field(ge=1, le=2500)] = 250
+
+    @property
+    def url(self) -> str:
+        return self.api_url
+
+    @model_validator(mode="after")
+    def _one_key(self) -> GoogleConnection:
+        if bool(self.service_account_file) == bool(self.service_account_env):
+            raise ValueError(
+                "give the service account key by exactly one of service_account_file "
+                "(a path) or service_account_env (an environment variable)"
+            )
+        return self
+
+    def check_secrets(self) -> None:
+        """ConfigError if its key cannot be had."""
+        self.service_account_info()
+
+    def service_account_info(self) -> dict[str, Any]:
+        """The service account key as JSON; ConfigError naming what is missing or wrong."""
+        if self.service_account_file:
+            where = f"service_account_file {self.service_account_file}"
+            try:
+                text = Path(self.service_account_file).read_text(encoding="utf-8")
+            except OSError as error:
+                raise ConfigError(f"{where}: cannot be read ({error.strerror})") from error
+        else:
+            where = f"environment variable {self.service_account_env}"
+            text = _from_env(self.service_account_env, "a service account key")
+        try:
+            info = json.loads(text)
+        except ValueError as error:
+            raise ConfigError(f"{where}: not a service account key (not JSON)") from error
+        missing = [k for k in ("client_email", "private_key", "token_uri") if k not in info]
+        if not isinstance(info, dict) or missing:
+            raise ConfigError(f"{where}: not a service account key (no {', '.join(missing)})")
+        return info
+
+
+ConnectionSettings = Annotated[CalDAVConnection | GoogleConnection, Field(discriminator="kind")]
+
+
+def _from_env(variable: str, what: str) -> str:
+    value = os.environ.get(variable)
+    if value is None:
+        raise ConfigError(f"environment variable {variable} ({what}) is not set")
+    return value
 
 
 class LocationSettings(_Strict):

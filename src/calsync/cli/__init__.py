@@ -78,8 +78,7 @@ def config_check() -> None:
     with errors():
         settings = config_module.load(state["config"])
         for name, connection in settings.connections.items():
-            if connection.password_env:
-                connection.secret()
+            connection.check_secrets()
             console.print(f"connection {name}: {connection.kind} {connection.url}")
         for item in settings.items:
             where = (

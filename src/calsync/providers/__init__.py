@@ -7,7 +7,10 @@ from typing import Any
 
 from calsync.errors import ConfigError
 
-KINDS = {"caldav": "calsync.providers.caldav:CalDAVProvider"}
+KINDS = {
+    "caldav": "calsync.providers.caldav:CalDAVProvider",
+    "google": "calsync.providers.google:GoogleCalendarProvider",
+}
 
 
 def load(kind: str) -> Any:

@@ -51,6 +51,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
 
+from calsync.config import CalDAVConnection
 from calsync.errors import ObjectExists, ProviderRejected, ProviderUnavailable
 from calsync.providers import webdav
 from calsync.providers.answers import (
@@ -106,6 +107,16 @@ class CalDAVProvider(ICalendarObjects):
         credentials = (username, password or "") if username is not None else None
         self._wire = Wire(self.base_url, credentials, timeout, limits or Limits(), transport)
         self.limits = self._wire.limits
+
+    @classmethod
+    def from_settings(cls, connection: CalDAVConnection, limits: Limits) -> Self:
+        return cls(
+            connection.url,
+            connection.username or None,
+            connection.secret(),
+            timeout=connection.timeout,
+            limits=limits,
+        )
 
     @property
     def counters(self) -> TrafficCounters:
