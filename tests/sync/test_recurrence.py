@@ -10,7 +10,7 @@ import pytest
 
 from calsync.providers.memory import InMemoryProvider
 from calsync.store.records import RecordFilter
-from tests.domain.test_recurrence import FULL_YEAR_OF_SECONDS
+from tests.providers.ical.test_recurrence import FULL_YEAR_OF_SECONDS
 from tests.sync.bad_calendars import CORPUS
 from tests.sync.calendars import ics, reservations, room_settings, sync, vevent
 

@@ -23,9 +23,9 @@ from icalendar import Calendar, Event
 from icalendar.prop import vDDDTypes
 
 from calsync.domain.entries import Occurrence, Window
-from calsync.domain.timezones import resolve_zone
 from calsync.errors import InvalidCalendarData
 from calsync.providers.ical.reader import parse_calendar, read_calendar_object
+from calsync.providers.ical.timezones import resolve_zone
 from calsync.providers.ical.writer import wall_time
 
 _SERIES_ONLY = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")

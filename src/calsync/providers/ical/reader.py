@@ -21,16 +21,20 @@ from typing import Any
 from icalendar import Calendar, Event
 
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
-from calsync.domain.recurrence import (
+from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.recurrence import (
     MAX_OCCURRENCES,
     instances,
     refusal,
     rule_problem,
     rules_of,
 )
-from calsync.domain.this_and_future import Futures, may_show, paid_budget, widened
-from calsync.domain.timezones import require_known_zones, resolve_zone, without_standard_timezones
-from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.this_and_future import Futures, may_show, paid_budget, widened
+from calsync.providers.ical.timezones import (
+    require_known_zones,
+    resolve_zone,
+    without_standard_timezones,
+)
 
 MAX_OBJECT_BYTES = 1_000_000
 _CHECKED_PROPERTIES = frozenset(

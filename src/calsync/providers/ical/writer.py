@@ -14,9 +14,9 @@ from typing import Any
 
 from icalendar import Calendar, Event, vCalAddress
 
-from calsync.domain.timezones import resolve_zone
 from calsync.errors import InvalidCalendarData
 from calsync.providers.ical.reader import parse_calendar
+from calsync.providers.ical.timezones import resolve_zone
 
 PRODID = "-//calsync//calsync//EN"
 

@@ -32,13 +32,13 @@ from icalendar import Calendar, Event
 from icalendar.prop import vDDDTypes
 
 from calsync.domain.entries import Window
-from calsync.domain.recurrence_budget import (
+from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.recurrence_budget import (
     RecurrenceTooCostly,
     StepBudget,
     budgeted_query,
 )
-from calsync.domain.timezones import with_zoned_times
-from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.timezones import with_zoned_times
 
 #: Occurrences of one calendar object within the synchronization window.
 MAX_OCCURRENCES = 5_000

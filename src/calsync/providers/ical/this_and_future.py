@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from icalendar import Event
 
 from calsync.domain.entries import CalendarEntry, Window
-from calsync.domain.recurrence_budget import RecurrenceTooCostly, StepBudget
 from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.recurrence_budget import RecurrenceTooCostly, StepBudget
 
 
 class Futures:

@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calsync.domain.timezones import resolve_zone
 from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.timezones import resolve_zone
 
 
 def test_iana_name_resolves_through_zoneinfo():

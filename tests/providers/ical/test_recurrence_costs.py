@@ -14,8 +14,8 @@ import pytest
 from calsync.errors import InvalidCalendarData
 from calsync.providers.ical.edits import cancel_occurrence, reschedule
 from calsync.providers.ical.reader import read_calendar_object
-from tests.domain.test_recurrence import SERIES, THIRD_AND_FUTURE, WINDOW
 from tests.providers.ical.test_reader import ics, utc
+from tests.providers.ical.test_recurrence import SERIES, THIRD_AND_FUTURE, WINDOW
 
 FULL_TIME_LISTS = (
     "BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;"

@@ -12,10 +12,10 @@ from icalendar import Calendar
 from icalendar.prop import vRecur
 
 from calsync.domain.entries import Window
-from calsync.domain.recurrence import estimated_instances, instances, refusal
-from calsync.domain.recurrence_budget import StepBudget
 from calsync.errors import InvalidCalendarData
 from calsync.providers.ical.reader import read_calendar_object
+from calsync.providers.ical.recurrence import estimated_instances, instances, refusal
+from calsync.providers.ical.recurrence_budget import StepBudget
 from tests.providers.ical.test_reader import ics, read, utc
 
 WINDOW = Window(utc(2026, 11, 1), utc(2027, 12, 1))
