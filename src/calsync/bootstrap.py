@@ -31,7 +31,7 @@ class Services:
 
     def provider(self, connection: str) -> Provider:
         if connection not in self.providers:
-            self.providers[connection] = _make_provider(self.settings, connection)
+            self.providers[connection] = make_provider(self.settings, connection)
         return self.providers[connection]
 
     def close(self) -> None:
@@ -55,7 +55,7 @@ def build(settings: Settings, clock: Clock = system_clock, migrate: bool = True)
     )
 
 
-def _make_provider(settings: Settings, name: str) -> Provider:
+def make_provider(settings: Settings, name: str) -> Provider:
     from calsync.providers.wire import Limits  # httpx is loaded only when a provider is made
 
     connection = settings.connection(name)

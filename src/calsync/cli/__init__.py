@@ -25,6 +25,7 @@ from calsync.cli.common import (
     print_table,
     state,
 )
+from calsync.cli.connections import connections_app
 from calsync.cli.exit_codes import HELP as EXIT_CODES_HELP
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.maintenance import purge
@@ -40,6 +41,7 @@ app.add_typer(items_app, name="items")
 app.add_typer(deltas_app, name="deltas")
 app.add_typer(reservations_app, name="reservations")
 app.add_typer(config_app, name="config")
+app.add_typer(connections_app, name="connections")
 app.command()(purge)
 
 

@@ -26,10 +26,13 @@ class ExitCode(IntEnum):
     calendar_busy = 5
     #: `worker --check`: the worker's liveness file is missing or stale.
     not_alive = 6
+    #: `connections test`: the credentials or a bound calendar failed.
+    connection_failed = 7
 
 
 HELP = (
     "Exit codes: 0 all good; 1 configuration or other error; 2 wrong command line;"
     " 3 events ended in error; 4 a synchronization needs confirmation;"
-    " 5 calendar busy (another run holds it); 6 worker --check found no live worker."
+    " 5 calendar busy (another run holds it); 6 worker --check found no live worker;"
+    " 7 connections test found a failure."
 )

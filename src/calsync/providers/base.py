@@ -155,6 +155,15 @@ class OccurrenceMove:
     written_at: datetime
 
 
+@dataclass(frozen=True)
+class CalendarCheck:
+    """What `check` found of one calendar: it answered, whether it hands out delta keys
+    (else every read lists it whole), and what the service said of it."""
+
+    delta_keys: bool
+    detail: str
+
+
 #: An edit of an object calsync does not own: only what calsync is entitled to changes.
 Edit = RoomAnswer | OccurrenceCancel | OccurrenceMove
 
@@ -191,6 +200,11 @@ class Provider(Protocol):
 
     def get(self, calendar: str, provider_id: str) -> RemoteChange:
         """The current payload and version of one object (404/410 when it is gone)."""
+        ...
+
+    def check(self, calendar: str) -> CalendarCheck:
+        """Prove the credentials and that `calendar` answers, cheaply (nothing is listed);
+        raises ProviderError saying what failed."""
         ...
 
     def uid_of(self, data: bytes) -> str:

@@ -61,6 +61,7 @@ from calsync.providers.answers import (
     fail,
 )
 from calsync.providers.base import (
+    CalendarCheck,
     Capabilities,
     ChangeBatch,
     ChangesSeen,
@@ -173,6 +174,21 @@ class CalDAVProvider(ICalendarObjects):
         if not changes or changes[0].removed:
             raise ProviderRejected(f"reading {provider_id}: it does not exist", 404)
         return changes[0]
+
+    def check(self, calendar: str) -> CalendarCheck:
+        """One PROPFIND Depth 0 of the collection: the credentials hold, it is a calendar,
+        and it hands out sync-tokens (RFC 6578) or not."""
+        url = self._collection_url(calendar)
+        body = webdav.propfind_calendar_check()
+        response = self._wire.send(Call(), "PROPFIND", url, body, {"Depth": "0"})
+        if response.status_code != 207:
+            fail(response, f"checking {url}")
+        is_calendar, syncs, name = webdav.calendar_check(response.content)
+        if not is_calendar:
+            raise ProviderRejected(f"{url} answers, but is not a calendar collection", 404)
+        named = f" ({name})" if name else ""
+        how = "sync-collection" if syncs else "no sync-collection: each read lists it whole"
+        return CalendarCheck(syncs, f"calendar{named}; {how}")
 
     def _sync_collection(self, call: Call, url: str, delta_key: str | None) -> _Listing:
         """Changed and removed members and the new token, following 507s for at most

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected
 from calsync.providers.base import (
+    CalendarCheck,
     Capabilities,
     ChangeBatch,
     ChangesSeen,
@@ -97,6 +98,10 @@ class InMemoryProvider(ICalendarObjects):
             raise ProviderRejected(f"{provider_id} does not exist", status=404)
         etag, data = state.objects[provider_id]
         return RemoteChange(provider_id, etag, data=data)
+
+    def check(self, calendar: str) -> CalendarCheck:
+        self._calendar(calendar)
+        return CalendarCheck(True, "in memory")
 
     def close(self) -> None:
         """Nothing to release."""

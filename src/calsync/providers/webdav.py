@@ -86,6 +86,24 @@ def propfind_etags() -> bytes:
     return _serialize(root)
 
 
+def propfind_calendar_check() -> bytes:
+    """PROPFIND body asking a collection what it is and whether it does sync-collection."""
+    root = etree.Element(_d("propfind"), nsmap={"D": DAV, "C": CALDAV})
+    prop = etree.SubElement(root, _d("prop"))
+    for name in ("resourcetype", "displayname", "sync-token", "supported-report-set"):
+        etree.SubElement(prop, _d(name))
+    return _serialize(root)
+
+
+def calendar_check(content: bytes) -> tuple[bool, bool, str]:
+    """(is a calendar, does sync-collection, display name) from that PROPFIND's answer."""
+    root = _parse(content)
+    calendar = root.find(f".//{_d('resourcetype')}/{_c('calendar')}") is not None
+    token = (root.findtext(f".//{_d('sync-token')}") or "").strip()
+    report = root.find(f".//{_d('supported-report-set')}//{_d('sync-collection')}") is not None
+    return calendar, bool(token) or report, (root.findtext(f".//{_d('displayname')}") or "")
+
+
 def mkcalendar(display_name: str) -> bytes:
     """MKCALENDAR body setting the display name (RFC 4791 §5.3.1.2)."""
     root = etree.Element(_c("mkcalendar"), nsmap=_NSMAP)
