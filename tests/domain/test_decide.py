@@ -180,3 +180,73 @@ def test_whatever_arrives_the_confirmed_reservations_never_overlap(raw):
         held += [a.reservation for a in plan.actions if a.reservation.holds_item]
     held.sort(key=lambda r: r.start)
     assert all(a.end <= b.start for a, b in itertools.pairwise(held))
+
+
+# Where the service's room answers on its own ------------------------------------------
+
+
+def _ours(status=ReservationStatus.awaiting_confirmation, version="v1"):
+    from calsync.domain.reservations import Origin, Reservation
+
+    return Reservation(
+        "r1", "Room A", at(9), at(10), status, Origin.workplace, "m", "Meeting", "a@x",
+        provider_id="/rooms/a/m.ics", provider_version=version,
+    )  # fmt: skip
+
+
+def _room_decides(o, version="v2"):
+    return replace(change(o, version), room_decides=True)
+
+
+def test_calsyncs_booking_the_room_accepted_is_confirmed_and_calsync_does_not_answer():
+    plan = decide(
+        _room_decides(obj("m", (at(9), at(10)), partstat="ACCEPTED")),
+        [_ours()], ROOM, Occupancy([(at(9), at(10), "r1")]), NOW, ids(),
+    )  # fmt: skip
+    [update] = plan.actions
+    assert update.reservation.status == ReservationStatus.confirmed
+    assert plan.room_partstat is None
+
+
+def test_calsyncs_booking_the_room_declined_is_conflicted_and_frees_the_span():
+    occupancy = Occupancy([(at(9), at(10), "r1")])
+    plan = decide(
+        _room_decides(obj("m", (at(9), at(10)), partstat="DECLINED")),
+        [_ours()], ROOM, occupancy, NOW, ids(),
+    )  # fmt: skip
+    [update] = plan.actions
+    assert (update.reservation.status, update.reservation.reason) == (
+        ReservationStatus.conflicted,
+        "the room declined it in the calendar",
+    )
+    assert plan.room_partstat is None
+    assert occupancy.clash(at(9), at(10), "someone else") is None
+
+
+def test_calsyncs_booking_not_answered_yet_keeps_waiting():
+    plan = decide(
+        _room_decides(obj("m", (at(9), at(10)), partstat="NEEDS-ACTION")),
+        [_ours(version="v1")], ROOM, Occupancy([(at(9), at(10), "r1")]), NOW, ids(),
+    )  # fmt: skip
+    assert all(
+        a.reservation.status == ReservationStatus.awaiting_confirmation for a in plan.actions
+    )
+    assert plan.room_partstat is None
+
+
+def test_someones_meeting_the_room_declined_itself_is_declined_without_an_answer():
+    plan = decide(
+        _room_decides(obj("x", (at(14), at(15)), partstat="DECLINED")),
+        [], ROOM, Occupancy(), NOW, ids(),
+    )  # fmt: skip
+    [create] = plan.actions
+    assert create.reservation.status == ReservationStatus.declined
+    assert plan.room_partstat is None
+
+
+def test_where_the_room_does_not_decide_its_answer_in_the_calendar_changes_nothing():
+    plan = decide(
+        change(obj("m", (at(9), at(10)), partstat="DECLINED"), "v2"),
+        [_ours(ReservationStatus.confirmed)], ROOM, Occupancy([(at(9), at(10), "r1")]), NOW, ids(),
+    )  # fmt: skip
+    assert all(a.reservation.status == ReservationStatus.confirmed for a in plan.actions)

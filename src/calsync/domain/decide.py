@@ -66,6 +66,9 @@ class Change:
     #: calendar's current state, newer than what calsync holds whatever its SEQUENCE
     #: (calsync raises SEQUENCE on changes it had not sent yet).
     authoritative: bool = False
+    #: The service's room answers on its own (Google auto-accept, an Exchange resource
+    #: mailbox): its answer, once shown, is the room's word (see `_room_word`).
+    room_decides: bool = False
 
 
 def decide(
@@ -120,6 +123,9 @@ def _plan_occurrence(
         status, reason = _judge(
             occurrence.start, occurrence.end, reservation_id, item, occupancy, now
         )
+        status, reason = _room_word(
+            change, item, Origin.calendar, status, reason, occupancy, reservation_id
+        )
         return Create(_mirror(occurrence, change, reservation_id, item.name, status, reason))
     if occurrence.sequence < current.sequence and not change.authoritative:
         # A replay older than what we hold: the newer revision wins.
@@ -130,13 +136,56 @@ def _plan_occurrence(
     if updated == current:
         # The same revision again (a replay, or an echo of our own write): nothing to do.
         return None
+    if change.room_decides and current.origin == Origin.workplace:
+        # calsync's booking at a service whose room decides: the room's answer settles it.
+        occupancy.release(current.id)
+        status, reason = _judge(updated.start, updated.end, updated.id, item, occupancy, now)
+        status, reason = _room_word(
+            change, item, current.origin, status, reason, occupancy, current.id
+        )
+        decided = replace(updated, status=status, reason=reason)
+        return None if decided == current else Update(decided)
     if _same_span(updated, current) and current.status != ReservationStatus.cancelled:
         # Only the subject, organizer, sequence or version changed: the decision stands.
         return Update(updated)
     # Moved, resized or revived: release the old span and let the policy decide again.
     occupancy.release(current.id)
     status, reason = _judge(updated.start, updated.end, updated.id, item, occupancy, now)
+    status, reason = _room_word(change, item, current.origin, status, reason, occupancy, current.id)
     return Update(replace(updated, status=status, reason=reason))
+
+
+#: Why a reservation is conflicted or declined when the room itself said no.
+ROOM_DECLINED = "the room declined it in the calendar"
+
+
+def _room_word(
+    change: Change,
+    item: WorkplaceItem,
+    origin: Origin,
+    status: ReservationStatus,
+    reason: str,
+    occupancy: Occupancy,
+    reservation_id: str,
+) -> tuple[ReservationStatus, str]:
+    """The policy's verdict, and then the room's own answer where the room decides: a
+    room that declined frees the span (calsync's booking `conflicted`, someone's meeting
+    `declined`); calsync's booking the room has not answered yet is
+    `awaiting_confirmation`. The policy's refusal stands whatever the room said."""
+    if not change.room_decides or status != ReservationStatus.confirmed:
+        return status, reason
+    shown = _shown_partstat(change.obj, item.binding.room_address) if item.binding else None
+    if shown == "DECLINED":
+        occupancy.release(reservation_id)
+        refused = (
+            ReservationStatus.conflicted
+            if origin == Origin.workplace
+            else ReservationStatus.declined
+        )
+        return refused, ROOM_DECLINED
+    if origin == Origin.workplace and shown not in ("ACCEPTED", "TENTATIVE"):
+        return ReservationStatus.awaiting_confirmation, "waiting for the room's answer"
+    return status, reason
 
 
 def _judge(
@@ -201,13 +250,18 @@ def _room_answer(
     binding = item.binding
     if binding is None or not binding.room_address:
         return None
+    if change.room_decides and any(r.origin == Origin.workplace for r in existing):
+        return None  # calsync's own booking: the room answers it, not calsync
     statuses = {reservation_key(r): r.status for r in existing}
     statuses.update({reservation_key(a.reservation): a.reservation.status for a in actions})
     live = [statuses[o.key] for o in change.obj.occurrences if o.key in statuses]
     if not live:
         return None
     answer = "DECLINED" if all(s == ReservationStatus.declined for s in live) else "ACCEPTED"
-    return None if _shown_partstat(change.obj, binding.room_address) == answer else answer
+    shown = _shown_partstat(change.obj, binding.room_address)
+    if change.room_decides and shown == "DECLINED":
+        return None  # the room said no itself
+    return None if shown == answer else answer
 
 
 def _shown_partstat(obj: CalendarObject, room_address: str) -> str | None:

@@ -79,11 +79,16 @@ class ChangeBatch:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Where a written object now lives and its new version (None if the server gave none)."""
+    """Where a written object now lives and its new version (None if the server gave none).
+
+    `room_answer`: where the service's room decides (`Capabilities.room_decides`), its
+    answer to a booking as the write's response shows it (ACCEPTED, DECLINED, TENTATIVE),
+    None while it has not answered."""
 
     provider_id: str
     version: str | None
     exchange: Exchange
+    room_answer: str | None = None
 
 
 @dataclass(frozen=True)

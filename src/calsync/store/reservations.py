@@ -231,6 +231,21 @@ class ReservationRepository:
             )
         )
 
+    def settle_room_answer(
+        self, item_id: int, reservation_id: str, status: ReservationStatus, reason: str
+    ) -> None:
+        """The room's own answer to calsync's booking, while the booking still holds the
+        item (a cancellation made meanwhile stays)."""
+        self.lock_item(item_id)
+        held = [
+            s.value for s in (ReservationStatus.confirmed, ReservationStatus.awaiting_confirmation)
+        ]
+        self.session.execute(
+            update(ReservationRow)
+            .where(ReservationRow.id == reservation_id, ReservationRow.status.in_(held))
+            .values(status=status.value, reason=reason)
+        )
+
     def set_version_of(
         self,
         item_id: int,

@@ -105,6 +105,11 @@ class _Writes:
                 uow.synchronizations.count_events(synchronization_id, count)
 
 
+def _room_decides(services: Services, stored: StoredItem) -> bool:
+    binding = stored.item.binding
+    return binding is not None and services.provider(binding.connection).capabilities.room_decides
+
+
 def object_reader(services: Services, stored: StoredItem, now: datetime) -> ObjectReader:
     """A reader for the item's calendar (with its adapter's `read_object`), over its
     synchronization window from `now`."""
@@ -170,7 +175,7 @@ class Applier:
         """The batch decided, or None when the batch in flight, which it had to wait for,
         was refused."""
         now, window = self.services.clock(), self.reader.window
-        decided = _Decided(rows, now)
+        decided = _Decided(rows, now, room_decides=_room_decides(self.services, self._stored))
         readable = _read_all(rows, self.reader, now, decided.report)
         touched = {row.provider_id for row, _ in readable} | {o.uid for _, o in readable if o}
         overlaps = self._in_flight is not None and touched & self._in_flight[0].touched
@@ -234,6 +239,8 @@ class _Decided:
     touched: frozenset[str] = frozenset()
     waiting: Waiting = field(default_factory=lambda: Waiting())
     authoritative: bool = False
+    #: The item's service lets its room answer on its own (`Capabilities.room_decides`).
+    room_decides: bool = False
 
     def decide(
         self,
@@ -276,13 +283,13 @@ def _apply_one_by_one(
     ids: Sequence[int],
     authoritative: bool = False,
 ) -> None:
-    window = reader.window
+    window, room_decides = reader.window, _room_decides(services, stored)
     for calendar_item_id in ids:
         with services.uow() as uow:
             uow.reservations.lock_item(stored.id)  # decide on what is committed
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
             row = uow.calendar_items.to_apply(calendar_item_id)
-            decided = _Decided([row], now, authoritative=authoritative)
+            decided = _Decided([row], now, authoritative=authoritative, room_decides=room_decides)
             readable = _read_all([row], reader, now, decided.report)
             existing = _existing(uow, stored, readable)
             decided.waiting = waiting_changes(uow, stored, existing)
@@ -369,7 +376,14 @@ def _apply_one(
     if obj is None:
         plan = decide_removal(current, occupancy)
     else:
-        change = Change(obj, row.provider_id, row.provider_version, window, decided.authoritative)
+        change = Change(
+            obj,
+            row.provider_id,
+            row.provider_version,
+            window,
+            decided.authoritative,
+            decided.room_decides,
+        )
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
         held = keeping(plan, decided.waiting.keep, as_read)
         plan, kept = held.plan, held.note

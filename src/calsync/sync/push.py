@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from calsync.bootstrap import Services
+from calsync.domain.decide import ROOM_DECLINED
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Reservation, ReservationStatus
@@ -76,12 +77,38 @@ class Mirrors(NamedTuple):
 
 
 class _Sent(NamedTuple):
-    """What a write left: where the reservation now lives, the exchange, and the version
-    every mirror of an edited object takes."""
+    """What a write left: where the reservation now lives, the exchange, the version
+    every mirror of an edited object takes, and the room's answer to a booking where the
+    room decides (None: not such a service, or no booking)."""
 
     reservation: Reservation | None
     exchange: Exchange
     mirrors: Mirrors | None = None
+    room_answer: RoomVerdict | None = None
+
+
+class RoomVerdict(NamedTuple):
+    status: ReservationStatus
+    reason: str
+
+
+def _placed_by(provider: Provider, reservation: Reservation, result: WriteResult) -> _Sent:
+    """A booking written whole: where it lives now, and the room's answer to it."""
+    return _Sent(
+        _placed(reservation, result), result.exchange, None, _room_verdict(provider, result)
+    )
+
+
+def _room_verdict(provider: Provider, result: WriteResult) -> RoomVerdict | None:
+    """Where the service's room decides: calsync's booking is confirmed once the room
+    accepted, conflicted when it declined, awaiting its answer until then."""
+    if not provider.capabilities.room_decides:
+        return None
+    if result.room_answer in ("ACCEPTED", "TENTATIVE"):
+        return RoomVerdict(ReservationStatus.confirmed, "")
+    if result.room_answer == "DECLINED":
+        return RoomVerdict(ReservationStatus.conflicted, ROOM_DECLINED)
+    return RoomVerdict(ReservationStatus.awaiting_confirmation, "waiting for the room's answer")
 
 
 @dataclass(frozen=True)
@@ -177,7 +204,9 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
         _finish(run, sent_as, sent, reservation=None)
         return
     exchange = sent.exchange
-    _finish(run, exchange.request, exchange.response, sent.reservation, sent.mirrors)
+    _finish(
+        run, exchange.request, exchange.response, sent.reservation, sent.mirrors, sent.room_answer
+    )
 
 
 def _decided_data(uow: UnitOfWork, payload: dict[str, Any]) -> bytes | None:
@@ -241,7 +270,9 @@ def _send(
             landed = _remove_landed(provider, calendar, reservation)
             return _Sent(None, landed or Exchange("nothing to delete: never sent", "", requests=0))
         result = _create(provider, calendar, reservation, data)
-        return _Sent(_placed(reservation, result), result.exchange)
+        return _Sent(
+            _placed(reservation, result), result.exchange, None, _room_verdict(provider, result)
+        )
     whole = action == Action.delete and reservation.recurrence_id is None
     if _edits_in_place(reservation) and not whole:
         edit = _occurrence_edit(stored, action, reservation, now)
@@ -275,7 +306,7 @@ def _write_whole(
         if not refused_as_changed(exc):
             raise
         return moved_since(provider, calendar, provider_id, version)
-    return _Sent(_placed(reservation, result), result.exchange)
+    return _placed_by(provider, reservation, result)
 
 
 def _occurrence_edit(
@@ -408,7 +439,7 @@ def _resend(
         if not refused_as_changed(exc):
             raise
         return CalendarMoved(moved.provider_id, read_current(provider, calendar, moved.provider_id))
-    return _Sent(_placed(reservation, result), result.exchange)
+    return _placed_by(provider, reservation, result)
 
 
 def _noted(exchange: Exchange, note: str) -> Exchange:
@@ -477,8 +508,10 @@ def _finish(
     response: str,
     reservation: Reservation | None,
     mirrors: Mirrors | None = None,
+    room_answer: RoomVerdict | None = None,
 ) -> None:
-    """The event processed, and where the provider keeps what it wrote, in one commit."""
+    """The event processed, and where the provider keeps what it wrote (and the room's
+    answer to it, where the room decides), in one commit."""
     with run.services.uow() as uow:
         now = run.services.clock()
         event = uow.events.get(run.event_id)
@@ -486,6 +519,8 @@ def _finish(
         # lock never waits for an event row that this one would hold.
         if reservation is not None:
             uow.reservations.set_provider_ref(event.item_id, reservation)
+            if room_answer is not None:
+                uow.reservations.settle_room_answer(event.item_id, reservation.id, *room_answer)
         if mirrors is not None:
             uow.reservations.set_version_of(*mirrors)
         run.hold(uow)
