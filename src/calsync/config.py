@@ -56,6 +56,9 @@ class SyncSettings(_Strict):
     stop_grace_seconds: Annotated[float, Field(gt=0)] = 20.0
     apply_batch: Annotated[int, Field(gt=0)] = 500
     poll_seconds: Annotated[float, Field(gt=0)] = 300.0
+    #: Where the service's room answers on its own: a booking it has not answered this
+    #: many minutes after calsync sent it is read again, then given up as `conflicted`.
+    room_answer_wait_minutes: Annotated[float, Field(gt=0)] = 10.0
     #: A full listing keeping less than this share of the known entries (of at least
     #: `sweep_hold_minimum` of them) cancels nothing until confirmed; one keeping none of
     #: them never does.

@@ -287,9 +287,11 @@ def worker(
         if not once:
             _serve(services, interval, liveness_file)
             return
+        from calsync.sync.room_answers import recheck_awaiting
         from calsync.worker.scheduler import enqueue_due_polls, run_due
 
         enqueue_due_polls(services)
+        recheck_awaiting(services)
         results = run_due(services)
         failed = sum(1 for result in results if result.state.value == "error")
         # A failed attempt to be retried later did not do its work either: a cron job

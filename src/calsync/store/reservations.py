@@ -231,8 +231,23 @@ class ReservationRepository:
             )
         )
 
+    def awaiting_since(self, before: datetime) -> list[tuple[str, int, datetime]]:
+        """(id, item id, since) of bookings awaiting the room's answer since before `before`."""
+        rows = self.session.execute(
+            select(ReservationRow.id, ReservationRow.item_id, ReservationRow.updated_at).where(
+                ReservationRow.status == ReservationStatus.awaiting_confirmation.value,
+                ReservationRow.updated_at < before,
+            )
+        )
+        return [(row.id, row.item_id, row.updated_at) for row in rows]
+
     def settle_room_answer(
-        self, item_id: int, reservation_id: str, status: ReservationStatus, reason: str
+        self,
+        item_id: int,
+        reservation_id: str,
+        status: ReservationStatus,
+        reason: str,
+        now: datetime,
     ) -> None:
         """The room's own answer to calsync's booking, while the booking still holds the
         item (a cancellation made meanwhile stays)."""
@@ -243,7 +258,7 @@ class ReservationRepository:
         self.session.execute(
             update(ReservationRow)
             .where(ReservationRow.id == reservation_id, ReservationRow.status.in_(held))
-            .values(status=status.value, reason=reason)
+            .values(status=status.value, reason=reason, updated_at=now)
         )
 
     def set_version_of(

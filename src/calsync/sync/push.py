@@ -520,7 +520,9 @@ def _finish(
         if reservation is not None:
             uow.reservations.set_provider_ref(event.item_id, reservation)
             if room_answer is not None:
-                uow.reservations.settle_room_answer(event.item_id, reservation.id, *room_answer)
+                uow.reservations.settle_room_answer(
+                    event.item_id, reservation.id, *room_answer, now
+                )
         if mirrors is not None:
             uow.reservations.set_version_of(*mirrors)
         run.hold(uow)

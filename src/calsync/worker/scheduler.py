@@ -32,6 +32,7 @@ from calsync.bootstrap import Services
 from calsync.errors import CalsyncError
 from calsync.store.records import Claim
 from calsync.store.retention import purge, purge_due
+from calsync.sync.room_answers import recheck_awaiting
 from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import RunResult, claim_next
 
@@ -120,6 +121,7 @@ def run_forever(
                 if liveness is not None:
                     liveness.touch()
                 enqueue_due_polls(services)
+                recheck_awaiting(services)
                 retention.purge_if_due()
             except (CalsyncError, SQLAlchemyError, OSError) as exc:
                 log.warning("queueing due polls failed, tried again in a moment: %s", exc)
