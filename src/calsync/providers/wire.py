@@ -104,7 +104,14 @@ class Call:
 
 
 class Wire:
-    """The HTTP client of one connection: its origin, credentials, limits and counters."""
+    """The HTTP client of one connection: its origin, credentials, limits and counters.
+
+    `send` raises ProviderThrottled for 429, 503 and a 5xx with Retry-After, unless
+    `reads_throttling` is false: an adapter whose service explains its refusals in the
+    answer's body (Google's reasons) reads them itself.
+    """
+
+    reads_throttling: bool = True
 
     def __init__(
         self,
@@ -167,7 +174,7 @@ class Wire:
         call.responses.append(self.redact(webdav.describe_response(response)))
         status = response.status_code
         delay = response.headers.get("retry-after")
-        if status in _THROTTLING or (status >= 500 and delay):
+        if self.reads_throttling and (status in _THROTTLING or (status >= 500 and delay)):
             raise ProviderThrottled(f"{method} {url} answered {status}", retry_after(delay))
         return response
 

@@ -1,0 +1,97 @@
+"""A Google Calendar emulator per test, one room calendar in it, and the adapter talking to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from calsync.domain.entries import Window
+from calsync.providers.base import Booking
+from calsync.providers.google import GoogleCalendarProvider
+from tests.providers.google_emulator import GoogleCalendarEmulator
+
+ROOM = "room-1@resource.calendar.google.com"
+SUBJECT = "admin@example.com"
+BERLIN = "Europe/Berlin"
+YEAR_2026 = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleCalendarEmulator]:
+    with GoogleCalendarEmulator() as emulator:
+        emulator.add_calendar(ROOM, time_zone=BERLIN, summary="Room 1")
+        yield emulator
+
+
+def make_provider(google: GoogleCalendarEmulator, **options: Any) -> GoogleCalendarProvider:
+    return GoogleCalendarProvider(
+        google.service_account_info("example.com"),
+        SUBJECT,
+        api_url=google.api_url,
+        timeout=10.0,
+        **options,
+    )
+
+
+@pytest.fixture
+def provider(google: GoogleCalendarEmulator) -> Iterator[GoogleCalendarProvider]:
+    with make_provider(google) as adapter:
+        yield adapter
+
+
+def timed(day: int, hour: int, minutes: int = 60, month: int = 3, **fields: Any) -> dict[str, Any]:
+    """An event body at `hour` o'clock Berlin time (CET, +01:00 in early March)."""
+    end_hour, end_minute = divmod(hour * 60 + minutes, 60)
+    return {
+        "start": {
+            "dateTime": f"2026-{month:02d}-{day:02d}T{hour:02d}:00:00+01:00",
+            "timeZone": BERLIN,
+        },
+        "end": {
+            "dateTime": f"2026-{month:02d}-{day:02d}T{end_hour:02d}:{end_minute:02d}:00+01:00",
+            "timeZone": BERLIN,
+        },
+        **fields,
+    }
+
+
+def someone_elses(day: int = 3, hour: int = 10, **fields: Any) -> dict[str, Any]:
+    """A meeting Alice organizes with Bob, the room invited and not yet answering."""
+    return timed(
+        day,
+        hour,
+        summary="Planning",
+        organizer={"email": "alice@example.com"},
+        attendees=[
+            {"email": "alice@example.com", "responseStatus": "accepted", "organizer": True},
+            {"email": "bob@example.com", "responseStatus": "tentative", "comment": "late"},
+            {
+                "email": ROOM,
+                "displayName": "Room 1",
+                "resource": True,
+                "responseStatus": "needsAction",
+            },
+        ],
+        **fields,
+    )
+
+
+def booking(uid: str = "res-1@calsync", **changes: Any) -> Booking:
+    fields: dict[str, Any] = {
+        "uid": uid,
+        "start": datetime(2026, 3, 20, 9, tzinfo=UTC),
+        "end": datetime(2026, 3, 20, 10, tzinfo=UTC),
+        "all_day": False,
+        "zone": BERLIN,
+        "subject": "Team sync",
+        "organizer": "carol@example.com",
+        "room_address": ROOM,
+        "room_name": "Room 1",
+        "sequence": 0,
+        "written_at": datetime(2026, 3, 1, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return Booking(**fields)
