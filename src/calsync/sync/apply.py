@@ -18,7 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync.bootstrap import Services
-from calsync.domain.decide import Cancel, Change, Create, Plan, Update, decide, decide_removal
+from calsync.domain.decide import (
+    Cancel,
+    Change,
+    Create,
+    Plan,
+    Update,
+    decide,
+    decide_removal,
+    reservation_key,
+)
 from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
 from calsync.domain.occupancy import Occupancy
@@ -105,9 +114,13 @@ class _Writes:
                 uow.synchronizations.count_events(synchronization_id, count)
 
 
-def _room_decides(services: Services, stored: StoredItem) -> bool:
+def _capabilities(services: Services, stored: StoredItem) -> tuple[bool, bool]:
+    """(room decides, expands instances) of the item's service."""
     binding = stored.item.binding
-    return binding is not None and services.provider(binding.connection).capabilities.room_decides
+    if binding is None:
+        return False, False
+    capabilities = services.provider(binding.connection).capabilities
+    return capabilities.room_decides, capabilities.expands_instances
 
 
 def object_reader(services: Services, stored: StoredItem, now: datetime) -> ObjectReader:
@@ -175,7 +188,8 @@ class Applier:
         """The batch decided, or None when the batch in flight, which it had to wait for,
         was refused."""
         now, window = self.services.clock(), self.reader.window
-        decided = _Decided(rows, now, room_decides=_room_decides(self.services, self._stored))
+        room_decides, expands = _capabilities(self.services, self._stored)
+        decided = _Decided(rows, now, room_decides=room_decides, expands_instances=expands)
         readable = _read_all(rows, self.reader, now, decided.report)
         touched = {row.provider_id for row, _ in readable} | {o.uid for _, o in readable if o}
         overlaps = self._in_flight is not None and touched & self._in_flight[0].touched
@@ -241,6 +255,8 @@ class _Decided:
     authoritative: bool = False
     #: The item's service lets its room answer on its own (`Capabilities.room_decides`).
     room_decides: bool = False
+    #: The item's service lists each instance of a series as an object of its own.
+    expands_instances: bool = False
 
     def decide(
         self,
@@ -283,13 +299,19 @@ def _apply_one_by_one(
     ids: Sequence[int],
     authoritative: bool = False,
 ) -> None:
-    window, room_decides = reader.window, _room_decides(services, stored)
+    window, capabilities = reader.window, _capabilities(services, stored)
     for calendar_item_id in ids:
         with services.uow() as uow:
             uow.reservations.lock_item(stored.id)  # decide on what is committed
             occupancy = Occupancy(uow.reservations.holding_spans(stored.id, window))
             row = uow.calendar_items.to_apply(calendar_item_id)
-            decided = _Decided([row], now, authoritative=authoritative, room_decides=room_decides)
+            decided = _Decided(
+                [row],
+                now,
+                authoritative=authoritative,
+                room_decides=capabilities[0],
+                expands_instances=capabilities[1],
+            )
             readable = _read_all([row], reader, now, decided.report)
             existing = _existing(uow, stored, readable)
             decided.waiting = waiting_changes(uow, stored, existing)
@@ -370,7 +392,15 @@ def _apply_one(
     window: Window,
 ) -> CalendarItemStatus:
     now, writes = decided.now, decided.writes
-    current = existing.get(row.provider_id if obj is None else obj.uid, [])
+    of_key = existing.get(row.provider_id if obj is None else obj.uid, [])
+    current = of_key
+    if obj is not None and decided.expands_instances:
+        # Each instance of a series is an object of its own (Google's singleEvents): it
+        # speaks for its own occurrences only, never for its siblings sharing the UID.
+        keys = {o.key for o in obj.occurrences}
+        current = [
+            r for r in of_key if r.provider_id == row.provider_id or reservation_key(r) in keys
+        ]
     as_read = {r.id: r for r in current}  # from the database, or from earlier in the batch
     kept = ""
     if obj is None:
@@ -393,7 +423,7 @@ def _apply_one(
             original = as_read[dropped.id]
             if original.holds_item:
                 occupancy.hold(original.start, original.end, original.id)
-        existing[obj.uid] = _after(as_read, plan)
+        existing[obj.uid] = _after({r.id: r for r in of_key}, plan)
     for action in plan.actions:
         writes.add(action.reservation, as_read.get(action.reservation.id))
         reservation_id = action.reservation.id

@@ -17,7 +17,6 @@ from calsync.config import parse
 from calsync.domain.reservations import Origin, ReservationStatus
 from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
-from tests.conftest import Clock
 from tests.providers.google.conftest import ROOM, someone_elses
 from tests.sync.calendars import drain, reservations, reserve, sync
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def services(google, tmp_path: Path, monkeypatch) -> Iterator[Services]:
+def services(google, tmp_path: Path, monkeypatch, clock) -> Iterator[Services]:
     monkeypatch.setenv("CALSYNC_TEST_GOOGLE_KEY", json.dumps(google.service_account_info()))
     settings = parse(
         {
@@ -48,7 +47,7 @@ def services(google, tmp_path: Path, monkeypatch) -> Iterator[Services]:
             ],
         }
     )
-    made = start(settings, Clock(datetime(2026, 12, 1, 8, tzinfo=UTC)))
+    made = start(settings, clock)
     yield made
     made.close()
 
@@ -79,6 +78,7 @@ def test_a_meeting_booked_in_google_is_confirmed_and_the_room_accepts_it_there(g
 
 
 def test_a_reservation_made_changed_and_cancelled_in_calsync_follows_in_google(google, services):
+    google.room_decides(ROOM, ROOM)  # the room accepts what does not clash
     made = reserve(services, "Board meeting")
     drain(services)
     [stored] = google.events(ROOM)
@@ -99,11 +99,6 @@ def test_a_reservation_made_changed_and_cancelled_in_calsync_follows_in_google(g
     assert [r.status for r in reservations(services)] == [ReservationStatus.cancelled]
 
 
-@pytest.mark.xfail(
-    reason="the sync layer does not use Capabilities.expands_instances yet: it takes each "
-    "instance object (one occurrence, the series' UID) for the whole series and cancels the "
-    "reservations of the other instances"
-)
 def test_someones_series_becomes_one_reservation_per_instance_and_one_can_be_cancelled(
     google, services
 ):
@@ -127,3 +122,46 @@ def test_someones_series_becomes_one_reservation_per_instance_and_one_can_be_can
     sync(services)
     statuses = [r.status for r in sorted(reservations(services), key=lambda r: r.start)]
     assert statuses == [ReservationStatus.confirmed] * 2 + [ReservationStatus.cancelled]
+
+
+def test_a_booking_the_room_declines_is_conflicted_and_frees_the_room(google, services):
+    google.room_decides(ROOM, ROOM, "decline_all")
+    made = reserve(services, "Board meeting")
+    drain(services)
+    [reservation] = reservations(services)
+    assert (reservation.id, reservation.status) == (made.id, ReservationStatus.conflicted)
+    assert reservation.reason == "the room declined it in the calendar"
+    sync(services)
+    assert [r.status for r in reservations(services)] == [ReservationStatus.conflicted]
+
+
+def test_a_booking_the_room_never_answers_is_given_up_after_the_wait(google, services, clock):
+    from calsync.sync.room_answers import recheck_awaiting
+
+    google.room_decides(ROOM, ROOM, "ignore")
+    made = reserve(services, "Board meeting")
+    drain(services)
+    assert [r.status for r in reservations(services)] == [ReservationStatus.awaiting_confirmation]
+    assert recheck_awaiting(services).given_up == []  # not overdue yet
+    clock.advance(minutes=11)
+    queued = recheck_awaiting(services)
+    assert queued.reads_queued, "its calendar is read again first"
+    assert queued.given_up == []
+    drain(services)
+    assert [r.status for r in reservations(services)] == [ReservationStatus.awaiting_confirmation]
+    assert recheck_awaiting(services).given_up == [made.id]
+    [reservation] = reservations(services)
+    assert reservation.status == ReservationStatus.conflicted
+    assert "did not answer within 10 minutes" in reservation.reason
+
+
+def test_a_booking_the_room_answers_late_is_confirmed_by_the_next_read(google, services, clock):
+    google.room_decides(ROOM, ROOM, "ignore")
+    made = reserve(services, "Board meeting")
+    drain(services)
+    [stored] = google.events(ROOM)
+    attendees = [dict(a, responseStatus="accepted") for a in stored["attendees"]]
+    google.patch_event(ROOM, stored["id"], {"attendees": attendees})  # the room says yes
+    sync(services)
+    [reservation] = reservations(services)
+    assert (reservation.id, reservation.status) == (made.id, ReservationStatus.confirmed)

@@ -48,6 +48,7 @@ from calsync.config import GoogleConnection
 from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected, ProviderUnavailable
 from calsync.providers.base import (
     Booking,
+    CalendarCheck,
     Capabilities,
     ChangeBatch,
     ChangesSeen,
@@ -64,7 +65,13 @@ from calsync.providers.base import (
 from calsync.providers.google.auth import AccessTokens, BearerWire
 from calsync.providers.google.errors import GoogleAnswer, fail
 from calsync.providers.google.reader import event_uid, read_event
-from calsync.providers.google.writer import answered_attendees, booking_body, event_id, moved_fields
+from calsync.providers.google.writer import (
+    answered_attendees,
+    booking_body,
+    event_id,
+    moved_fields,
+    room_answer,
+)
 from calsync.providers.hrefs import MAX_ID_LENGTH, shown
 from calsync.providers.wire import Call, LimitExceeded, Limits, TrafficCounters
 
@@ -195,6 +202,21 @@ class GoogleCalendarProvider:
             raise ProviderRejected(f"reading event {shown(provider_id)}: it was cancelled", 410)
         return RemoteChange(provider_id, _etag(event, response), data=response.content)
 
+    def check(self, calendar: str) -> CalendarCheck:
+        """calendars.get of the room's calendar: the token is granted for the subject, and
+        the calendar answers; Google hands out sync tokens for every calendar."""
+        call = Call()
+        url = f"{self.api_url}/calendars/{_segment(calendar, 'calendar id')}"
+        response = self._send(call, "GET", url)
+        if response.status_code != 200:
+            self._fail(response, f"checking calendar {calendar}")
+        found = _json_object(response, f"checking calendar {calendar}")
+        named = f" ({found['summary']})" if isinstance(found.get("summary"), str) else ""
+        zone = found.get("timeZone")
+        return CalendarCheck(
+            True, f"calendar{named}" + (f", {zone}" if zone else "") + "; sync tokens"
+        )
+
     # Writing
 
     def payload_of(self, booking: Booking) -> str:
@@ -212,7 +234,8 @@ class GoogleCalendarProvider:
                 f"creating {booking.uid!r}: event {provider_id} exists already in {calendar}",
                 provider_id,
             )
-        return self._written(call, response, provider_id, f"creating {booking.uid!r}")
+        what = f"creating {booking.uid!r}"
+        return self._written(call, response, provider_id, what, booking.room_address)
 
     def rebook(
         self, calendar: str, provider_id: str, booking: Booking, version: str | None
@@ -221,7 +244,8 @@ class GoogleCalendarProvider:
         body = self.payload_of(booking).encode("utf-8")
         url = self._event_url(calendar, provider_id)
         response = self._send(call, "PUT", url, _QUIET, body, _if_match(version))
-        return self._written(call, response, provider_id, f"updating event {shown(provider_id)}")
+        what = f"updating event {shown(provider_id)}"
+        return self._written(call, response, provider_id, what, booking.room_address)
 
     def cancel(self, calendar: str, provider_id: str, version: str | None) -> Exchange:
         call = Call()
@@ -296,12 +320,20 @@ class GoogleCalendarProvider:
         return _json_object(response, f"reading {url}").get("status") == "cancelled"
 
     def _written(
-        self, call: Call, response: httpx.Response, provider_id: str, what: str
+        self,
+        call: Call,
+        response: httpx.Response,
+        provider_id: str,
+        what: str,
+        room_address: str | None = None,
     ) -> WriteResult:
+        """The write's result; for a booking (`room_address`), the room's answer as the
+        response shows it."""
         if response.status_code != 200:
             self._fail(response, what)
         event = _json_object(response, what)
-        return WriteResult(provider_id, _etag(event, response), call.exchange())
+        answer = room_answer(event, room_address) if room_address else None
+        return WriteResult(provider_id, _etag(event, response), call.exchange(), answer)
 
     # The wire
 

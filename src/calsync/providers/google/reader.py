@@ -24,8 +24,8 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from calsync.domain.entries import Attendee, CalendarEntry, CalendarObject, Occurrence, Window
-from calsync.domain.timezones import resolve_zone
 from calsync.errors import InvalidCalendarData
+from calsync.providers.ical.timezones import resolve_zone
 
 MAX_EVENT_BYTES = 1_000_000
 _STATUSES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}

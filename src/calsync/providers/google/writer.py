@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.domain.timezones import resolve_zone
 from calsync.providers.base import Booking, OccurrenceMove
+from calsync.providers.ical.timezones import resolve_zone
 
 #: The private extended property that marks calsync's own writes.
 MARK = "calsync"
@@ -44,6 +44,18 @@ def event_id(uid: str) -> str:
     return base64.b32hexencode(digest).decode("ascii").lower().rstrip("=")[:32]
 
 
+def room_answer(event: dict[str, Any], room_address: str) -> str | None:
+    """The room's answer in `event` as the domain names it; None while it has none."""
+    address = room_address.lower()
+    for attendee in event.get("attendees") or []:
+        if isinstance(attendee, dict) and str(attendee.get("email", "")).lower() == address:
+            answer = {v: k for k, v in RESPONSE_STATUSES.items()}.get(
+                str(attendee.get("responseStatus", ""))
+            )
+            return None if answer in (None, "NEEDS-ACTION") else answer
+    return None
+
+
 def booking_body(booking: Booking) -> dict[str, Any]:
     """The whole event calsync writes for `booking` (events.insert and events.update)."""
     body: dict[str, Any] = {
@@ -58,7 +70,8 @@ def booking_body(booking: Booking) -> dict[str, Any]:
                 "email": booking.room_address,
                 "displayName": booking.room_name,
                 "resource": True,
-                "responseStatus": "accepted",
+                # The room answers itself (Capabilities.room_decides): calsync asks.
+                "responseStatus": "needsAction",
             }
         ],
         "extendedProperties": {"private": {MARK: "1", UID_PROPERTY: booking.uid}},
