@@ -32,6 +32,11 @@ REQUIRE_POSTGRES = os.environ.get("CALSYNC_REQUIRE_POSTGRES") == "1"
 TEMPLATE = f"calsync_template_{os.getpid()}"
 
 
+class Killed(BaseException):
+    """A worker killed mid-run (kill -9, a power cut): raised by a test at that moment, it
+    passes every handler of calsync's, as nothing runs in a killed process."""
+
+
 class Clock:
     """A clock tests move by hand."""
 

@@ -12,6 +12,7 @@ from calsync.store.records import RecordFilter
 from calsync.sync import push
 from calsync.sync import reservations as reservation_service
 from calsync.worker.runner import run_once
+from tests.conftest import Killed
 from tests.sync.calendars import drain, reservations, reserve, room_settings, sync
 
 pytestmark = pytest.mark.radicale
@@ -36,11 +37,11 @@ def test_a_booking_cancelled_while_its_landed_create_was_cut_short_leaves_the_ca
     def crash_once(services_, event_id, *args, **kwargs):
         if not crashed:
             crashed.append(event_id)
-            raise RuntimeError("worker killed")
+            raise Killed("worker killed")
         return finish(services_, event_id, *args, **kwargs)
 
     monkeypatch.setattr(push, "_finish", crash_once)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         run_once(services, limit=1)  # the PUT landed; calsync did not record it
     reservation_service.cancel(services, booked.id)
     clock.advance(minutes=10)  # the dead worker's lease runs out
@@ -80,11 +81,11 @@ def test_a_move_saved_in_the_calendar_over_a_landed_create_wins_by_default(
     def crash_once(services_, event_id, *args, **kwargs):
         if not crashed:
             crashed.append(event_id)
-            raise RuntimeError("worker killed")
+            raise Killed("worker killed")
         return finish(services_, event_id, *args, **kwargs)
 
     monkeypatch.setattr(push, "_finish", crash_once)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         run_once(services, limit=1)
     [landed] = [
         c

@@ -17,6 +17,7 @@ from calsync.sync import push
 from calsync.sync import reservations as reservation_service
 from calsync.sync.reprocess import reprocess
 from calsync.worker.runner import run_once
+from tests.conftest import Killed
 from tests.sync.calendars import (
     drain,
     ics,
@@ -194,11 +195,11 @@ def test_an_answer_taken_over_after_a_crash_does_not_overwrite_a_newer_one(
     def crash_once(run, provider_payload, response, *args, **kwargs):
         if response.startswith("superseded") and not crashed:
             crashed.append(run.event_id)
-            raise RuntimeError("worker killed")
+            raise Killed("worker killed")
         return finish(run, provider_payload, response, *args, **kwargs)
 
     monkeypatch.setattr(push, "_finish", crash_once)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         run_once(services, limit=1)
     drain(services)
     clock.advance(minutes=10)  # past the crashed event's lease
@@ -408,11 +409,11 @@ def test_a_create_that_reached_the_calendar_before_a_crash_is_not_an_error_forev
     def crash_once(services_, event_id, *args, **kwargs):
         if not crashed:
             crashed.append(event_id)
-            raise RuntimeError("worker killed")
+            raise Killed("worker killed")
         return finish(services_, event_id, *args, **kwargs)
 
     monkeypatch.setattr(push, "_finish", crash_once)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         run_once(services, limit=1)
     clock.advance(minutes=10)
     drain(services)

@@ -12,6 +12,7 @@ from calsync.sync import pull
 from calsync.sync.pull import synchronize
 from calsync.sync.reprocess import reprocess, reprocess_failed
 from calsync.worker.runner import request_sync
+from tests.conftest import Killed
 from tests.sync.calendars import (
     book,
     claim,
@@ -122,11 +123,11 @@ def test_a_crash_between_fetching_and_committing_loses_nothing(room, clock):
             return self.uow.__exit__(*exc)
 
         def crash(self):
-            raise RuntimeError("power cut")
+            raise Killed("power cut")
 
     event_id = claim(services, request_sync(services, "Room A"))
     services.uow = CrashingCommit
-    with pytest.raises(RuntimeError, match="power cut"):
+    with pytest.raises(Killed, match="power cut"):
         synchronize(services, event_id)
     services.uow = make_uow
 
@@ -161,11 +162,11 @@ def test_a_crash_after_some_pages_were_applied_moves_no_key_and_a_rerun_converge
         book(provider, calendar, f"m{day}", day)
 
     def power_cut(*args, **kwargs):
-        raise RuntimeError("power cut")
+        raise Killed("power cut")
 
     with monkeypatch.context() as patched:
         patched.setattr(pull._Recording, "finish", power_cut)
-        with pytest.raises(RuntimeError, match="power cut"):
+        with pytest.raises(Killed, match="power cut"):
             sync_run(services)
 
     # The first three pages were recorded and applied while the next ones came in...

@@ -112,7 +112,7 @@ class FailingSlowServer(SlowServer):
         time.sleep(self.delay)
         raise ProviderUnavailable("the server went away")
 
-    update = get
+    edit = get
 
 
 def test_a_stalled_run_that_then_fails_does_not_record_its_failure_over_the_takeover(

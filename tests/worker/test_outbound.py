@@ -18,20 +18,21 @@ WRITE_SECONDS = 0.4
 
 
 class SlowWrites:
-    """The room's provider, each write taking WRITE_SECONDS; counts writes in flight."""
+    """The room's provider, each edit (a room's answer) taking WRITE_SECONDS; counts the
+    edits in flight."""
 
     def __init__(self, provider) -> None:
         self.provider = provider
         self.in_flight = self.most = 0
         self.lock = threading.Lock()
 
-    def update(self, *args, **kwargs):
+    def edit(self, *args, **kwargs):
         with self.lock:
             self.in_flight += 1
             self.most = max(self.most, self.in_flight)
         time.sleep(WRITE_SECONDS)
         try:
-            return self.provider.update(*args, **kwargs)
+            return self.provider.edit(*args, **kwargs)
         finally:
             with self.lock:
                 self.in_flight -= 1
