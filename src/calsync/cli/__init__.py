@@ -352,6 +352,50 @@ def _serve(services: Any, interval: float, liveness_file: Path | None) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8470,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the routes only; run no worker.")
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="calsync's log lines: text or json.")
+    ] = "text",
+) -> None:
+    """Serve calsync over HTTP: `POST /webhooks/google` takes Google's push notifications
+    (set `[push] address` to its public https URL). Unless --no-worker, the worker runs
+    beside it (`calsync worker`), opening and renewing the push channels, polling and
+    running what notifications queue. SIGTERM or SIGINT stops both.
+    """
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--log-format")
+    import logging
+    import threading
+
+    import uvicorn
+
+    from calsync.api.app import create_app
+    from calsync.worker.logs import worker_logs
+    from calsync.worker.scheduler import run_forever
+
+    with worker_logs(log_format), errors(), open_services() as services:
+        stop = threading.Event()
+        worker_thread = None
+        if not no_worker:
+            worker_thread = threading.Thread(
+                target=run_forever, args=(services, 1.0, stop), name="worker"
+            )
+            worker_thread.start()
+        try:
+            uvicorn.run(create_app(services), host=host, port=port, log_level="warning")
+        finally:
+            stop.set()
+            if worker_thread is not None:
+                logging.getLogger("calsync.worker").info("finishing the events in hand")
+                worker_thread.join()
+
+
+@app.command()
 def export(item: Annotated[str, typer.Option("--item", help="Workplace item name.")]) -> None:
     """Send the item's existing future reservations to its calendar (queued as create events)."""
     from calsync.sync import reservations as reservation_service
