@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from calsync.bootstrap import Services
-from calsync.errors import CalsyncError, ProviderRejected
+from calsync.errors import CalsyncError, ConfigError, ProviderRejected
 from calsync.providers import load
 from calsync.providers.base import Channel
 from calsync.store.channels import StoredChannel
@@ -182,7 +182,7 @@ def _stop(services: Services, channel: StoredChannel, why: str, report: ChannelR
             provider.stop_watch(
                 Channel(channel.channel_id, channel.resource_id or "", "", channel.expires_at)
             )
-        except ProviderRejected as exc:
+        except (ProviderRejected, ConfigError) as exc:  # refused, or its connection gone
             log.warning("push channel %s: stopping it was refused: %s", channel.channel_id, exc)
         except CalsyncError as exc:
             log.warning("push channel %s: stopping it failed: %s", channel.channel_id, exc)
