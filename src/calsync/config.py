@@ -86,6 +86,45 @@ class RetentionSettings(_Strict):
     interval_minutes: Annotated[float, Field(gt=0)] = 60.0
 
 
+class PushSettings(_Strict):
+    """Push notifications (Google watch channels). Only hints: polling stays on.
+
+    - `address`: the public https URL of calsync's webhook route (`calsync serve`'s
+      `POST /webhooks/google`), as the provider reaches it; empty turns push off (and
+      the worker stops the channels it opened).
+    - `ttl_seconds`: how long a channel is asked to live (Google caps it).
+    - `renew_before_seconds`: a channel is replaced this long before it expires; the new
+      one opens before the old one stops, so no change goes unnoticed in between.
+    """
+
+    address: str = ""
+    ttl_seconds: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
+    renew_before_seconds: Annotated[int, Field(ge=0)] = 24 * 3600
+
+    @field_validator("address")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname or ""
+        except ValueError:
+            raise ValueError("the address must be an https URL") from None
+        loopback = host in ("127.0.0.1", "::1", "localhost")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("the address must not hold a user or password")
+        if not host or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ValueError("the address must be an https URL (http only on a loopback host)")
+        return value
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> PushSettings:
+        if self.renew_before_seconds >= self.ttl_seconds:
+            raise ValueError("renew_before_seconds must be less than ttl_seconds")
+        return self
+
+
 class _ConnectionLimits(_Strict):
     """What every connection allows its service.
 
@@ -233,6 +272,7 @@ class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     sync: SyncSettings = SyncSettings()
     retention: RetentionSettings = RetentionSettings()
+    push: PushSettings = PushSettings()
     connections: dict[str, ConnectionSettings] = {}
     items: list[ItemSettings] = []
 

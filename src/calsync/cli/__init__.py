@@ -352,6 +352,76 @@ def _serve(services: Any, interval: float, liveness_file: Path | None) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8470,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the routes only; run no worker.")
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="calsync's log lines: text or json.")
+    ] = "text",
+) -> None:
+    """Serve calsync over HTTP: `POST /webhooks/google` takes Google's push notifications
+    (set `[push] address` to its public https URL). Unless --no-worker, the worker runs
+    beside it (`calsync worker`), opening and renewing the push channels, polling and
+    running what notifications queue. SIGTERM or SIGINT stops both.
+    """
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--log-format")
+    from calsync.worker.logs import worker_logs
+
+    with worker_logs(log_format), errors(), open_services() as services:
+        _serve_http(services, host, port, worker=not no_worker)
+
+
+def _serve_http(services: Any, host: str, port: int, worker: bool) -> None:
+    """uvicorn in a thread of its own and the worker in another, both stopped by SIGTERM
+    or SIGINT here (uvicorn's own handlers would re-raise the signal once it stopped,
+    killing the worker's grace period with the process)."""
+    import logging
+    import signal
+    import threading
+
+    import uvicorn
+
+    from calsync.api.app import create_app
+    from calsync.worker.scheduler import run_forever
+
+    stop = threading.Event()
+    log = logging.getLogger("calsync.api")
+
+    def stopping(signum: int, _frame: Any) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host=host, port=port, log_level="warning")
+    )
+    threads = [threading.Thread(target=server.run, name="http")]
+    if worker:
+        threads.append(
+            threading.Thread(target=run_forever, args=(services, 1.0, stop), name="worker")
+        )
+    for thread in threads:
+        thread.start()
+    log.info("serving on http://%s:%d%s", host, port, "" if worker else " (no worker)")
+    failed = False
+    while not stop.wait(0.5):
+        if not threads[0].is_alive():  # uvicorn could not start (the port is taken, say)
+            failed = True
+            stop.set()
+    server.should_exit = True
+    for thread in threads:
+        thread.join()
+    if failed:
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1)
+
+
+@app.command()
 def export(item: Annotated[str, typer.Option("--item", help="Workplace item name.")]) -> None:
     """Send the item's existing future reservations to its calendar (queued as create events)."""
     from calsync.sync import reservations as reservation_service

@@ -20,6 +20,10 @@ Terms:
 - *delta key*: the opaque cursor for "changes since" (RFC 6578 sync-token, Google
   nextSyncToken, Graph deltaLink, EWS SyncState). None asks for a full listing.
 
+Push: where `Capabilities.push` holds, `watch` opens a notification channel on a calendar
+(Google's events.watch) and `stop_watch` closes it; a notification is only a hint to read
+the calendar again. Adapters without push inherit `NoPush`, which refuses both.
+
 Nothing above an adapter sees XML, JSON shapes or HTTP status codes: adapters return these
 values and raise `calsync.errors.ProviderError` subclasses.
 """
@@ -32,6 +36,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from calsync.domain.entries import CalendarObject, Window
+from calsync.errors import ProviderRejected
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,24 @@ class CalendarCheck:
     detail: str
 
 
+@dataclass(frozen=True)
+class Channel:
+    """A push notification channel on one calendar: the id calsync chose, the provider's
+    id of the watched resource, the secret token each notification must carry, and when
+    the provider stops sending (a UTC instant)."""
+
+    id: str
+    resource_id: str
+    token: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:  # the token is a secret: never in a log line or traceback
+        return (
+            f"Channel(id={self.id!r}, resource_id={self.resource_id!r}, token=<hidden>,"
+            f" expires_at={self.expires_at.isoformat()})"
+        )
+
+
 #: An edit of an object calsync does not own: only what calsync is entitled to changes.
 Edit = RoomAnswer | OccurrenceCancel | OccurrenceMove
 
@@ -251,6 +274,39 @@ class Provider(Protocol):
         create that may have landed before its run was cut short."""
         ...
 
+    def watch(
+        self, calendar: str, address: str, channel_id: str, token: str, ttl_seconds: int
+    ) -> Channel:
+        """Open a push channel: the service POSTs a notification carrying `channel_id` and
+        `token` to `address` whenever `calendar` changes, for about `ttl_seconds`.
+        ProviderRejected where the service has no push (`Capabilities.push` False)."""
+        ...
+
+    def stop_watch(self, channel: Channel) -> None:
+        """Close a channel; one the service no longer knows is fine."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+class NoPush:
+    """`watch` and `stop_watch` of an adapter whose service cannot notify calsync."""
+
+    kind: ClassVar[str]
+
+    def watch(
+        self,
+        calendar: str,
+        address: str,  # noqa: ARG002 - the seam's signature
+        channel_id: str,  # noqa: ARG002
+        token: str,  # noqa: ARG002
+        ttl_seconds: int,  # noqa: ARG002
+    ) -> Channel:
+        raise ProviderRejected(
+            f"{self.kind} calendars send no push notifications (only polling reads {calendar})"
+        )
+
+    def stop_watch(self, channel: Channel) -> None:  # noqa: ARG002 - the seam's signature
+        raise ProviderRejected(f"{self.kind} calendars have no push channels to stop")

@@ -66,6 +66,7 @@ from calsync.providers.base import (
     ChangeBatch,
     ChangesSeen,
     Exchange,
+    NoPush,
     RemoteChange,
     WriteResult,
 )
@@ -81,7 +82,7 @@ T = TypeVar("T")
 _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
 
 
-class CalDAVProvider(ICalendarObjects):
+class CalDAVProvider(NoPush, ICalendarObjects):
     """One CalDAV account. `calendar` is a collection path relative to `base_url` (or a URL
     at the same origin); a provider id is an object's absolute path (`hrefs.canonical_id`).
     The seam's writes are whole iCalendar objects (`ICalendarObjects`) put with If-Match.

@@ -20,6 +20,7 @@ from calsync.providers.base import (
     ChangeBatch,
     ChangesSeen,
     Exchange,
+    NoPush,
     RemoteChange,
     WriteResult,
 )
@@ -36,7 +37,7 @@ class _Calendar:
     oldest_valid: int = 0
 
 
-class InMemoryProvider(ICalendarObjects):
+class InMemoryProvider(NoPush, ICalendarObjects):
     kind: ClassVar[str] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(delta_keys=True)
 

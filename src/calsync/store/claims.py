@@ -313,14 +313,18 @@ class EventClaims:
         now: datetime,
         payload: dict[str, Any],
         due_before: datetime | None = None,
+        hint: bool = False,
     ) -> int | None:
         """The id of the item's queued read with this payload: a waiting one, else a new one.
 
         With `due_before` this is a poll: it is queued only if the item was last read
         before then and no read of it is waiting or running (a waiting read of any kind
-        serves it, and its id is returned; otherwise None). Two workers polling at once
-        queue one read: on PostgreSQL the check and the insert run under a per-item
-        advisory lock; SQLite's writers already take turns.
+        serves it, and its id is returned; otherwise None). With `hint` this is a push
+        notification: a waiting read of any kind serves it, as it will see the change;
+        a running one may have listed the calendar before it, so a new read is queued.
+        Two workers polling at once (or five notifications arriving at once) queue one
+        read: on PostgreSQL the check and the insert run under a per-item advisory lock;
+        SQLite's writers already take turns.
         """
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(
@@ -337,6 +341,8 @@ class EventClaims:
             )
         )
         waiting = [row for row in reads if row.state == EventState.new.value]
+        if hint and waiting:
+            return waiting[0].id
         if due_before is not None:
             if waiting:
                 return waiting[0].id

@@ -143,3 +143,24 @@ class CalendarItemRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChannelRow(Base):
+    """A push notification channel calsync opened on an item's calendar. The secret token
+    is kept only as its SHA-256: a notification proves itself by the token, which the
+    store cannot give away. `resource_id` is None until the provider named it (the row is
+    written before the channel is asked for, so that no channel exists unrecorded)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
+    connection: Mapped[str] = mapped_column(String(200))
+    calendar: Mapped[str] = mapped_column(String(1000))
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource_id: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from calsync.store.channels import ChannelRepository
 from calsync.store.items import ItemRepository
 from calsync.store.records import (
     CalendarItemRepository,
@@ -27,6 +28,7 @@ class UnitOfWork:
     events: EventRepository
     calendar_items: CalendarItemRepository
     synchronizations: SynchronizationRepository
+    channels: ChannelRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -38,6 +40,7 @@ class UnitOfWork:
         self.events = EventRepository(self.session)
         self.calendar_items = CalendarItemRepository(self.session)
         self.synchronizations = SynchronizationRepository(self.session)
+        self.channels = ChannelRepository(self.session)
         return self
 
     def __exit__(

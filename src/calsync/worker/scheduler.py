@@ -14,7 +14,9 @@ every turn of its loop (`liveness_age` reads it for `calsync worker --check`), a
 `stop` is set it claims nothing more, lets the events in hand finish for
 `sync.stop_grace_seconds` and gives back the claims of those still running. Once every
 `retention.interval_minutes` it purges what `[retention]` no longer keeps
-(`calsync.store.retention`, in transactions of `retention.batch` rows).
+(`calsync.store.retention`, in transactions of `retention.batch` rows). With `[push]
+address` set, it keeps the push channels of bound calendars open, renewed and stopped
+(`calsync.worker.channels`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from calsync.errors import CalsyncError
 from calsync.store.records import Claim
 from calsync.store.retention import purge, purge_due
 from calsync.sync.room_answers import recheck_awaiting
+from calsync.worker.channels import ChannelUpkeep
 from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import RunResult, claim_next
 
@@ -105,6 +108,7 @@ def run_forever(
     settings = services.settings.sync
     dispatcher = Dispatcher(services, settings.push_concurrency)
     retention = Retention(services)
+    channels = ChannelUpkeep(services)
 
     def claim(free: int) -> list[Claim]:
         if stop.is_set():
@@ -123,6 +127,7 @@ def run_forever(
                 enqueue_due_polls(services)
                 recheck_awaiting(services)
                 retention.purge_if_due()
+                channels.keep_if_due()
             except (CalsyncError, SQLAlchemyError, OSError) as exc:
                 log.warning("queueing due polls failed, tried again in a moment: %s", exc)
             except Exception:

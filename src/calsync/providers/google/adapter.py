@@ -32,6 +32,10 @@ deadline and a cap on the answer's size; one read follows at most `max_sync_roun
 pages. Token requests go to the key's `token_uri` (`auth.AccessTokens`). The texts kept
 on events never hold the bearer token.
 
+Push: `watch` opens an events.watch channel and `stop_watch` closes it with channels.stop
+(bodies and answers in `calsync.providers.google.channels`); a channel ends on its own at
+its expiration and is renewed by opening another before it does.
+
 Errors: `calsync.providers.google.errors`.
 """
 
@@ -52,6 +56,7 @@ from calsync.providers.base import (
     Capabilities,
     ChangeBatch,
     ChangesSeen,
+    Channel,
     Edit,
     Exchange,
     ObjectReaderFunction,
@@ -63,6 +68,7 @@ from calsync.providers.base import (
     WriteResult,
 )
 from calsync.providers.google.auth import AccessTokens, BearerWire
+from calsync.providers.google.channels import channel_of, stop_body, watch_body
 from calsync.providers.google.errors import GoogleAnswer, fail
 from calsync.providers.google.reader import event_uid, read_event
 from calsync.providers.google.writer import (
@@ -88,7 +94,7 @@ class GoogleCalendarProvider:
 
     kind: ClassVar[str] = "google"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        delta_keys=True, push=False, expands_instances=True, room_decides=True
+        delta_keys=True, push=True, expands_instances=True, room_decides=True
     )
 
     def __init__(
@@ -334,6 +340,29 @@ class GoogleCalendarProvider:
         event = _json_object(response, what)
         answer = room_answer(event, room_address) if room_address else None
         return WriteResult(provider_id, _etag(event, response), call.exchange(), answer)
+
+    # Push
+
+    def watch(
+        self, calendar: str, address: str, channel_id: str, token: str, ttl_seconds: int
+    ) -> Channel:
+        """events.watch: notifications of `calendar`'s changes POSTed to `address`."""
+        call, url = Call(), f"{self._events_url(calendar)}/watch"
+        body = watch_body(address, channel_id, token, ttl_seconds)
+        response = self._send(call, "POST", url, None, body)
+        if response.status_code != 200:
+            self._fail(response, f"watching {calendar}")
+        answer = _json_object(response, f"watching {calendar}")
+        return channel_of(answer, channel_id, token, calendar)
+
+    def stop_watch(self, channel: Channel) -> None:
+        """channels.stop; a channel Google no longer knows (404) is stopped already."""
+        call = Call()
+        response = self._send(
+            call, "POST", f"{self.api_url}/channels/stop", None, stop_body(channel)
+        )
+        if response.status_code not in (200, 204, 404):
+            self._fail(response, f"stopping channel {channel.id}")
 
     # The wire
 

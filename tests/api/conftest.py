@@ -1,0 +1,135 @@
+"""A Google emulator with one room, calsync's services bound to it with `[push] address`
+pointing at a webhook, a real clock (channels expire in real time), and a real
+`calsync serve` app on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from calsync.api.app import create_app
+from calsync.bootstrap import Services, start
+from calsync.config import parse
+from tests.conftest import Clock
+from tests.providers.google.conftest import BERLIN, ROOM
+from tests.providers.google_emulator import GoogleCalendarEmulator
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleCalendarEmulator]:
+    with GoogleCalendarEmulator() as emulator:
+        emulator.add_calendar(ROOM, time_zone=BERLIN, summary="Room 1")
+        yield emulator
+
+
+@pytest.fixture
+def real_clock() -> Clock:
+    return Clock(datetime.now(UTC))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def make_services(
+    google, tmp_path: Path, monkeypatch, real_clock, port
+) -> Iterator[Callable[..., Services]]:
+    """Services bound to the emulator's room; `[push] address` is this test's webhook."""
+    monkeypatch.setenv("CALSYNC_TEST_GOOGLE_KEY", json.dumps(google.service_account_info()))
+    made: list[Services] = []
+
+    def make(push: dict[str, Any] | None = None, active: bool = True, **sync: Any) -> Services:
+        binding = {"connection": "workspace", "calendar": ROOM, "room_address": ROOM}
+        settings = parse(
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'calsync.db'}"},
+                "sync": {"backoff_seconds": 1.0, "max_attempts": 3, **sync},
+                "push": {"address": f"http://127.0.0.1:{port}/webhooks/google", **(push or {})},
+                "connections": {
+                    "workspace": {
+                        "kind": "google",
+                        "subject": "admin@example.com",
+                        "service_account_env": "CALSYNC_TEST_GOOGLE_KEY",
+                        "api_url": google.api_url,
+                    }
+                },
+                "items": [
+                    {
+                        "name": "Room A",
+                        "time_zone": BERLIN,
+                        "binding": {**binding, "active": active},
+                    }
+                ],
+            }
+        )
+        services = start(settings, real_clock)
+        made.append(services)
+        return services
+
+    yield make
+    for services in made:
+        services.close()
+
+
+class Server:
+    """`create_app(services)` under uvicorn on 127.0.0.1:`port`, in a thread."""
+
+    def __init__(self, services: Services, port: int) -> None:
+        config = uvicorn.Config(
+            create_app(services), host="127.0.0.1", port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return found
+
+
+def in_two_days(summary: str = "Planning") -> dict[str, Any]:
+    """Someone's meeting with the room, two days from now (inside the sync window)."""
+    start_at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    return {
+        "summary": summary,
+        "start": {"dateTime": start_at.isoformat(), "timeZone": BERLIN},
+        "end": {"dateTime": (start_at + timedelta(hours=1)).isoformat(), "timeZone": BERLIN},
+        "organizer": {"email": "alice@example.com"},
+        "attendees": [
+            {"email": "alice@example.com", "responseStatus": "accepted", "organizer": True},
+            {"email": ROOM, "resource": True, "responseStatus": "needsAction"},
+        ],
+    }

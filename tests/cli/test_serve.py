@@ -1,0 +1,110 @@
+"""`calsync serve` as a real process: the webhook route answers on its port, the embedded
+worker opens the push channel whose opening notice the route accepts, and SIGTERM stops
+both cleanly; with --no-worker only the route runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from calsync.cli import app
+from tests.api.conftest import free_port, wait_for
+from tests.providers.google.conftest import BERLIN, ROOM
+from tests.providers.google_emulator import GoogleCalendarEmulator
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def google():
+    with GoogleCalendarEmulator() as emulator:
+        emulator.add_calendar(ROOM, time_zone=BERLIN, summary="Room 1")
+        yield emulator
+
+
+def configure(tmp_path: Path, google, port: int) -> Path:
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(google.service_account_info()))
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "calsync.db"}"
+
+[push]
+address = "http://127.0.0.1:{port}/webhooks/google"
+
+[connections.workspace]
+kind = "google"
+subject = "admin@example.com"
+service_account_file = "{key}"
+api_url = "{google.api_url}"
+
+[[items]]
+name = "Room A"
+time_zone = "{BERLIN}"
+binding = {{ connection = "workspace", calendar = "{ROOM}", room_address = "{ROOM}" }}
+"""
+    )
+    initialized = CliRunner().invoke(app, ["--config", str(config), "init"])
+    assert initialized.exit_code == 0, initialized.output
+    return config
+
+
+def serve(config: Path, port: int, *args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "calsync", "--config", str(config), "serve"]
+    return subprocess.Popen(
+        [*command, "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def answers(url: str) -> bool:
+    try:
+        httpx.post(url, timeout=1.0)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def test_serve_runs_the_route_and_the_worker_and_stops_on_sigterm(tmp_path, google):
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port)
+    try:
+        [channel] = wait_for(google.channels, timeout=30)
+        [notice] = google.wait_for_deliveries(1, timeout=10)
+        assert (notice.resource_state, notice.status) == ("sync", 200)
+        assert notice.channel_id == channel["id"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert channel["token"] not in stderr
+
+
+def test_serve_without_the_worker_only_answers_webhooks(tmp_path, google):
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker")
+    url = f"http://127.0.0.1:{port}/webhooks/google"
+    try:
+        wait_for(lambda: answers(url), timeout=30)
+        refused = httpx.post(url, headers={"X-Goog-Channel-ID": "x", "X-Goog-Channel-Token": "y"})
+        assert refused.status_code == 404
+        time.sleep(0.5)
+        assert google.channels() == []  # no worker: no channel opened
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
