@@ -208,8 +208,10 @@ class GoogleConnection(_ConnectionLimits):
             info = json.loads(text)
         except ValueError as error:
             raise ConfigError(f"{where}: not a service account key (not JSON)") from error
+        if not isinstance(info, dict):
+            raise ConfigError(f"{where}: not a service account key (not a JSON object)")
         missing = [k for k in ("client_email", "private_key", "token_uri") if k not in info]
-        if not isinstance(info, dict) or missing:
+        if missing:
             raise ConfigError(f"{where}: not a service account key (no {', '.join(missing)})")
         return info
 

@@ -31,7 +31,7 @@ class StallsAfterFirstPage:
         self.provider, self.delay = provider, delay
         provider.multiget_batch = 1
 
-    def fetch_changes(self, calendar, delta_key, on_changes=None):
+    def fetch_changes(self, calendar, delta_key, on_changes=None, since=None):
         pages = 0
 
         def seen(changes):
@@ -42,7 +42,7 @@ class StallsAfterFirstPage:
             if on_changes is not None:
                 on_changes(changes)
 
-        return self.provider.fetch_changes(calendar, delta_key, seen)
+        return self.provider.fetch_changes(calendar, delta_key, seen, since=since)
 
     def __getattr__(self, name):
         return getattr(self.provider, name)

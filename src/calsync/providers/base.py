@@ -217,12 +217,18 @@ class Provider(Protocol):
         ...
 
     def fetch_changes(
-        self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
+        self,
+        calendar: str,
+        delta_key: str | None,
+        on_changes: ChangesSeen | None = None,
+        since: datetime | None = None,
     ) -> ChangeBatch:
         """Changes since `delta_key`, or a full listing when it is None.
 
         Raises DeltaKeyExpired when the key is no longer valid. `on_changes` may be called
         with pages of the changes while the read goes on; the batch returned is the truth.
+        `since`: a full listing may leave out what ended before then (Google's `timeMin`;
+        the caller sweeps nothing that ended before it).
         """
         ...
 

@@ -46,6 +46,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import ClassVar, Self, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -137,7 +138,11 @@ class CalDAVProvider(NoPush, ICalendarObjects):
     # Reading
 
     def fetch_changes(
-        self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
+        self,
+        calendar: str,
+        delta_key: str | None,
+        on_changes: ChangesSeen | None = None,
+        since: datetime | None = None,  # noqa: ARG002 - every object is listed
     ) -> ChangeBatch:
         url = self._collection_url(calendar)
         call = Call()

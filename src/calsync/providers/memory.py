@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar
 
 from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected
@@ -54,14 +55,18 @@ class InMemoryProvider(NoPush, ICalendarObjects):
         state.oldest_valid = state.position
 
     def fetch_changes(
-        self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
+        self,
+        calendar: str,
+        delta_key: str | None,
+        on_changes: ChangesSeen | None = None,
+        since: datetime | None = None,  # noqa: ARG002 - every object is listed
     ) -> ChangeBatch:
         state = self._calendar(calendar)
         if delta_key is None:
             hrefs = sorted(state.objects)
         else:
-            since = self._position(state, delta_key)
-            hrefs = sorted(h for h, at in state.changed_at.items() if at > since)
+            after = self._position(state, delta_key)
+            hrefs = sorted(h for h, at in state.changed_at.items() if at > after)
         changes = tuple(self._change(state, href) for href in hrefs)
         if delta_key is None:
             changes = tuple(c for c in changes if not c.removed)

@@ -296,6 +296,15 @@ class SynchronizationRepository:
             raise NotFound(f"no synchronization {synchronization_id}")
         return row
 
+    def last_succeeded(self) -> dict[int, datetime]:
+        """When each item's newest synchronization that succeeded started, by item id."""
+        rows = self.session.execute(
+            select(SynchronizationRow.item_id, func.max(SynchronizationRow.started_at))
+            .where(SynchronizationRow.outcome == SyncOutcome.succeeded.value)
+            .group_by(SynchronizationRow.item_id)
+        )
+        return dict(rows.tuples().all())
+
     def interrupt_running(self, item_id: int, now: datetime) -> None:
         """The item's synchronizations still `running` were cut short: only one read of a
         calendar runs at a time, so whoever opens a new one knows the old one is dead."""

@@ -132,18 +132,24 @@ class ReservationRepository:
         return [self._to_domain(row) for row in self.session.scalars(query)]
 
     def known_versions(
-        self, item_id: int, provider_ids: Collection[str] | None = None
+        self,
+        item_id: int,
+        provider_ids: Collection[str] | None = None,
+        ending_after: datetime | None = None,
     ) -> dict[str, set[str | None]]:
         """provider id → versions of the live reservations mirroring it.
 
         All of the item's, or only those of `provider_ids` (an incremental read needs
-        no more than the objects it saw).
+        no more than the objects it saw), or only those of reservations ending after
+        `ending_after` (what a full listing from then covers).
         """
         query = select(ReservationRow.provider_id, ReservationRow.provider_version).where(
             ReservationRow.item_id == item_id,
             ReservationRow.provider_id.is_not(None),
             ReservationRow.status != ReservationStatus.cancelled.value,
         )
+        if ending_after is not None:
+            query = query.where(ReservationRow.end_at > ending_after)
         known: dict[str, set[str | None]] = defaultdict(set)
         for chunk in _chunks(provider_ids):
             selected = (

@@ -86,11 +86,15 @@ def synchronize(
     detail = ""
     try:
         try:
-            batch = provider.fetch_changes(binding.calendar, key_before, recording.page)
+            batch = provider.fetch_changes(
+                binding.calendar, key_before, recording.page, since=recording.since
+            )
         except DeltaKeyExpired:
             detail = "delta key expired: full synchronization"
             recording.full_listing()
-            batch = provider.fetch_changes(binding.calendar, None, recording.page)
+            batch = provider.fetch_changes(
+                binding.calendar, None, recording.page, since=recording.since
+            )
     except ProviderError as exc:
         recording.fail(exc)
         raise
@@ -117,6 +121,9 @@ class _Recording:
         self.repair = repair
         self.key_before, self.on_recorded = key_before, on_recorded
         self.started = services.clock()
+        binding = stored.item.binding
+        #: Where the synchronization window opens: a full listing may start there.
+        self.since = self.started - (binding.window_past if binding else timedelta(days=30))
         self.full = key_before is None
         self.recorded = 0
         self._paged: set[tuple[str, str | None, bool]] = set()
@@ -180,7 +187,10 @@ class _Recording:
             if batch.full:
                 listed = {change.provider_id for change in batch.changes if not change.removed}
                 guard = self.services.settings.sync.sweep_guard()
-                sweep = plan_sweep(listed, set(self._known(uow)), confirm_sweep, guard)
+                # What ended before the window opened may be left out of a full listing
+                # (`since`): it is history, never swept.
+                current = uow.reservations.known_versions(self.stored.id, ending_after=self.since)
+                sweep = plan_sweep(listed, set(current), confirm_sweep, guard)
                 if isinstance(sweep, SweepNeedsConfirmation):
                     outcome, key_after, detail = (
                         SyncOutcome.needs_confirmation,

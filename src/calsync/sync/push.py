@@ -168,7 +168,11 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
         _finish(run, sent_as, why, reservation=None)
         return
     try:
-        attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
+        try:
+            attempt = _send(provider, stored, binding, action, reservation, data, applied, now)
+        except _LandedThenDeleted as gone:
+            _deleted_after_landing(run, stored, reservation, gone.provider_id, sent_as)
+            return
         for _ in range(_REBASES):
             if not _rebases(attempt, reservation):
                 break
@@ -356,10 +360,45 @@ def _create(
     try:
         return provider.book(calendar, data)
     except ObjectExists as exc:
-        there = _own_landed(provider, calendar, exc.provider_id, reservation)
-        if there is None:
+        there = read_current(provider, calendar, exc.provider_id)
+        if there is None and exc.provider_id == provider.locate(calendar, reservation.uid):
+            # Its place is taken by a deleted object: calsync's create landed, and it was
+            # deleted in the calendar since (Google keeps a deleted event's id).
+            raise _LandedThenDeleted(exc.provider_id) from exc
+        if there is None or provider.uid_of(there.data or b"") != reservation.uid:
             raise
         return provider.rebook(calendar, exc.provider_id, data, there.version)
+
+
+class _LandedThenDeleted(Exception):
+    """calsync's create of a booking reached the calendar before its run was cut short,
+    and the booking was deleted there since."""
+
+    def __init__(self, provider_id: str) -> None:
+        super().__init__(provider_id)
+        self.provider_id = provider_id
+
+
+def _deleted_after_landing(
+    run: _Run, stored: StoredItem, reservation: Reservation, provider_id: str, sent_as: str
+) -> None:
+    """The calendar's word: the booking is cancelled as deleted there, and the create ends
+    superseded (sending it again would fail for ever, the place being taken)."""
+    with run.services.uow() as uow:
+        run.hold(uow)
+        placed = replace(reservation, provider_id=provider_id, provider_version=None)
+        uow.reservations.set_provider_ref(stored.id, placed)
+        uow.commit()
+    gone = CalendarMoved(provider_id, None)
+    change = apply_calendar_state(
+        run.services, stored, run.event_id, gone, run.hold, frozenset({None})
+    )
+    why = (
+        f"superseded: its create had reached the calendar as {provider_id} before its run "
+        f"was cut short, and was deleted there since; calendar item {change.calendar_item_id} "
+        f"applied that ({change.status}: {change.outcome})"
+    )
+    _finish(run, sent_as, why, reservation=None)
 
 
 def _placed(reservation: Reservation, result: WriteResult) -> Reservation:

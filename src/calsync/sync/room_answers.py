@@ -3,8 +3,9 @@ its own, still without the room's answer after `sync.room_answer_wait_minutes`.
 
 A room that declined or silently dropped a booking says so only in its calendar. Each
 overdue booking's calendar is read again (a queued read, once); a booking still
-unanswered although its calendar was read after the wait ran out is given up as
-`conflicted`, with the reason an admin sees in `reservations show`."""
+unanswered although its calendar was read successfully after the wait ran out is given
+up as `conflicted`, with the reason an admin sees in `reservations show`; while the
+service cannot be read, the booking waits on."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def recheck_awaiting(services: Services) -> Recheck:
         overdue = uow.reservations.awaiting_since(now - wait)
         if not overdue:
             return done
-        read_at = {stored.id: stored.synchronized_at for stored in uow.items.all()}
+        # Only a read that succeeded says the room has not answered: a failed one (the
+        # service down) says nothing, and the booking waits on.
+        read_at = uow.synchronizations.last_succeeded()
         names = uow.items.names()
         for reservation_id, item_id, since in overdue:
             last_read = read_at.get(item_id)

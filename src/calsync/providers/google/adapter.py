@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
 from urllib.parse import quote, urlencode
 
@@ -158,12 +159,20 @@ class GoogleCalendarProvider:
         return event_uid(data)
 
     def fetch_changes(
-        self, calendar: str, delta_key: str | None, on_changes: ChangesSeen | None = None
+        self,
+        calendar: str,
+        delta_key: str | None,
+        on_changes: ChangesSeen | None = None,
+        since: datetime | None = None,
     ) -> ChangeBatch:
         call, url = Call(), self._events_url(calendar)
         query = {"singleEvents": "true", "maxResults": str(self.page_size)}
         if delta_key is not None:
-            query["syncToken"] = delta_key
+            query["syncToken"] = delta_key  # with no timeMin: Google forbids it there
+        elif since is not None:
+            # As the sync guide's own full sync: a room's years of history are not listed
+            # (instance by instance), only what ends after the synchronization window opens.
+            query["timeMin"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         full = delta_key is None
         found: dict[str, RemoteChange] = {}
         page_token: str | None = None

@@ -1,6 +1,7 @@
-"""Review of the provider seam and the Google adapter: each test reproduces one finding
-(behaviour a user would notice) against the Google emulator or a small hostile stand-in,
-through the production code."""
+"""What a hostile or unlucky Google does to calsync: a service down when a booking's
+answer is checked, a landed create deleted before its run ended, a room with years of
+history, a key that is no key, and a series answered instance by instance. Each found by
+trying to break the Google adapter, through the production code."""
 
 from __future__ import annotations
 
@@ -124,6 +125,12 @@ def _live(services):
     return sorted((r.start, r.recurrence_id) for r in reservations(services) if r.status in held)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: with server-expanded instances the room's answer goes instance by "
+    "instance (a PATCH each, each an exception of the series); answering the series once "
+    "when every instance gets the same answer is to come",
+)
 def test_the_room_answers_someones_recurring_meeting_once_not_once_per_instance(
     google,
     services,
