@@ -8,7 +8,9 @@ a message, unless CALSYNC_REQUIRE_POSTGRES=1 (as in CI), which makes them fail.
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,32 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("CALSYNC_REQUIRE_POSTGRES") == "1"
 TEMPLATE = f"calsync_template_{os.getpid()}"
+
+
+#: CPU seconds a healthy CPU of this project's machines needs for `_reference_work`.
+REFERENCE_SECONDS = 0.02
+
+
+def _reference_work() -> int:
+    return sum(i * i for i in range(300_000))
+
+
+@functools.cache
+def slowness() -> float:
+    """How many times slower than a healthy CPU this one runs pure Python now (at least 1):
+    a throttled or shared virtual CPU stretches every CPU-time bound of the suite alike,
+    so those bounds are multiplied by it (a cost that grew a thousandfold still fails)."""
+    spent = []
+    for _ in range(5):
+        began = time.process_time()
+        _reference_work()
+        spent.append(time.process_time() - began)
+    return max(1.0, min(spent) / REFERENCE_SECONDS)
+
+
+def cpu_bound(seconds: float) -> float:
+    """`seconds` of CPU on a healthy machine, on this one."""
+    return seconds * slowness()
 
 
 class Killed(BaseException):

@@ -16,6 +16,7 @@ from calsync.errors import InvalidCalendarData
 from calsync.providers.ical.reader import read_calendar_object
 from calsync.providers.ical.recurrence import estimated_instances, instances, refusal
 from calsync.providers.ical.recurrence_budget import StepBudget
+from tests.conftest import cpu_bound
 from tests.providers.ical.test_reader import ics, read, utc
 
 WINDOW = Window(utc(2026, 11, 1), utc(2027, 12, 1))
@@ -176,7 +177,7 @@ def test_a_costly_rule_fails_its_entry_within_a_second_with_a_readable_reason(ru
     with pytest.raises(InvalidCalendarData) as raised:
         read_calendar_object(data, "UTC", WINDOW)
     spent = time.process_time() - began
-    assert spent < 2.0, f"{spent:.2f} s of CPU"  # 1 s is the aim; this machine is shared
+    assert spent < cpu_bound(2.0), f"{spent:.2f} s of CPU"  # 1 s is the aim; a shared machine
     assert raised.value.reason.startswith("event 'hostile': ")
     assert "RRULE FREQ=" in raised.value.reason
     assert reason in raised.value.reason
@@ -269,7 +270,7 @@ def _refused_within_a_second(data: bytes) -> str:
     with pytest.raises(InvalidCalendarData) as raised:
         read_calendar_object(data, "UTC", WINDOW)
     spent = time.process_time() - began
-    assert spent < 1.0, f"{spent:.2f} s of CPU"
+    assert spent < cpu_bound(1.0), f"{spent:.2f} s of CPU"
     return raised.value.reason
 
 
@@ -289,7 +290,7 @@ def test_the_budget_alone_stops_a_walk_through_a_years_times_before_dtstart():
     began = time.process_time()
     with pytest.raises(InvalidCalendarData, match="steps"):
         list(instances([event], UTC, WINDOW, "event 'late'", StepBudget()))
-    assert time.process_time() - began < 1.0
+    assert time.process_time() - began < cpu_bound(1.0)
 
 
 def _hours_a_day_until_the_window(hours: range) -> str:
