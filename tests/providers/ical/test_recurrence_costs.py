@@ -55,9 +55,8 @@ DTEND:20270101T000000Z
     assert outcome.startswith("refused: ")
 
 
-def test_thousands_of_this_and_future_overrides_are_read_within_a_second():
-    # Each instance looks for its governing override among all of them (quadratic), and
-    # the window is widened by the largest shift (up to a year each side).
+def _chain(this_and_future: bool) -> bytes:
+    """An hourly series with 5,000 overrides, each moved back a year."""
     events = [
         """UID:chain
 DTSTAMP:20261101T120000Z
@@ -66,21 +65,31 @@ DTEND:20261101T083000Z
 RRULE:FREQ=HOURLY;BYHOUR=8,9,10,11,12,13,14,15,16,17,18,19"""
     ]
     base = datetime(2000, 1, 1, 8, tzinfo=UTC)
+    reach = ";RANGE=THISANDFUTURE" if this_and_future else ""
     for i in range(5000):
         original = base + timedelta(hours=i)
         moved = original - timedelta(days=366)
         events.append(
             "UID:chain\n"
-            f"RECURRENCE-ID;RANGE=THISANDFUTURE:{original:%Y%m%dT%H%M%SZ}\n"
+            f"RECURRENCE-ID{reach}:{original:%Y%m%dT%H%M%SZ}\n"
             f"DTSTART:{moved:%Y%m%dT%H%M%SZ}\nDURATION:PT30M"
         )
     data = ics(*events)
     assert len(data) < 1_000_000
-    seconds, outcome = _cpu_seconds_to_read(data)
-    # The target is 1 s (0.72 s measured by bench/hostile_rules.py on a quiet machine);
-    # the bound leaves room for a loaded one, and the quadratic search took 3.3 s.
-    assert seconds < cpu_bound(2.0), (
-        f"{seconds:.1f} s of CPU for one {len(data):,}-byte entry ({outcome})"
+    return data
+
+
+def test_thousands_of_this_and_future_overrides_cost_about_as_much_as_plain_ones():
+    # Each instance looked for its governing override among all of them (quadratic: 3.3 s
+    # where plain overrides took about 0.6 s); found by bisection now, THISANDFUTURE
+    # overrides cost little more than as many plain ones. Compared on the same CPU, the
+    # bound holds on a machine of any speed (0.72 s on a quiet one: bench/hostile_rules.py).
+    plain, _ = _cpu_seconds_to_read(_chain(this_and_future=False))
+    seconds, outcome = _cpu_seconds_to_read(_chain(this_and_future=True))
+    assert outcome == "4740 occurrences"
+    assert seconds < 2 * plain + 0.2, (
+        f"{seconds:.1f} s of CPU for 5,000 THISANDFUTURE overrides against {plain:.1f} s "
+        "for as many plain ones"
     )
 
 
