@@ -157,6 +157,18 @@ def _plan_occurrence(
 
 #: Why a reservation is conflicted or declined when the room itself said no.
 ROOM_DECLINED = "the room declined it in the calendar"
+#: Why calsync's booking holds the room without being confirmed yet.
+ROOM_WAITING = "waiting for the room's answer"
+
+
+def room_verdict(answer: str | None) -> tuple[ReservationStatus, str]:
+    """calsync's booking by the room's own answer (a PARTSTAT name, None for none yet):
+    confirmed once it accepted, conflicted when it declined, awaiting until then."""
+    if answer in ("ACCEPTED", "TENTATIVE"):
+        return ReservationStatus.confirmed, ""
+    if answer == "DECLINED":
+        return ReservationStatus.conflicted, ROOM_DECLINED
+    return ReservationStatus.awaiting_confirmation, ROOM_WAITING
 
 
 def _room_word(
@@ -184,7 +196,7 @@ def _room_word(
         )
         return refused, ROOM_DECLINED
     if origin == Origin.workplace and shown not in ("ACCEPTED", "TENTATIVE"):
-        return ReservationStatus.awaiting_confirmation, "waiting for the room's answer"
+        return ReservationStatus.awaiting_confirmation, ROOM_WAITING
     return status, reason
 
 

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from calsync.bootstrap import Services
-from calsync.domain.decide import ROOM_DECLINED
+from calsync.domain.decide import room_verdict
 from calsync.domain.events import Action, EventState
 from calsync.domain.items import CalendarBinding, ConflictResolution
 from calsync.domain.reservations import Reservation, ReservationStatus
@@ -104,11 +104,7 @@ def _room_verdict(provider: Provider, result: WriteResult) -> RoomVerdict | None
     accepted, conflicted when it declined, awaiting its answer until then."""
     if not provider.capabilities.room_decides:
         return None
-    if result.room_answer in ("ACCEPTED", "TENTATIVE"):
-        return RoomVerdict(ReservationStatus.confirmed, "")
-    if result.room_answer == "DECLINED":
-        return RoomVerdict(ReservationStatus.conflicted, ROOM_DECLINED)
-    return RoomVerdict(ReservationStatus.awaiting_confirmation, "waiting for the room's answer")
+    return RoomVerdict(*room_verdict(result.room_answer))
 
 
 @dataclass(frozen=True)
@@ -274,9 +270,7 @@ def _send(
             landed = _remove_landed(provider, calendar, reservation)
             return _Sent(None, landed or Exchange("nothing to delete: never sent", "", requests=0))
         result = _create(provider, calendar, reservation, data)
-        return _Sent(
-            _placed(reservation, result), result.exchange, None, _room_verdict(provider, result)
-        )
+        return _placed_by(provider, reservation, result)
     whole = action == Action.delete and reservation.recurrence_id is None
     if _edits_in_place(reservation) and not whole:
         edit = _occurrence_edit(stored, action, reservation, now)
