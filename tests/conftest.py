@@ -8,7 +8,6 @@ a message, unless CALSYNC_REQUIRE_POSTGRES=1 (as in CI), which makes them fail.
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 import uuid
@@ -42,11 +41,11 @@ def _reference_work() -> int:
     return sum(i * i for i in range(300_000))
 
 
-@functools.cache
 def slowness() -> float:
     """How many times slower than a healthy CPU this one runs pure Python now (at least 1):
     a throttled or shared virtual CPU stretches every CPU-time bound of the suite alike,
-    so those bounds are multiplied by it (a cost that grew a thousandfold still fails)."""
+    so those bounds are multiplied by it (a cost that grew a thousandfold still fails).
+    Measured at each call: a shared CPU's speed changes during a run."""
     spent = []
     for _ in range(5):
         began = time.process_time()
