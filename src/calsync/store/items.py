@@ -65,6 +65,10 @@ class ItemRepository:
             raise NotFound(f"no workplace item with id {item_id}")
         return _stored(row)
 
+    def name_of(self, item_id: int) -> str:
+        """The item's name, "" if there is none (one row, not every item's)."""
+        return self.session.scalar(select(ItemRow.name).where(ItemRow.id == item_id)) or ""
+
     def names(self) -> dict[int, str]:
         return {row[0]: row[1] for row in self.session.execute(select(ItemRow.id, ItemRow.name))}
 

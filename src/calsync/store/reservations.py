@@ -80,14 +80,29 @@ _INSERTED = (
 
 
 class ReservationRepository:
-    def __init__(self, session: Session, item_names: Callable[[], dict[int, str]]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        item_names: Callable[[], dict[int, str]],
+        name_of: Callable[[int], str],
+    ) -> None:
         self.session = session
-        self._item_names = item_names
+        self._item_names, self._name_of = item_names, name_of
+        self._names_read: dict[int, str] = {}
 
     @functools.cached_property
     def item_names(self) -> dict[int, str]:
         """Item names by id, asked for once per unit of work, when first needed."""
         return self._item_names()
+
+    def _item_name(self, item_id: int) -> str:
+        """One item's name: from every item's names if they were asked for, else read
+        alone (a run of one event does not read the names of 500 rooms)."""
+        if "item_names" in self.__dict__:
+            return self.item_names[item_id]
+        if item_id not in self._names_read:
+            self._names_read[item_id] = self._name_of(item_id)
+        return self._names_read[item_id]
 
     @functools.cached_property
     def item_ids(self) -> dict[str, int]:
@@ -340,7 +355,7 @@ class ReservationRepository:
     def _to_domain(self, row: ReservationRow) -> Reservation:
         return Reservation(
             id=row.id,
-            item=self.item_names[row.item_id],
+            item=self._item_name(row.item_id),
             start=row.start_at,
             end=row.end_at,
             status=ReservationStatus(row.status),

@@ -36,7 +36,9 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self.session_factory()
         self.items = ItemRepository(self.session)
-        self.reservations = ReservationRepository(self.session, self.items.names)
+        self.reservations = ReservationRepository(
+            self.session, self.items.names, self.items.name_of
+        )
         self.events = EventRepository(self.session)
         self.calendar_items = CalendarItemRepository(self.session)
         self.synchronizations = SynchronizationRepository(self.session)

@@ -136,7 +136,7 @@ def apply_calendar_state(
     stored: StoredItem,
     event_id: int,
     moved: CalendarMoved,
-    hold: Callable[[UnitOfWork], None],
+    hold: Callable[[UnitOfWork], object],
     based_on: Collection[str | None],
     skipped: str = "",
 ) -> AppliedChange:

@@ -51,6 +51,7 @@ from calsync.providers.base import (
 )
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
+from calsync.store.tables import EventRow
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.conflicts import (
     CalendarMoved,
@@ -114,30 +115,31 @@ class _Run:
     services: Services
     event_id: int
     claim: Claim | None
+    item_id: int = 0  # the event's item, once read
 
-    def hold(self, uow: UnitOfWork) -> None:
-        """ClaimLost if another worker took the event over (see EventRepository.hold)."""
-        if self.claim is not None:
-            lease = timedelta(seconds=self.services.settings.sync.lease_seconds)
-            uow.events.hold(self.claim, self.services.clock(), lease)
-
-    def hold_now(self) -> None:
-        """Just before sending: a run that lost its claim sends nothing."""
-        with self.services.uow() as uow:
-            self.hold(uow)
-            uow.commit()
+    def hold(self, uow: UnitOfWork) -> EventRow:
+        """The event's row; ClaimLost if another worker took the event over (see
+        EventRepository.hold)."""
+        if self.claim is None:
+            return uow.events.get(self.event_id)
+        lease = timedelta(seconds=self.services.settings.sync.lease_seconds)
+        return uow.events.hold(self.claim, self.services.clock(), lease)
 
 
 def push_event(services: Services, event_id: int, claim: Claim | None = None) -> None:
     """Send the event; with `claim` (a worker's run), only while the claim holds."""
     run = _Run(services, event_id, claim)
     with services.uow() as uow:
-        event = uow.events.get(event_id)
+        # Just before sending (nothing below waits on the network before it sends): a run
+        # that lost its claim sends nothing. In this transaction, not one more per event.
+        event = run.hold(uow)
         action, payload = Action(event.action), json.loads(event.payload)
         stored = uow.items.by_id(event.item_id)
         reservation = uow.reservations.get(event.reservation_id) if event.reservation_id else None
         applied = _applied_versions(uow, stored.id, payload, reservation)
         decided = _decided_data(uow, payload) if action == Action.respond else None
+        uow.commit()
+    run = replace(run, item_id=stored.id)
     binding = stored.item.binding
     if binding is None:
         raise ConfigError(f"item {stored.item.name!r} has no calendar binding")
@@ -152,7 +154,6 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
     if binding.dry_run:
         _finish(run, sent_as, DRY_RUN, reservation=None)
         return
-    run.hold_now()
     if action != Action.delete and reservation.status == ReservationStatus.cancelled:
         # Run late (a reprocess, a retry): the reservation was cancelled since. Sending it
         # would book in the calendar what calsync no longer holds; a create of it that
@@ -516,7 +517,6 @@ def _respond(
         return
     provider = run.services.provider(binding.connection)
     room = binding.room_address
-    run.hold_now()
     # An answer is written only into the version it was decided on: an older answer
     # retried after a newer one was decided must not overwrite it.
     decided_on = frozenset({payload["version"]}) if "version" in payload else applied
@@ -547,18 +547,15 @@ def _finish(
     answer to it, where the room decides), in one commit."""
     with run.services.uow() as uow:
         now = run.services.clock()
-        event = uow.events.get(run.event_id)
         # The item's writer lock first, then the event's row: a transaction holding the
         # lock never waits for an event row that this one would hold.
         if reservation is not None:
-            uow.reservations.set_provider_ref(event.item_id, reservation)
+            uow.reservations.set_provider_ref(run.item_id, reservation)
             if room_answer is not None:
-                uow.reservations.settle_room_answer(
-                    event.item_id, reservation.id, *room_answer, now
-                )
+                uow.reservations.settle_room_answer(run.item_id, reservation.id, *room_answer, now)
         if mirrors is not None:
             uow.reservations.set_version_of(*mirrors)
-        run.hold(uow)
+        event = run.hold(uow)
         event.state, event.error = EventState.processed.value, ""
         event.provider_payload, event.response = provider_payload, response
         event.claimed_until, event.updated_at = None, now
@@ -567,6 +564,5 @@ def _finish(
 
 def _keep_provider_payload(run: _Run, provider_payload: str) -> None:
     with run.services.uow() as uow:
-        run.hold(uow)
-        uow.events.get(run.event_id).provider_payload = provider_payload
+        run.hold(uow).provider_payload = provider_payload
         uow.commit()

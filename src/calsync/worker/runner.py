@@ -129,7 +129,7 @@ def run_claimed(services: Services, claim: Claim) -> RunResult:
     with services.uow() as uow:
         event = uow.events.get(claim.event_id)
         action, payload, item_id = Action(event.action), json.loads(event.payload), event.item_id
-        attempt, item = event.attempts + 1, uow.items.names().get(event.item_id, "")
+        attempt, item = event.attempts + 1, uow.items.name_of(event.item_id)
     with Heartbeat(services, claim) as heartbeat:
         try:
             result = _dispatch(services, claim, heartbeat, action, item_id, payload)
