@@ -26,7 +26,7 @@ import base64
 import re
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,7 +330,7 @@ class _Bearer(httpx.Auth):
     def __repr__(self) -> str:  # the token is a secret: never in a traceback
         return "_Bearer(<hidden>)"
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         request.headers["Authorization"] = self._header
         yield request
 
