@@ -134,3 +134,48 @@ def test_a_google_connection_takes_its_key_by_reference_only(tmp_path, monkeypat
     key.write_text('{"client_email": "x", "private_key": "k", "token_uri": "https://t/"}')
     settings = parse(google(service_account_file=str(key)))
     assert settings.connection("gws").service_account_info()["client_email"] == "x"
+
+
+def _caldav(**auth: str):
+    from calsync.config import parse
+
+    connection = {"kind": "caldav", "url": "https://dav.example.com", **auth}
+    return parse({"connections": {"dav": connection}}).connection("dav")
+
+
+def test_a_caldav_bearer_token_is_taken_by_reference_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("CALSYNC_TEST_TOKEN", raising=False)
+    by_env = _caldav(token_env="CALSYNC_TEST_TOKEN")
+    with pytest.raises(ConfigError, match=r"CALSYNC_TEST_TOKEN \(a bearer token\) is not set"):
+        by_env.check_secrets()
+    monkeypatch.setenv("CALSYNC_TEST_TOKEN", "eyJ0eXAi.payload.sig\n")
+    assert by_env.bearer_token() == "eyJ0eXAi.payload.sig"
+    token = tmp_path / "token"
+    token.write_text("opaque-token-1234\n")
+    assert _caldav(token_file=str(token)).bearer_token() == "opaque-token-1234"
+    assert _caldav(username="u", password_env="P").bearer_token() is None
+    with pytest.raises(ConfigError, match=r"token_file .*missing: cannot be read"):
+        _caldav(token_file=str(tmp_path / "missing")).check_secrets()
+
+
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        ({"token_env": "A", "token_file": "/b"}, "at most one of token_env"),
+        ({"token_env": "A", "username": "u", "password_env": "P"}, "not both"),
+        ({"token_file": "/b", "password_env": "P"}, "not both"),
+    ],
+)
+def test_a_caldav_connection_has_one_way_in(auth, message):
+    with pytest.raises(ConfigError, match=message):
+        _caldav(**auth)
+
+
+@pytest.mark.parametrize("held", ["", "  \n", "two words", "line\nbreak"])
+def test_a_token_file_without_one_token_is_refused_without_showing_it(tmp_path, held):
+    token = tmp_path / "token"
+    token.write_text(held)
+    with pytest.raises(ConfigError, match=r"token_file .*token") as refused:
+        _caldav(token_file=str(token)).check_secrets()
+    assert "words" not in str(refused.value)
+    assert "break" not in str(refused.value)

@@ -2,14 +2,16 @@
 
 The file is `calsync.toml`, or the path given by `--config` or `CALSYNC_CONFIG`.
 `CALSYNC_DATABASE_URL` overrides the database URL. Secrets are never written in the file:
-a connection names the environment variable holding its password (`password_env`).
-This is the only module that reads the environment.
+a connection names where its secret is, an environment variable (`password_env`,
+`token_env`, `service_account_env`) or a file (`token_file`, `service_account_file`).
+This is the only module that reads the environment and those files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -146,20 +148,67 @@ class _ConnectionLimits(_Strict):
 
 
 class CalDAVConnection(_ConnectionLimits):
-    """A CalDAV account. `url`: the service's base URL. It may not hold a user or password
-    (give `username` and `password_env`); requests go to its scheme, host and port only."""
+    """A CalDAV account. `url`: the service's base URL. It may not hold a user or password;
+    requests go to its scheme, host and port only. Authentication is basic (`username`
+    and `password_env`), bearer (an OAuth access token or API token sent as
+    `Authorization: Bearer`, by reference: `token_env` names an environment variable,
+    `token_file` a file holding it) or none; never both."""
 
     kind: Literal["caldav"]
     url: str
     username: str = ""
     password_env: str = ""
+    token_env: str = ""
+    token_file: str = ""
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> CalDAVConnection:
+        if self.token_env and self.token_file:
+            raise ValueError(
+                "give the bearer token by at most one of token_env (an environment "
+                "variable) or token_file (a path)"
+            )
+        if (self.token_env or self.token_file) and (self.username or self.password_env):
+            raise ValueError(
+                "authenticate by basic (username, password_env) or by bearer token "
+                "(token_env or token_file), not both"
+            )
+        return self
 
     def secret(self) -> str | None:
         return _from_env(self.password_env, "a password") if self.password_env else None
 
+    def bearer_token(self) -> str | None:
+        """The bearer token, read where the settings say; ConfigError naming where (never
+        repeating what is there) if it cannot be had or is no token."""
+        if self.token_file:
+            where = f"token_file {self.token_file}"
+            try:
+                text = Path(self.token_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                why = getattr(error, "strerror", None) or "not UTF-8 text"
+                raise ConfigError(f"{where}: cannot be read ({why})") from error
+        elif self.token_env:
+            where = f"environment variable {self.token_env}"
+            text = _from_env(self.token_env, "a bearer token")
+        else:
+            return None
+        token = text.strip()
+        if not token:
+            raise ConfigError(f"{where}: holds no bearer token (it is empty)")
+        if not _TOKEN.fullmatch(token):
+            raise ConfigError(f"{where}: not a bearer token (one line of visible ASCII, no spaces)")
+        return token
+
     def check_secrets(self) -> None:
         """ConfigError if a secret it names cannot be had."""
         self.secret()
+        self.bearer_token()
+
+
+#: A bearer token as an HTTP header carries it: visible ASCII, no spaces (RFC 6750 §2.1
+#: is stricter; real services hand out JWTs and opaque tokens within this).
+_TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
 
 
 class GoogleConnection(_ConnectionLimits):

@@ -33,6 +33,7 @@ synchronization_days = 90               # synchronization summaries
 # url = "https://dav.example.com"
 # username = "calsync"
 # password_env = "CALSYNC_DAV_PASSWORD" # the secret stays in the environment
+# (or a bearer token: token_env = "CALSYNC_DAV_TOKEN", or token_file = "/path/to/token")
 
 # [[items]]
 # name = "Boardroom"

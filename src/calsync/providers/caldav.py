@@ -31,6 +31,9 @@ Traps handled:
   full listing name an object alike. An href outside the connection's origin or outside
   the calendar is never fetched: it comes back as a refused change (`RemoteChange.refused`).
 
+Authentication: basic (user and password) or a bearer token (RFC 6750), sent by httpx
+on every request and kept out of every text recorded (`wire.Wire.redact`).
+
 Trust: every request goes to the connection's origin only (`wire.Wire.send`), within a
 deadline and a cap on the answer's size; a truncated sync-collection is followed for at
 most `max_sync_rounds` requests. Breaking a limit raises `wire.LimitExceeded`.
@@ -102,13 +105,17 @@ class CalDAVProvider(NoPush, ICalendarObjects):
         multiget_batch: int = 1000,
         limits: Limits | None = None,
         transport: httpx.BaseTransport | None = None,
+        bearer_token: str | None = None,
     ) -> None:
+        """Basic authentication with `username` and `password`, or a `bearer_token`."""
         if multiget_batch < 1:
             raise ValueError(f"multiget_batch must be at least 1, got {multiget_batch}")
         self.base_url = base_url.rstrip("/") + "/"
         self.multiget_batch = multiget_batch
         credentials = (username, password or "") if username is not None else None
-        self._wire = Wire(self.base_url, credentials, timeout, limits or Limits(), transport)
+        self._wire = Wire(
+            self.base_url, credentials, timeout, limits or Limits(), transport, bearer_token
+        )
         self.limits = self._wire.limits
 
     @classmethod
@@ -119,6 +126,7 @@ class CalDAVProvider(NoPush, ICalendarObjects):
             connection.secret(),
             timeout=connection.timeout,
             limits=limits,
+            bearer_token=connection.bearer_token(),
         )
 
     @property

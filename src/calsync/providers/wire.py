@@ -26,6 +26,7 @@ import base64
 import re
 import time
 import zlib
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,15 +121,21 @@ class Wire:
         timeout: float,
         limits: Limits,
         transport: httpx.BaseTransport | None = None,
+        bearer_token: str | None = None,
     ) -> None:
+        """`credentials` (user, password) for basic authentication, or `bearer_token`."""
         self.origin = Origin.of(base_url)
         self.limits = limits
-        auth = httpx.BasicAuth(*credentials) if credentials is not None else None
+        auth: httpx.Auth | None = None
+        if bearer_token is not None:
+            auth = _Bearer(bearer_token)
+        elif credentials is not None:
+            auth = httpx.BasicAuth(*credentials)
         read_timeout = min(timeout, limits.deadline_seconds)
         self._client = httpx.Client(
             auth=auth, timeout=read_timeout, transport=transport or deadlines.transport()
         )
-        self._secrets = _secret_forms(credentials)
+        self._secrets = _secret_forms(credentials) + _token_forms(bearer_token)
         self.counters = TrafficCounters()
 
     def close(self) -> None:
@@ -304,6 +311,28 @@ def _secret_forms(credentials: tuple[str, str] | None) -> tuple[str, ...]:
     pair = f"{user}:{password}"
     basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
     return tuple(sorted({basic, pair, password}, key=len, reverse=True))
+
+
+def _token_forms(token: str | None) -> tuple[str, ...]:
+    """A bearer token, with and without its scheme; one of under 4 characters is not
+    searched for either."""
+    if token is None or len(token) < 4:
+        return ()
+    return (f"Bearer {token}", token)
+
+
+class _Bearer(httpx.Auth):
+    """`Authorization: Bearer <token>` on every request (RFC 6750 §2.1)."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def __repr__(self) -> str:  # the token is a secret: never in a traceback
+        return "_Bearer(<hidden>)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = self._header
+        yield request
 
 
 def _traffic(

@@ -1,13 +1,18 @@
-"""A Google Calendar emulator per test, one room calendar in it, and the adapter talking to it."""
+"""A Google Calendar emulator per test, one room calendar in it, the adapter talking to
+it, and calsync's services wired to it as in production (a `google` connection, SQLite)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from calsync.bootstrap import Services, start
+from calsync.config import Settings, parse
 from calsync.domain.entries import Window
 from calsync.providers.base import Booking
 from calsync.providers.google import GoogleCalendarProvider
@@ -40,6 +45,50 @@ def make_provider(google: GoogleCalendarEmulator, **options: Any) -> GoogleCalen
 def provider(google: GoogleCalendarEmulator) -> Iterator[GoogleCalendarProvider]:
     with make_provider(google) as adapter:
         yield adapter
+
+
+KEY_VARIABLE = "CALSYNC_TEST_GOOGLE_KEY"
+
+
+def google_settings(
+    google: GoogleCalendarEmulator, tmp_path: Path, **connection: object
+) -> Settings:
+    """Room A bound to ROOM through the connection `workspace`, its key in KEY_VARIABLE."""
+    return parse(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'calsync.db'}"},
+            "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
+            "connections": {
+                "workspace": {
+                    "kind": "google",
+                    "subject": SUBJECT,
+                    "service_account_env": KEY_VARIABLE,
+                    "api_url": google.api_url,
+                    **connection,
+                }
+            },
+            "items": [
+                {
+                    "name": "Room A",
+                    "time_zone": BERLIN,
+                    "binding": {"connection": "workspace", "calendar": ROOM, "room_address": ROOM},
+                }
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def google_key(google: GoogleCalendarEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator's service account key in KEY_VARIABLE, as an admin would export it."""
+    monkeypatch.setenv(KEY_VARIABLE, json.dumps(google.service_account_info()))
+
+
+@pytest.fixture
+def services(google, google_key, tmp_path: Path, clock) -> Iterator[Services]:
+    made = start(google_settings(google, tmp_path), clock)
+    yield made
+    made.close()
 
 
 def timed(day: int, hour: int, minutes: int = 60, month: int = 3, **fields: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ tokens: fetched once, kept, refreshed once when Google refuses one, never shown.
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -21,6 +20,7 @@ from calsync.providers.base import Capabilities, RoomAnswer
 from calsync.providers.google import GoogleCalendarProvider, read_event
 from calsync.providers.wire import Limits
 from tests.providers.google.conftest import (
+    KEY_VARIABLE,
     ROOM,
     SUBJECT,
     booking,
@@ -171,12 +171,11 @@ def test_a_key_that_is_no_key_is_a_configuration_error(google):
         GoogleCalendarProvider(info, SUBJECT, api_url=google.api_url)
 
 
-def test_the_provider_is_built_from_its_connection_settings(google, monkeypatch):
-    monkeypatch.setenv("CALSYNC_TEST_GOOGLE_KEY", json.dumps(google.service_account_info()))
+def test_the_provider_is_built_from_its_connection_settings(google, google_key):
     connection = GoogleConnection(
         kind="google",
         subject=SUBJECT,
-        service_account_env="CALSYNC_TEST_GOOGLE_KEY",
+        service_account_env=KEY_VARIABLE,
         api_url=google.api_url,
         page_size=1,
     )

@@ -5,53 +5,16 @@ trying to break the Google adapter, through the production code."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from calsync.bootstrap import Services, start
+from calsync.bootstrap import start
 from calsync.config import parse
 from calsync.domain.reservations import ReservationStatus
 from calsync.sync.room_answers import recheck_awaiting
-from tests.providers.google.conftest import ROOM
+from tests.providers.google.conftest import ROOM, google_settings
 from tests.sync.calendars import drain, reservations, reserve
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _settings(google, tmp_path: Path, **connection: object):
-    return parse(
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'calsync.db'}"},
-            "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
-            "connections": {
-                "workspace": {
-                    "kind": "google",
-                    "subject": "admin@example.com",
-                    "service_account_env": "CALSYNC_TEST_GOOGLE_KEY",
-                    "api_url": google.api_url,
-                    **connection,
-                }
-            },
-            "items": [
-                {
-                    "name": "Room A",
-                    "time_zone": "Europe/Berlin",
-                    "binding": {"connection": "workspace", "calendar": ROOM, "room_address": ROOM},
-                }
-            ],
-        }
-    )
-
-
-@pytest.fixture
-def services(google, tmp_path: Path, monkeypatch, clock) -> Iterator[Services]:
-    monkeypatch.setenv("CALSYNC_TEST_GOOGLE_KEY", json.dumps(google.service_account_info()))
-    made = start(_settings(google, tmp_path), clock)
-    yield made
-    made.close()
 
 
 def test_a_booking_is_not_given_up_while_google_cannot_be_read(google, services, clock):
@@ -154,7 +117,7 @@ def test_the_room_answers_someones_recurring_meeting_once_not_once_per_instance(
 
 
 def test_a_room_with_years_of_history_still_synchronizes_in_full(
-    google, tmp_path, monkeypatch, clock
+    google, google_key, tmp_path, clock
 ):
     """The full listing (first synchronization, or after Google expired the sync token)
     has no timeMin: with singleEvents it lists every meeting the room ever had, each
@@ -164,8 +127,7 @@ def test_a_room_with_years_of_history_still_synchronizes_in_full(
     from tests.providers.google.conftest import someone_elses
     from tests.sync.calendars import sync_run
 
-    monkeypatch.setenv("CALSYNC_TEST_GOOGLE_KEY", json.dumps(google.service_account_info()))
-    settings = _settings(google, tmp_path, page_size=50, max_sync_rounds=4)
+    settings = google_settings(google, tmp_path, page_size=50, max_sync_rounds=4)
     made = start(settings, clock)
     try:
         for day in range(1, 29):

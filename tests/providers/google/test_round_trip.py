@@ -5,15 +5,10 @@ write of calsync's own comes back as an echo and is skipped."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from calsync.bootstrap import Services, start
-from calsync.config import parse
 from calsync.domain.reservations import Origin, ReservationStatus
 from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
@@ -21,35 +16,6 @@ from tests.providers.google.conftest import ROOM, someone_elses
 from tests.sync.calendars import drain, reservations, reserve, sync
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def services(google, tmp_path: Path, monkeypatch, clock) -> Iterator[Services]:
-    monkeypatch.setenv("CALSYNC_TEST_GOOGLE_KEY", json.dumps(google.service_account_info()))
-    settings = parse(
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'calsync.db'}"},
-            "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
-            "connections": {
-                "workspace": {
-                    "kind": "google",
-                    "subject": "admin@example.com",
-                    "service_account_env": "CALSYNC_TEST_GOOGLE_KEY",
-                    "api_url": google.api_url,
-                }
-            },
-            "items": [
-                {
-                    "name": "Room A",
-                    "time_zone": "Europe/Berlin",
-                    "binding": {"connection": "workspace", "calendar": ROOM, "room_address": ROOM},
-                }
-            ],
-        }
-    )
-    made = start(settings, clock)
-    yield made
-    made.close()
 
 
 def room_answer(event):

@@ -1,7 +1,8 @@
 """The calendar side of the behaviour suite: a room calendar at one service, changed
 behind calsync's back the way that service's users change it, and read back as it is.
 
-`CalDAVSide` writes iCalendar to a real Radicale as an organizer's client does;
+`CalDAVSide` writes iCalendar to a real Radicale as an organizer's client does, calsync
+reaching it through a loopback gateway that can answer for a busy service;
 `GoogleSide` writes events into the Google Calendar emulator as Google does when someone
 books the room. Both describe what they hold in the same words: per UID (and original
 start, for an occurrence of a series), the span and the room's answer."""
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from calsync.domain.entries import Window
 from calsync.providers.caldav import CalDAVProvider
 from calsync.providers.ical.reader import read_calendar_object
+from tests.providers.gateway import Gateway
 from tests.sync.calendars import ics, vevent
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -45,14 +47,24 @@ class CalendarSide(Protocol):
     def cancel_occurrence(self, uid: str, original: datetime) -> None: ...
     def expire_delta_keys(self) -> None: ...
     def held(self) -> Held: ...
+    def throttle_next(self, count: int, status: int, retry_after: int) -> None:
+        """calsync's next `count` requests are refused as a busy service refuses them."""
+        ...
+
+    def room_declines_everything(self) -> None:
+        """The room answers calsync's bookings itself, declining each (only where the
+        service's room decides: `Capabilities.room_decides`)."""
+        ...
 
 
 @dataclass
 class CalDAVSide:
-    """An organizer's CalDAV client writing into the room's collection on Radicale."""
+    """An organizer's CalDAV client writing into the room's collection on Radicale;
+    calsync reaches Radicale through `gateway` (tests/providers/gateway.py)."""
 
     url: str
     calendar: str
+    gateway: Gateway
     kind: str = "caldav"
     room: str = "room-a@example.com"
 
@@ -62,7 +74,13 @@ class CalDAVSide:
         self.texts: dict[str, str] = {}
 
     def connection(self, folder: Path) -> dict[str, Any]:
-        return {"kind": "caldav", "url": self.url}
+        return {"kind": "caldav", "url": self.gateway.url}
+
+    def throttle_next(self, count: int, status: int, retry_after: int) -> None:
+        self.gateway.throttle_next(count, status, str(retry_after))
+
+    def room_declines_everything(self) -> None:
+        raise NotImplementedError("a CalDAV room does not answer on its own")
 
     def binding(self) -> dict[str, Any]:
         return {"calendar": self.calendar, "room_address": self.room}
@@ -156,6 +174,13 @@ class GoogleSide:
 
     def expire_delta_keys(self) -> None:
         self.emulator.expire_sync_tokens(self.room)
+
+    def throttle_next(self, count: int, status: int, retry_after: int) -> None:
+        reason = "rateLimitExceeded" if status == 429 else "backendError"
+        self.emulator.fail_next(count, status, reason, retry_after=retry_after)
+
+    def room_declines_everything(self) -> None:
+        self.emulator.room_decides(self.room, self.room, "decline_all")
 
     def held(self) -> Held:
         from calsync.providers.google.reader import read_event
