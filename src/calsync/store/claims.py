@@ -40,10 +40,12 @@ class Claim:
 
     event_id: int
     token: int
+    #: The event's action, as claimed: room answers are sent together (worker.answers).
+    action: str = ""
 
     @classmethod
     def of(cls, row: EventRow) -> Claim:
-        return cls(row.id, row.claim_token)
+        return cls(row.id, row.claim_token, row.action)
 
 
 def _due(now: datetime) -> Any:
@@ -279,6 +281,27 @@ class EventClaims:
         row.claimed_until = now + lease
         self.session.flush()
         return row
+
+    def hold_all(
+        self, claims: Collection[Claim], now: datetime, lease: timedelta
+    ) -> dict[int, EventRow]:
+        """`hold` for many claims in one statement: the rows of those that still hold
+        their event (by event id), their leases extended; the others are left alone."""
+        if not claims:
+            return {}
+        tokens = {claim.event_id: claim.token for claim in claims}
+        query = select(EventRow).where(EventRow.id.in_(sorted(tokens))).order_by(EventRow.id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        held = {
+            row.id: row
+            for row in self.session.scalars(query.execution_options(populate_existing=True))
+            if row.state == EventState.processing.value and row.claim_token == tokens[row.id]
+        }
+        for row in held.values():
+            row.claimed_until = now + lease
+        self.session.flush()
+        return held
 
     def release(self, claim: Claim, now: datetime) -> bool:
         """Give the event back to the queue, due now (a worker stopping before it runs

@@ -157,6 +157,16 @@ class CalendarItemRepository:
             raise NotFound(f"no calendar item {calendar_item_id}")
         return row
 
+    def payloads(self, calendar_item_ids: Collection[int]) -> dict[int, tuple[str | None, str]]:
+        """calendar item id → (provider version, provider payload), for those still kept."""
+        query = select(
+            CalendarItemRow.id, CalendarItemRow.provider_version, CalendarItemRow.provider_payload
+        ).where(CalendarItemRow.id.in_(list(calendar_item_ids)))
+        return {
+            row.id: (row.provider_version, row.provider_payload)
+            for row in self.session.execute(query)
+        }
+
     def pending(
         self, item_id: int, limit: int, through_id: int | None = None, after_id: int = 0
     ) -> list[PendingItem]:

@@ -1,15 +1,17 @@
-"""`Dispatcher`: runs claimed events side by side, claiming only what it can start.
+"""`Dispatcher`: runs claimed events side by side, claiming only what it can start soon.
 
 Sending thousands of room answers one after another takes minutes; each waits mostly on
 the network. The dispatcher keeps up to `concurrency` runs in flight (one pool per
 dispatcher, so per connection when the caller makes one per connection). It claims
 `PREFETCH` times as many events as it runs at once, in one claim, and starts them as slots
-free up: one claim costs as much for 32 events as for one (a window over every unfinished
-event), and claiming one event per freed slot made the claims, not the calendar service,
-the limit of sending thousands of room answers. A claimed event still starts well within
-its lease: one that waited a third of it is given back unstarted and claimed again later.
-Writes of one calendar object never run at once and keep their order: the claim skips an
-event while an earlier one of its reservation is unfinished.
+free up: one claim costs about as much for 64 events as for one (a window over every
+unfinished event). Room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), whose
+bookkeeping they share: with a claim, a transaction before and one after each answer,
+calsync's own work, not the calendar service, was the limit of a fleet's first answers.
+A claimed event still starts well within its lease: one that waited a third of it is
+given back unstarted and claimed again later. Writes of one calendar object never run at
+once and keep their order: the claim skips an event while an earlier one of its
+reservation is unfinished.
 
 `stop()` claims nothing more; `drain(grace)` lets the runs in hand finish for up to
 `grace` seconds, then gives the claims of those still running back to the queue.
@@ -24,14 +26,33 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from calsync.bootstrap import Services
+from calsync.domain.events import Action
 from calsync.store.records import Claim
-from calsync.worker.runner import RunResult, lease_of, run_claimed
+from calsync.worker.runner import RunResult, lease_of, run_answers, run_claimed
 
 #: Claims up to n events; returns their claims.
 Claimer = Callable[[int], list[Claim]]
 
 #: Events claimed ahead, per slot: a claim of many costs about what a claim of one does.
-PREFETCH = 4
+PREFETCH = 8
+
+#: Room answers sent by one run, one after another, under shared bookkeeping.
+ANSWERS_PER_RUN = 8
+
+
+def _runs(claims: list[Claim], slots: int) -> list[list[Claim]]:
+    """The claims as runs: every event alone but room answers, which share runs of up to
+    `ANSWERS_PER_RUN`, no more than fill every slot (a few answers go side by side)."""
+    answers = [claim for claim in claims if claim.action == Action.respond.value]
+    others = [[claim] for claim in claims if claim.action != Action.respond.value]
+    size = max(1, min(ANSWERS_PER_RUN, -(-len(answers) // slots)))
+    return others + [answers[at : at + size] for at in range(0, len(answers), size)]
+
+
+def _run(services: Services, claims: list[Claim]) -> list[RunResult]:
+    if len(claims) == 1 and claims[0].action != Action.respond.value:
+        return [run_claimed(services, claims[0])]
+    return run_answers(services, claims)
 
 
 class Dispatcher:
@@ -41,8 +62,8 @@ class Dispatcher:
         # Not daemon threads: a run still stuck after `drain` keeps the process alive,
         # which is why `calsync worker` leaves with os._exit once its claims are given back.
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="run")
-        self._running: dict[Future[RunResult], Claim] = {}
-        self._ready: deque[tuple[float, Claim]] = deque()  # claimed, not started yet
+        self._running: dict[Future[list[RunResult]], list[Claim]] = {}
+        self._ready: deque[tuple[float, list[Claim]]] = deque()  # claimed, not started yet
         self._fresh_for = lease_of(services).total_seconds() / 3
 
     def run(
@@ -60,22 +81,28 @@ class Dispatcher:
             done, _ = wait(self._running, timeout=idle, return_when=FIRST_COMPLETED)
             for future in done:
                 del self._running[future]
-                on_result(future.result())
+                for result in future.result():
+                    on_result(result)
 
     def _start(self, claim: Claimer) -> None:
-        """Fill the free slots from the events claimed ahead, claiming more when none is
-        left; events that waited too long for a slot go back to the queue first."""
+        """Fill the free slots from the runs claimed ahead, claiming more when none is
+        left; runs that waited too long for a slot go back to the queue first."""
         if self._ready and time.monotonic() - self._ready[0][0] > self._fresh_for:
-            self._give_back([claimed for _, claimed in self._ready])
-            self._ready.clear()
+            self._give_back(self._unstarted())
         free = self.concurrency - len(self._running)
         if free and not self._ready:
             now = time.monotonic()
-            self._ready.extend((now, claimed) for claimed in claim(self.concurrency * PREFETCH))
+            claimed = claim(self.concurrency * PREFETCH)
+            self._ready.extend((now, run) for run in _runs(claimed, self.concurrency))
         while free and self._ready:
-            _, claimed = self._ready.popleft()
-            self._running[self._pool.submit(run_claimed, self.services, claimed)] = claimed
+            _, claims = self._ready.popleft()
+            self._running[self._pool.submit(_run, self.services, claims)] = claims
             free -= 1
+
+    def _unstarted(self) -> list[Claim]:
+        claims = [claim for _, run in self._ready for claim in run]
+        self._ready.clear()
+        return claims
 
     def _give_back(self, claims: list[Claim]) -> list[Claim]:
         """Release these claims (due again now); those that still held their event."""
@@ -95,11 +122,11 @@ class Dispatcher:
         still running (their next commit is refused). The claims given back."""
         done, _ = wait(self._running, timeout=grace)
         for future in done:
-            on_result(future.result())
+            for result in future.result():
+                on_result(result)
             del self._running[future]
-        unstarted = [claimed for _, claimed in self._ready]
-        self._ready.clear()
-        released = self._give_back([*self._running.values(), *unstarted])
+        running = [claim for claims in self._running.values() for claim in claims]
+        released = self._give_back([*running, *self._unstarted()])
         self._pool.shutdown(wait=False, cancel_futures=True)
         return released
 

@@ -37,6 +37,7 @@ from calsync.errors import (
 )
 from calsync.providers.base import RemoteChange
 from calsync.store.records import Claim
+from calsync.sync.answers import Outcome, send_answers
 from calsync.sync.apply import Applier, object_reader
 from calsync.sync.pull import SyncResult, synchronize
 from calsync.sync.push import push_event
@@ -82,9 +83,10 @@ def lease_of(services: Services) -> timedelta:
 def claim_next(services: Services, limit: int = 1) -> list[Claim]:
     """Claim up to `limit` due events (reads first, see `EventRepository.claim`).
 
-    A worker claims only what it starts at once: one event per free slot. A batch run
-    one after another would start its last events after their lease ran out, and another
-    worker would claim them again while they wait.
+    A worker claims only what it starts soon (`Dispatcher`: a few events per slot, given
+    back if they wait a third of their lease): a long batch run one after another would
+    start its last events after their lease ran out, and another worker would claim them
+    again while they wait.
     """
     with services.uow() as uow:
         try:
@@ -160,21 +162,52 @@ def _dispatch(
             heartbeat.check()
             return RunResult(claim.event_id, EventState.processed)
         raise CalsyncError(f"no handler for action {action.value!r}")
-    except ClaimLost as exc:
+    except Exception as exc:  # noqa: BLE001 - a fault in calsync fails its event, not the worker
+        return _failure(services, claim, exc)
+
+
+def _failure(services: Services, claim: Claim, exc: Exception) -> RunResult:
+    """What a run that raised `exc` ends in: retried later, in error, or lost."""
+    if isinstance(exc, ClaimLost):
         return RunResult(claim.event_id, EventState.processing, str(exc), lost=True)
-    except (ProviderThrottled, ProviderUnavailable) as exc:
+    if isinstance(exc, ProviderThrottled | ProviderUnavailable):
         retry_after = exc.retry_after if isinstance(exc, ProviderThrottled) else None
         return _failed(services, claim, exc, retry_after, retryable=True)
-    except CalsyncError as exc:
+    if isinstance(exc, CalsyncError):
         return _failed(services, claim, exc, None, retryable=False)
-    except SQLAlchemyError as exc:
+    if isinstance(exc, SQLAlchemyError):
         # A dropped connection or a failed statement: one failed attempt, retried later.
         failure = StoreUnavailable(f"the database failed: {type(exc).__name__}: {exc}")
         return _failed(services, claim, failure, None, retryable=True)
-    except Exception as exc:  # a fault in calsync fails its event, not the worker
-        log.exception("event %s: unexpected %s", claim.event_id, type(exc).__name__)
-        fault = CalsyncError(f"unexpected {type(exc).__name__} in calsync: {exc}")
-        return _failed(services, claim, fault, None, retryable=True)
+    log.error("event %s: unexpected %s", claim.event_id, type(exc).__name__, exc_info=exc)
+    fault = CalsyncError(f"unexpected {type(exc).__name__} in calsync: {exc}")
+    return _failed(services, claim, fault, None, retryable=True)
+
+
+def run_answers(services: Services, claims: Sequence[Claim]) -> list[RunResult]:
+    """Run these respond events together (`send_answers`): one log line each; those off
+    the plain path run alone (`run_claimed`)."""
+    try:
+        runs = send_answers(services, claims)
+    except SQLAlchemyError as exc:
+        # As in `run_claimed`: the claims lapse and the events are taken over later.
+        return [RunResult(c.event_id, EventState.processing, str(exc), lost=True) for c in claims]
+    results = []
+    for run in runs:
+        if run.outcome == Outcome.ALONE:
+            results.append(run_claimed(services, run.claim))
+            continue
+        if run.outcome == Outcome.SENT:
+            result = RunResult(run.claim.event_id, EventState.processed)
+        elif run.outcome == Outcome.FAILED:
+            assert run.error is not None
+            result = _failure(services, run.claim, run.error)
+        else:
+            lost = f"event {run.claim.event_id} was taken over by another worker"
+            result = RunResult(run.claim.event_id, EventState.processing, lost, lost=True)
+        log_run(result, run.item, Action.respond.value, run.attempt, run.seconds)
+        results.append(result)
+    return results
 
 
 def _read(services: Services, claim: Claim, item_id: int, payload: dict[str, Any]) -> RunResult:
