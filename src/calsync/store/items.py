@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +65,11 @@ class ItemRepository:
         if row is None:
             raise NotFound(f"no workplace item with id {item_id}")
         return _stored(row)
+
+    def by_ids(self, item_ids: Collection[int]) -> dict[int, StoredItem]:
+        """The items of these ids that exist, by id, in one query."""
+        query = select(ItemRow).where(ItemRow.id.in_(sorted(set(item_ids))))
+        return {row.id: _stored(row) for row in self.session.scalars(query)}
 
     def name_of(self, item_id: int) -> str:
         """The item's name, "" if there is none (one row, not every item's)."""

@@ -175,6 +175,46 @@ class ReservationRepository:
                 known[provider_id].add(version)
         return known
 
+    def mirrored(self, wanted: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Those of (item id, provider id) that a live reservation mirrors, in one query
+        per 500 provider ids."""
+        found: set[tuple[int, str]] = set()
+        for chunk in _chunks({provider_id for _, provider_id in wanted}):
+            assert chunk is not None
+            query = select(ReservationRow.item_id, ReservationRow.provider_id).where(
+                ReservationRow.provider_id.in_(chunk),
+                ReservationRow.status != ReservationStatus.cancelled.value,
+            )
+            for item_id, provider_id in self.session.execute(query):
+                assert provider_id is not None
+                found.add((item_id, provider_id))
+        return found & set(wanted)
+
+    def set_versions_written(self, written: Sequence[tuple[int, str, str | None, str]]) -> None:
+        """`set_version_of` for many writes, each (item id, provider id, new version, the
+        version it was based on), in one statement run for each: the items' writer locks
+        taken once, in order."""
+        if not written:
+            return
+        for item_id in sorted({item_id for item_id, _, _, _ in written}):
+            self.lock_item(item_id)
+        query = (
+            update(ReservationRow)
+            .where(
+                ReservationRow.item_id == bindparam("w_item"),
+                ReservationRow.provider_id == bindparam("w_provider_id"),
+                ReservationRow.provider_version == bindparam("w_based_on"),
+            )
+            .values(provider_version=bindparam("w_version"))
+        )
+        self.session.connection().execute(
+            query,
+            [
+                {"w_item": i, "w_provider_id": p, "w_version": v, "w_based_on": b}
+                for i, p, v, b in written
+            ],
+        )
+
     def holding_spans(self, item_id: int, window: Window) -> list[Span]:
         return [(row[0], row[1], row[2]) for row in self.session.execute(holding(item_id, window))]
 

@@ -8,8 +8,8 @@ which cost more than the writes themselves when every answer had its own: one
 transaction holds every claim and reads what the writes are based on, one records the
 versions the calendar gave back and marks the events processed. Each transaction checks
 the claims as `EventRepository.hold` does (DESIGN invariant 6): an answer whose claim was
-taken over is not sent, or not recorded. Leases are renewed between writes, every third
-of a lease.
+taken over is not sent, or not recorded; the runner renews the leases while the answers
+go out (`worker.lease.Heartbeat`).
 
 An answer off the plain path (a dry run, no calendar item kept at its version, nothing
 mirrored any more, a version that moved since) is handed back (`ALONE`) to run by itself
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -32,7 +32,6 @@ from calsync.domain.events import EventState
 from calsync.providers.base import RoomAnswer, WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
-from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.conflicts import CalendarMoved, written_over
 
 
@@ -70,19 +69,19 @@ class _Answer:
     decided: bytes
 
 
-def send_answers(services: Services, claims: Sequence[Claim]) -> list[AnswerRun]:
-    """Send these respond events' answers one after another; what became of each."""
+def send_answers(
+    services: Services, claims: Sequence[Claim], lost: Callable[[], Collection[int]]
+) -> list[AnswerRun]:
+    """Send these respond events' answers one after another; what became of each. `lost`
+    names the events whose claims were found taken over meanwhile (the leases' renewal,
+    `worker.lease.Heartbeat`): their answers are not sent."""
     lease = timedelta(seconds=services.settings.sync.lease_seconds)
     started = time.monotonic()
     runs: list[AnswerRun] = []
     answers = _prepare(services, claims, lease, runs)
     written: list[tuple[_Answer, WriteResult, float]] = []
-    renewed, lost = time.monotonic(), set[int]()
-    for index, answer in enumerate(answers):
-        if time.monotonic() - renewed > lease.total_seconds() / 3:
-            lost |= _renew(services, answers[index:], lease)
-            renewed = time.monotonic()
-        if answer.claim.event_id in lost:
+    for answer in answers:
+        if answer.claim.event_id in lost():
             runs.append(_run(answer, Outcome.LOST, started))
             continue
         try:
@@ -118,8 +117,10 @@ def _prepare(
         kept = uow.calendar_items.payloads(
             [p["calendar_item_id"] for _, _, p in events.values() if "calendar_item_id" in p]
         )
-        items = {item_id: uow.items.by_id(item_id) for item_id, _, _ in events.values()}
-        mirrored = _mirrored(uow, events.values())
+        items = uow.items.by_ids([item_id for item_id, _, _ in events.values()])
+        mirrored = uow.reservations.mirrored(
+            [(item_id, p["provider_id"]) for item_id, _, p in events.values() if "provider_id" in p]
+        )
         uow.commit()
     answers = []
     for claim in claims:
@@ -154,19 +155,6 @@ def _prepare(
     return answers
 
 
-def _mirrored(uow: UnitOfWork, events: Iterable[_Event]) -> set[tuple[int, str]]:
-    """(item id, provider id) of the objects a live reservation still mirrors."""
-    wanted: dict[int, set[str]] = {}
-    for item_id, _, payload in events:
-        if "provider_id" in payload:
-            wanted.setdefault(item_id, set()).add(payload["provider_id"])
-    return {
-        (item_id, provider_id)
-        for item_id, provider_ids in wanted.items()
-        for provider_id in uow.reservations.known_versions(item_id, provider_ids)
-    }
-
-
 def _write(services: Services, answer: _Answer) -> WriteResult | CalendarMoved:
     binding = answer.item.item.binding
     assert binding is not None  # on the plain path
@@ -175,14 +163,6 @@ def _write(services: Services, answer: _Answer) -> WriteResult | CalendarMoved:
     return written_over(
         provider, binding.calendar, answer.provider_id, answer.version, answer.decided, edit
     )
-
-
-def _renew(services: Services, answers: Sequence[_Answer], lease: timedelta) -> set[int]:
-    """Extend the leases of the answers still to send; the event ids no longer held."""
-    with services.uow() as uow:
-        held = uow.events.hold_all([a.claim for a in answers], services.clock(), lease)
-        uow.commit()
-    return {a.claim.event_id for a in answers} - held.keys()
 
 
 def _finish(
@@ -198,6 +178,13 @@ def _finish(
         for item_id in sorted({answer.item.id for answer, _, _ in written}):
             uow.reservations.lock_item(item_id)
         held = uow.events.hold_all([answer.claim for answer, _, _ in written], now, lease)
+        uow.reservations.set_versions_written(
+            [
+                (answer.item.id, answer.provider_id, result.version, answer.version)
+                for answer, result, _ in written
+                if answer.claim.event_id in held
+            ]
+        )
         runs = []
         for answer, result, seconds in written:
             row = held.get(answer.claim.event_id)
@@ -207,10 +194,6 @@ def _finish(
             )
             if row is None:
                 continue
-            based_on = frozenset({answer.version})
-            uow.reservations.set_version_of(
-                answer.item.id, answer.provider_id, result.version, based_on
-            )
             row.state, row.error = EventState.processed.value, ""
             row.provider_payload, row.response = result.exchange.request, result.exchange.response
             row.claimed_until, row.updated_at = None, now

@@ -20,10 +20,10 @@ reservation is unfinished.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
 
 from calsync.bootstrap import Services
 from calsync.domain.events import Action
@@ -63,8 +63,8 @@ class Dispatcher:
         # which is why `calsync worker` leaves with os._exit once its claims are given back.
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="run")
         self._running: dict[Future[list[RunResult]], list[Claim]] = {}
-        self._ready: deque[tuple[float, list[Claim]]] = deque()  # claimed, not started yet
-        self._fresh_for = lease_of(services).total_seconds() / 3
+        self._ready: deque[tuple[datetime, list[Claim]]] = deque()  # claimed, not started
+        self._fresh_for = lease_of(services) / 3
 
     def run(
         self, claim: Claimer, on_result: Callable[[RunResult], None], idle: float | None = None
@@ -87,11 +87,11 @@ class Dispatcher:
     def _start(self, claim: Claimer) -> None:
         """Fill the free slots from the runs claimed ahead, claiming more when none is
         left; runs that waited too long for a slot go back to the queue first."""
-        if self._ready and time.monotonic() - self._ready[0][0] > self._fresh_for:
+        if self._ready and self.services.clock() - self._ready[0][0] > self._fresh_for:
             self._give_back(self._unstarted())
         free = self.concurrency - len(self._running)
         if free and not self._ready:
-            now = time.monotonic()
+            now = self.services.clock()  # leases run on the services' clock
             claimed = claim(self.concurrency * PREFETCH)
             self._ready.extend((now, run) for run in _runs(claimed, self.concurrency))
         while free and self._ready:

@@ -188,7 +188,8 @@ def run_answers(services: Services, claims: Sequence[Claim]) -> list[RunResult]:
     """Run these respond events together (`send_answers`): one log line each; those off
     the plain path run alone (`run_claimed`)."""
     try:
-        runs = send_answers(services, claims)
+        with Heartbeat(services, *claims) as heartbeat:
+            runs = send_answers(services, claims, heartbeat.lost_ids)
     except SQLAlchemyError as exc:
         # As in `run_claimed`: the claims lapse and the events are taken over later.
         return [RunResult(c.event_id, EventState.processing, str(exc), lost=True) for c in claims]

@@ -1,0 +1,190 @@
+"""Room answers sent together (`send_answers`, through the dispatcher of `calsync worker`):
+what each answer's own run guarded still holds when eight share their bookkeeping. Against
+a real Radicale behind a man in the middle, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from calsync.bootstrap import start
+from calsync.providers.caldav import CalDAVProvider
+from calsync.store.records import Claim, RecordFilter
+from calsync.sync.reservations import create
+from calsync.worker import dispatch
+from calsync.worker.dispatch import Dispatcher
+from calsync.worker.runner import lease_of, run_claimed
+from calsync.worker.scheduler import run_due
+from tests.conftest import settings_for
+from tests.sync.calendars import book, ics, reservations, room_settings, sync, vevent
+from tests.sync.man_in_the_middle import Hook, unavailable, wired
+
+pytestmark = pytest.mark.radicale
+
+
+@pytest.fixture
+def room(make_services, room_calendar, radicale):
+    """Room A with three meetings read (three answers queued), its connection on a wire;
+    one run at a time, so the three answers go out together."""
+    services = make_services(room_settings(room_calendar), {"push_concurrency": 1})
+    organizer = CalDAVProvider(radicale.url, timeout=10.0)
+    hrefs = {uid: book(organizer, room_calendar, uid, day) for day, uid in enumerate("abc", 2)}
+    sync(services)
+    wire = wired(services, radicale.url)
+    yield services, wire, organizer, room_calendar, hrefs
+    organizer.close()
+
+
+def _states(services) -> list[str]:
+    with services.uow() as uow:
+        return sorted(e.state for e in uow.events.find(RecordFilter(action="respond", limit=100)))
+
+
+def _partstats(organizer, calendar) -> dict[str, str]:
+    found = {}
+    for change in organizer.fetch_changes(calendar, None).changes:
+        data = (change.data or b"").replace(b"\r\n ", b"").decode()
+        uid = data.split("UID:", 1)[1].split("\r\n", 1)[0]
+        found[uid] = data.split("PARTSTAT=", 1)[1].split(";", 1)[0].split(":", 1)[0]
+    return found
+
+
+def _puts(wire) -> int:
+    return wire.methods.count("PUT")
+
+
+def test_answers_sent_together_all_reach_the_calendar(room):
+    services, wire, organizer, calendar, _ = room
+    run_due(services)
+    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert _states(services) == ["processed"] * 3
+    assert _puts(wire) == 3
+
+
+def test_a_move_saved_between_the_read_and_an_answer_sent_together_is_applied_first(room):
+    services, wire, organizer, calendar, hrefs = room
+
+    def organizer_moves(request):
+        start, end = "20261203T140000", "20261203T150000"
+        organizer.update(calendar, hrefs["b"], ics(vevent("b", start, end, sequence=1)), None)
+
+    wire.hooks.append(Hook("PUT", organizer_moves, when=lambda r, seen: r.url.path == hrefs["b"]))
+    run_due(services)
+    sync(services)
+    moved = {r.uid: r for r in reservations(services)}["b"]
+    assert moved.start.hour == 13  # 14:00 in Berlin: the organizer's move was not swallowed
+    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert "error" not in _states(services)
+
+
+def test_a_refused_answer_is_retried_later_and_the_others_are_sent(room, clock):
+    services, wire, organizer, calendar, hrefs = room
+    wire.hooks.append(Hook("PUT", unavailable, when=lambda r, seen: r.url.path == hrefs["b"]))
+    run_due(services)
+    assert _partstats(organizer, calendar) == {
+        "a": "ACCEPTED",
+        "b": "NEEDS-ACTION",
+        "c": "ACCEPTED",
+    }
+    assert _states(services) == ["new", "processed", "processed"]  # b waits for its retry
+    clock.advance(minutes=5)
+    run_due(services)
+    assert _partstats(organizer, calendar)["b"] == "ACCEPTED"
+    assert _states(services) == ["processed"] * 3
+
+
+def test_a_long_batch_renews_its_leases_so_no_other_worker_sends_its_answers_again(
+    database_url, radicale, room_calendar
+):
+    # Real clocks and a one-second lease: three answers sent together, each taking 0.6 s.
+    settings = settings_for(
+        database_url,
+        radicale.url,
+        room_settings(room_calendar),
+        {"lease_seconds": 1.0, "push_concurrency": 1},
+    )
+    first, second = start(settings), start(settings)
+    try:
+        for day, uid in enumerate("abc", 2):
+            book(second.provider("dav"), room_calendar, uid, day)
+        sync(first)
+        wire = wired(first, radicale.url)
+        taken: list[int] = []
+
+        def slow_server(request):
+            time.sleep(0.6)
+            with second.uow() as uow:  # another worker looks for work whose lease ran out
+                taken.extend(
+                    row.id for row in uow.events.claim(second.clock(), lease_of(second), 10)
+                )
+                uow.commit()
+
+        for nth in (1, 2, 3):
+            wire.hooks.append(Hook("PUT", slow_server, nth=nth))
+        run_due(first)
+        assert taken == [], "another worker claimed answers this run still held"
+        assert _states(first) == ["processed"] * 3
+        assert _puts(wire) == 3
+    finally:
+        first.close()
+        second.close()
+
+
+def test_answers_taken_over_mid_batch_are_neither_sent_again_nor_recorded_by_it(room, clock):
+    services, wire, organizer, calendar, _ = room
+    lease = lease_of(services)
+    other: list[Claim] = []
+
+    def stalled_past_the_lease(request):
+        clock.advance(seconds=lease.total_seconds() + 1)
+        with services.uow() as uow:  # another worker takes every event over
+            other.extend(Claim.of(row) for row in uow.events.claim(clock(), lease, 10))
+            uow.commit()
+
+    wire.hooks.append(Hook("PUT", stalled_past_the_lease, nth=2))
+    run_due(services)
+    assert len(other) == 3
+    assert _puts(wire) == 2, "the stalled run sent an answer it no longer held"
+    assert _states(services) == ["processing"] * 3, "the stalled run recorded answers it lost"
+    for claim in other:  # the worker that took them over finishes them
+        run_claimed(services, claim)
+    assert _states(services) == ["processed"] * 3
+    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+
+
+def test_claimed_events_waiting_a_third_of_their_lease_are_given_back_before_they_start(
+    make_services, room_calendar, clock, monkeypatch
+):
+    services = make_services(room_settings(room_calendar))
+    for day in (5, 6, 7, 8):  # four bookings made in calsync: four create events
+        start_at = datetime(2026, 12, day, 9, tzinfo=UTC)
+        create(services, "Room A", start_at, start_at + timedelta(hours=1), f"Booking {day}")
+    lease = lease_of(services)
+    left_at_start: list[timedelta] = []
+
+    def slow_run(services, claims):
+        with services.uow() as uow:
+            row = uow.events.get(claims[0].event_id)
+            left_at_start.append(row.claimed_until - clock())
+            row.state, row.claimed_until = "processed", None
+            uow.commit()
+        clock.advance(seconds=lease.total_seconds() * 0.4)
+        return []
+
+    monkeypatch.setattr(dispatch, "_run", slow_run)
+    dispatcher = Dispatcher(services, concurrency=1)
+    dispatcher.run(lambda free: _claim(services, free), lambda result: None)
+    dispatcher.close()
+    assert len(left_at_start) == 4
+    assert min(left_at_start) > lease * 2 / 3, "an event started late in its lease"
+
+
+def _claim(services, free: int) -> list[Claim]:
+    with services.uow() as uow:
+        claims = [
+            Claim.of(row) for row in uow.events.claim(services.clock(), lease_of(services), free)
+        ]
+        uow.commit()
+    return claims
