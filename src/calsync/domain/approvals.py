@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from calsync.domain.bookings import Booking, address_in
+from calsync.domain.bookings import Booking, address_in, in_words
 from calsync.domain.items import ItemKind, Location
 from calsync.domain.reservations import ReservationStatus
 from calsync.errors import ApprovalDecided, NotAPerformer
@@ -146,12 +146,12 @@ class ApprovalRule:
             (
                 self.longer_than is not None,
                 self.longer_than is not None and booking.duration > self.longer_than,
-                f"longer than {self.longer_than}",
+                f"longer than {in_words(self.longer_than or timedelta())}",
             ),
             (
                 self.up_to is not None,
                 self.up_to is not None and booking.duration <= self.up_to,
-                f"at most {self.up_to} long",
+                f"at most {in_words(self.up_to or timedelta())} long",
             ),
             (
                 self.recurring is not None,
@@ -311,7 +311,7 @@ class Approval:
             self,
             state=ApprovalState.expired,
             decided_at=now,
-            reason=f"no decision within {waited}",
+            reason=f"no decision within {in_words(waited)}",
         )
 
     def _decide(

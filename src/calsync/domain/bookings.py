@@ -2,6 +2,7 @@
 
 `Booking.of(item, start, end, organizer, recurring)` gathers them from the workplace item
 and the occurrence; `Booking.local(when)` reads an instant on the item's wall clock.
+`in_words(span)` says a duration as a person would (`2 hours 30 minutes`).
 `address_in(address, who)` says whether an address is among addresses or domains, as the
 policy's `book_in_policy` and an approval rule's `organizers` name people.
 """
@@ -72,3 +73,16 @@ def address_in(address: str, who: Iterable[str]) -> bool:
         if entry == address or (domain and "@" not in entry and entry == domain):
             return True
     return False
+
+
+def in_words(span: timedelta) -> str:
+    """A duration in days, hours and minutes: `1 day 2 hours`, `30 minutes`."""
+    minutes = int(span.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{count} {unit}{'' if count == 1 else 's'}"
+        for count, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+        if count
+    ]
+    return " ".join(parts) or "0 minutes"

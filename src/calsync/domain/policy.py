@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from calsync.domain.bookings import Booking, address_in
+from calsync.domain.bookings import Booking, address_in, in_words
 from calsync.domain.items import BookingPolicy, ItemKind, Location, WorkingHours
 from calsync.domain.occupancy import Occupancy
 
@@ -166,7 +166,9 @@ def _max_duration(start: datetime, end: datetime, policy: BookingPolicy) -> Poli
     if limit is None:
         return None
     kept = end - start <= limit
-    return PolicyOutcome(MAX_DURATION, f"lasts {end - start}, the limit is {limit}", kept)
+    return PolicyOutcome(
+        MAX_DURATION, f"lasts {in_words(end - start)}, the limit is {in_words(limit)}", kept
+    )
 
 
 def _booking_window(start: datetime, policy: BookingPolicy, now: datetime) -> PolicyOutcome | None:
