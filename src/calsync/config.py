@@ -21,12 +21,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from calsync.config_policies import (
+    ApprovalRuleSettings,
+    ApprovalSettings,
+    GroupSettings,
+    LocationSettings,
+    PoliciesSettings,
+    PolicySettings,
+)
+from calsync.domain.approvals import ApprovalRules, Groups
 from calsync.domain.items import (
-    BookingPolicy,
     CalendarBinding,
     ConflictResolution,
     ItemKind,
-    Location,
     WorkplaceItem,
 )
 from calsync.domain.synchronizations import SweepGuard
@@ -275,18 +282,6 @@ def _from_env(variable: str, what: str) -> str:
     return value
 
 
-class LocationSettings(_Strict):
-    site: str = ""
-    building: str = ""
-    floor: str = ""
-
-
-class PolicySettings(_Strict):
-    booking_window_days: Annotated[int, Field(gt=0)] | None = 365
-    max_duration_hours: Annotated[float, Field(gt=0)] | None = None
-    decline_conflicts: bool = True
-
-
 class BindingSettings(_Strict):
     connection: str
     calendar: str
@@ -326,6 +321,10 @@ class Settings(_Strict):
     push: PushSettings = PushSettings()
     connections: dict[str, ConnectionSettings] = {}
     items: list[ItemSettings] = []
+    policies: PoliciesSettings = PoliciesSettings()
+    groups: dict[str, GroupSettings] = {}
+    approvals: ApprovalSettings = ApprovalSettings()
+    approval_rules: list[ApprovalRuleSettings] = []
 
     @model_validator(mode="after")
     def _bindings_name_connections(self) -> Settings:
@@ -340,6 +339,7 @@ class Settings(_Strict):
                 raise ValueError(
                     f"item {item.name!r} binds to unknown connection {item.binding.connection!r}"
                 )
+        _check_approval_rules(self)
         return self
 
     def connection(self, name: str) -> ConnectionSettings:
@@ -350,20 +350,26 @@ class Settings(_Strict):
     def workplace_items(self) -> list[WorkplaceItem]:
         return [self._domain_item(item) for item in self.items]
 
+    def approval_rules_in_order(self) -> ApprovalRules:
+        return ApprovalRules(
+            rules=tuple(rule.rule() for rule in self.approval_rules),
+            out_of_policy=self.approvals.out_of_policy.performer(),
+            expire_after=timedelta(hours=self.approvals.expire_after_hours),
+        )
+
+    def group_members(self) -> Groups:
+        return {name: frozenset(group.members) for name, group in self.groups.items()}
+
     def _domain_item(self, item: ItemSettings) -> WorkplaceItem:
-        policy = item.policy
+        location = item.location.location()
         return WorkplaceItem(
             name=item.name,
             kind=item.kind,
             time_zone=item.time_zone,
             capacity=item.capacity,
-            location=Location(**item.location.model_dump()),
-            policy=BookingPolicy(
-                booking_window=_days(policy.booking_window_days),
-                max_duration=None
-                if policy.max_duration_hours is None
-                else timedelta(hours=policy.max_duration_hours),
-                decline_conflicts=policy.decline_conflicts,
+            location=location,
+            policy=self.policies.defaults_model().policy_for(
+                item.kind, location, item.policy.layer()
             ),
             binding=self._domain_binding(item.binding),
         )
@@ -384,6 +390,32 @@ class Settings(_Strict):
         )
 
 
+def _check_approval_rules(settings: Settings) -> None:
+    """Rule names are unique, name known items and groups, and each can be reached."""
+    names = [rule.name for rule in settings.approval_rules]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"approval rule names must be unique; repeated: {', '.join(repeated)}")
+    items = {item.name for item in settings.items}
+    performers = [(f"approval rule {r.name!r}", r.performer) for r in settings.approval_rules]
+    performers.append(("approvals.out_of_policy", settings.approvals.out_of_policy))
+    for where, performer in performers:
+        if performer.group is not None and performer.group not in settings.groups:
+            raise ValueError(f"{where} names unknown group {performer.group!r}")
+    catch_all = None
+    for rule in settings.approval_rules:
+        if catch_all is not None:
+            raise ValueError(
+                f"approval rule {rule.name!r} is never reached: rule {catch_all!r} before it "
+                "matches every booking"
+            )
+        unknown = sorted(set(rule.items) - items)
+        if unknown:
+            raise ValueError(f"approval rule {rule.name!r} names unknown item {unknown[0]!r}")
+        if rule.rule().matches_every_booking:
+            catch_all = rule.name
+
+
 def _check_connection_url(name: str, url: str) -> None:
     """An http(s) URL with a host, and no user or password in it: those would end up in
     logs and exchanges. The message never repeats the URL, which may hold the password."""
@@ -401,10 +433,6 @@ def _check_connection_url(name: str, url: str) -> None:
         )
     if not usable:
         raise ValueError(f"connection {name!r}: the url must be an http or https URL with a host")
-
-
-def _days(value: int | None) -> timedelta | None:
-    return None if value is None else timedelta(days=value)
 
 
 def config_path(explicit: Path | None) -> Path:

@@ -13,6 +13,8 @@ CalsyncError
 ├── EventBusy                        another worker's live claim holds the event
 │   └── CalendarBusy                 another worker is reading this calendar now
 ├── ClaimLost                        a run's claim was taken over: it commits and sends nothing more
+├── ApprovalDecided                  an approval was already decided (or expired): decided once
+├── NotAPerformer                    the caller is not the performer an approval names
 └── ProviderError                    a calendar service failed
     ├── DeltaKeyExpired              the delta key is no longer valid: synchronize in full
     ├── ProviderThrottled(retry_after)  429/503: try again later
@@ -89,6 +91,15 @@ class CalendarBusy(EventBusy):
 class ClaimLost(CalsyncError):
     """This run no longer holds its event: its lease ran out and another worker claimed
     the event (or it was released). The run must stop without committing or sending."""
+
+
+class ApprovalDecided(CalsyncError):
+    """An approval is decided once: a second decision, or one after it expired, is
+    refused; the message says how and when it was decided."""
+
+
+class NotAPerformer(CalsyncError):
+    """The caller may not decide this approval; the message names who decides it."""
 
 
 class ProviderError(CalsyncError):

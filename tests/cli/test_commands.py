@@ -137,6 +137,26 @@ def test_errors_are_one_clear_line_with_advice(tmp_path):
     assert "calsync config check" in result.output
 
 
+def test_config_check_lists_groups_and_approval_rules_in_the_order_they_are_tried(tmp_path):
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[[items]]\nname = "Room A"\n'
+        '[groups.facilities]\nmembers = ["anna@example.com", "ben@example.com"]\n'
+        '[[approval_rules]]\nname = "big"\nmin_capacity = 10\n'
+        'performer = { group = "facilities" }\n'
+        '[[approval_rules]]\nname = "rest"\nperformer = { person = "boss@example.com" }\n'
+    )
+    result = CliRunner().invoke(app, ["--config", str(config), "config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "group facilities: 2 members" in result.output
+    assert "approval rule 1 'big': decided by group facilities" in result.output
+    assert "approval rule 2 'rest': decided by boss@example.com" in result.output
+    config.write_text(config.read_text().replace('group = "facilities"', 'group = "cleaners"'))
+    result = CliRunner().invoke(app, ["--config", str(config), "config", "check"])
+    assert result.exit_code == 1
+    assert "approval rule 'big' names unknown group 'cleaners'" in result.output
+
+
 def test_help_and_config_check_start_without_the_database_layer(tmp_path):
     """What answers at once (help, checking the file) loads neither SQLAlchemy nor the
     drivers nor the iCalendar readers: these are what make a command take a second."""

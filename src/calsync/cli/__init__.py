@@ -90,6 +90,10 @@ def config_check() -> None:
             )
             dry = " (dry run)" if item.binding and item.binding.dry_run else ""
             console.print(f"item {item.name}: {item.kind.value}, {item.time_zone}, {where}{dry}")
+        for name, group in settings.groups.items():
+            console.print(f"group {name}: {len(group.members)} members")
+        for order, rule in enumerate(settings.approval_rules_in_order().rules, start=1):
+            console.print(f"approval rule {order} {rule.name!r}: decided by {rule.performer}")
         console.print("[green]configuration is valid[/green]")
 
 

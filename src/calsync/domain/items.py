@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 
 
@@ -20,14 +20,68 @@ class Location:
     building: str = ""
     floor: str = ""
 
+    def within(self, area: Location) -> bool:
+        """Whether this location lies in `area`, whose empty parts stand for any value:
+        `Location("HQ")` is every building and floor of site HQ."""
+        return all(
+            not wanted or wanted == have
+            for wanted, have in (
+                (area.site, self.site),
+                (area.building, self.building),
+                (area.floor, self.floor),
+            )
+        )
+
+    @property
+    def parts(self) -> int:
+        """How many parts are named: an area naming more is narrower."""
+        return sum(1 for part in (self.site, self.building, self.floor) if part)
+
+    def __str__(self) -> str:
+        named = [f"{k} {v}" for k, v in vars(self).items() if v]
+        return ", ".join(named) or "anywhere"
+
+
+#: Monday to Friday, as `datetime.weekday()` counts them.
+WEEKDAYS = frozenset(range(5))
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """The hours of the days on which the item works, in the item's time zone."""
+
+    start: time = time(8)
+    end: time = time(18)
+    days: frozenset[int] = WEEKDAYS
+
 
 @dataclass(frozen=True)
 class BookingPolicy:
-    """What the item accepts. `None` means no limit."""
+    """What the item accepts without a human's decision. `None` means no limit.
+
+    - `booking_window`: how far ahead a booking may start.
+    - `max_duration`: the longest booking.
+    - `working_hours_only`: a booking must start and end within `working_hours` of one day.
+    - `allow_recurring`: whether occurrences of a recurring meeting are accepted.
+    - `allow_conflicts`: whether a booking may overlap one that holds the item.
+    - `series_max_conflict_share`, `series_max_conflicts`: a recurring series with more
+      conflicting occurrences than this share of them, or this many, is declined as a
+      whole; with fewer, the series is accepted and only the conflicting ones declined.
+    - `book_in_policy`: who may book (addresses or domains); empty: everyone.
+    - `request_out_of_policy`: who may ask for a booking that breaks a rule: it then
+      waits for approval instead of being declined (a conflict is declined all the same).
+    """
 
     booking_window: timedelta | None = timedelta(days=365)
     max_duration: timedelta | None = None
-    decline_conflicts: bool = True
+    working_hours_only: bool = False
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    allow_recurring: bool = True
+    allow_conflicts: bool = False
+    series_max_conflict_share: float | None = None
+    series_max_conflicts: int | None = None
+    book_in_policy: tuple[str, ...] = ()
+    request_out_of_policy: tuple[str, ...] = ()
 
 
 class ConflictResolution(StrEnum):

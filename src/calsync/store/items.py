@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from calsync.domain.items import (
     ConflictResolution,
     ItemKind,
     Location,
+    WorkingHours,
     WorkplaceItem,
 )
 from calsync.errors import NotFound
@@ -117,22 +118,51 @@ def _delta(value: float | None) -> timedelta | None:
 
 
 def _dump_policy(policy: BookingPolicy) -> str:
+    hours = policy.working_hours
     return json.dumps(
         {
             "booking_window": _seconds(policy.booking_window),
             "max_duration": _seconds(policy.max_duration),
-            "decline_conflicts": policy.decline_conflicts,
+            "working_hours_only": policy.working_hours_only,
+            "working_hours": {
+                "start": hours.start.isoformat(),
+                "end": hours.end.isoformat(),
+                "days": sorted(hours.days),
+            },
+            "allow_recurring": policy.allow_recurring,
+            "allow_conflicts": policy.allow_conflicts,
+            "series_max_conflict_share": policy.series_max_conflict_share,
+            "series_max_conflicts": policy.series_max_conflicts,
+            "book_in_policy": list(policy.book_in_policy),
+            "request_out_of_policy": list(policy.request_out_of_policy),
         },
         sort_keys=True,
     )
 
 
 def _load_policy(text: str) -> BookingPolicy:
+    """The stored policy; a rule stored before it existed takes its default (a policy
+    stored as `decline_conflicts` reads as `allow_conflicts`' opposite)."""
     data: dict[str, Any] = json.loads(text)
+    default = BookingPolicy()
+    hours = data.get("working_hours")
     return BookingPolicy(
         booking_window=_delta(data.get("booking_window")),
         max_duration=_delta(data.get("max_duration")),
-        decline_conflicts=bool(data.get("decline_conflicts", True)),
+        working_hours_only=bool(data.get("working_hours_only", False)),
+        working_hours=WorkingHours(
+            time.fromisoformat(hours["start"]),
+            time.fromisoformat(hours["end"]),
+            frozenset(hours["days"]),
+        )
+        if hours
+        else default.working_hours,
+        allow_recurring=bool(data.get("allow_recurring", True)),
+        allow_conflicts=bool(data.get("allow_conflicts", not data.get("decline_conflicts", True))),
+        series_max_conflict_share=data.get("series_max_conflict_share"),
+        series_max_conflicts=data.get("series_max_conflicts"),
+        book_in_policy=tuple(data.get("book_in_policy", ())),
+        request_out_of_policy=tuple(data.get("request_out_of_policy", ())),
     )
 
 

@@ -130,7 +130,7 @@ def _admit(uow: UnitOfWork, stored: StoredItem, reservation: Reservation, now: d
         reservation.id,
     )
     if refusal is not None:
-        raise PolicyViolation(refusal.rule, refusal.detail)
+        raise PolicyViolation(refusal.rule, refusal.reason)
 
 
 def _outbox(
