@@ -29,6 +29,7 @@ from typing import Any
 
 from calsync.bootstrap import Services
 from calsync.domain.events import EventState
+from calsync.errors import ProviderThrottled, ProviderUnavailable
 from calsync.providers.base import RoomAnswer, WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
@@ -80,12 +81,20 @@ def send_answers(
     runs: list[AnswerRun] = []
     answers = _prepare(services, claims, lease, runs)
     written: list[tuple[_Answer, WriteResult, float]] = []
+    refused: ProviderThrottled | ProviderUnavailable | None = None
     for answer in answers:
+        if refused is not None:  # the service said to wait: the others wait as well
+            runs.append(_run(answer, Outcome.FAILED, started, refused))
+            continue
         if answer.claim.event_id in lost():
             runs.append(_run(answer, Outcome.LOST, started))
             continue
         try:
             result = _write(services, answer)
+        except (ProviderThrottled, ProviderUnavailable) as exc:
+            refused = exc
+            runs.append(_run(answer, Outcome.FAILED, started, exc))
+            continue
         except Exception as exc:  # noqa: BLE001 - the runner records it as any run's failure
             runs.append(_run(answer, Outcome.FAILED, started, exc))
             continue
@@ -111,15 +120,23 @@ def _prepare(
     with services.uow() as uow:
         held = uow.events.hold_all(claims, services.clock(), lease)
         events: dict[int, _Event] = {
-            event_id: (row.item_id, row.attempts + 1, json.loads(row.payload))
+            event_id: (row.item_id, row.attempts + 1, _payload(row.payload))
             for event_id, row in held.items()
         }
         kept = uow.calendar_items.payloads(
-            [p["calendar_item_id"] for _, _, p in events.values() if "calendar_item_id" in p]
+            [
+                p["calendar_item_id"]
+                for _, _, p in events.values()
+                if isinstance(p.get("calendar_item_id"), int)
+            ]
         )
         items = uow.items.by_ids([item_id for item_id, _, _ in events.values()])
         mirrored = uow.reservations.mirrored(
-            [(item_id, p["provider_id"]) for item_id, _, p in events.values() if "provider_id" in p]
+            [
+                (item_id, p["provider_id"])
+                for item_id, _, p in events.values()
+                if isinstance(p.get("provider_id"), str)
+            ]
         )
         uow.commit()
     answers = []
@@ -128,31 +145,42 @@ def _prepare(
             runs.append(AnswerRun(claim, Outcome.LOST))
             continue
         item_id, attempt, payload = events[claim.event_id]
-        stored, version = items[item_id], payload.get("version")
+        stored = items.get(item_id)
+        provider_id, partstat = payload.get("provider_id"), payload.get("partstat")
+        version = payload.get("version")
         kept_version, decided = kept.get(payload.get("calendar_item_id", -1), (None, ""))
-        binding = stored.item.binding
+        binding = stored.item.binding if stored is not None else None
         plain = (
             binding is not None
             and not binding.dry_run
             and kept_version == version
             and bool(decided)
-            and (item_id, payload["provider_id"]) in mirrored
+            and (item_id, provider_id) in mirrored
         )
-        if not plain or version is None:
-            runs.append(AnswerRun(claim, Outcome.ALONE, stored.item.name, attempt))
+        if (
+            not plain
+            or stored is None
+            or not isinstance(provider_id, str)
+            or not isinstance(partstat, str)
+            or not isinstance(version, str)
+        ):
+            name = stored.item.name if stored is not None else ""
+            runs.append(AnswerRun(claim, Outcome.ALONE, name, attempt))
             continue
         answers.append(
-            _Answer(
-                claim,
-                attempt,
-                stored,
-                payload["provider_id"],
-                payload["partstat"],
-                version,
-                decided.encode("utf-8"),
-            )
+            _Answer(claim, attempt, stored, provider_id, partstat, version, decided.encode("utf-8"))
         )
     return answers
+
+
+def _payload(text: str) -> dict[str, Any]:
+    """The event's payload; {} (the answer runs alone, whose run says what is wrong) if it
+    is not a JSON object."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def _write(services: Services, answer: _Answer) -> WriteResult | CalendarMoved:

@@ -49,16 +49,17 @@ def _runs(claims: list[Claim], slots: int) -> list[list[Claim]]:
     return others + [answers[at : at + size] for at in range(0, len(answers), size)]
 
 
-def _run(services: Services, claims: list[Claim]) -> list[RunResult]:
+def _run(services: Services, claims: list[Claim], giving_back: threading.Event) -> list[RunResult]:
     if len(claims) == 1 and claims[0].action != Action.respond.value:
         return [run_claimed(services, claims[0])]
-    return run_answers(services, claims)
+    return run_answers(services, claims, giving_back)
 
 
 class Dispatcher:
     def __init__(self, services: Services, concurrency: int) -> None:
         self.services, self.concurrency = services, concurrency
         self.stopping = threading.Event()
+        self._giving_back = threading.Event()  # runs of answers send nothing more
         # Not daemon threads: a run still stuck after `drain` keeps the process alive,
         # which is why `calsync worker` leaves with os._exit once its claims are given back.
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="run")
@@ -96,7 +97,8 @@ class Dispatcher:
             self._ready.extend((now, run) for run in _runs(claimed, self.concurrency))
         while free and self._ready:
             _, claims = self._ready.popleft()
-            self._running[self._pool.submit(_run, self.services, claims)] = claims
+            future = self._pool.submit(_run, self.services, claims, self._giving_back)
+            self._running[future] = claims
             free -= 1
 
     def _unstarted(self) -> list[Claim]:
@@ -125,6 +127,7 @@ class Dispatcher:
             for result in future.result():
                 on_result(result)
             del self._running[future]
+        self._giving_back.set()
         running = [claim for claims in self._running.values() for claim in claims]
         released = self._give_back([*running, *self._unstarted()])
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from random import Random
@@ -37,7 +38,7 @@ from calsync.errors import (
 )
 from calsync.providers.base import RemoteChange
 from calsync.store.records import Claim
-from calsync.sync.answers import Outcome, send_answers
+from calsync.sync.answers import AnswerRun, Outcome, send_answers
 from calsync.sync.apply import Applier, object_reader
 from calsync.sync.pull import SyncResult, synchronize
 from calsync.sync.push import push_event
@@ -184,31 +185,50 @@ def _failure(services: Services, claim: Claim, exc: Exception) -> RunResult:
     return _failed(services, claim, fault, None, retryable=True)
 
 
-def run_answers(services: Services, claims: Sequence[Claim]) -> list[RunResult]:
+def run_answers(
+    services: Services, claims: Sequence[Claim], giving_back: threading.Event | None = None
+) -> list[RunResult]:
     """Run these respond events together (`send_answers`): one log line each; those off
-    the plain path run alone (`run_claimed`)."""
-    try:
-        with Heartbeat(services, *claims) as heartbeat:
-            runs = send_answers(services, claims, heartbeat.lost_ids)
-    except SQLAlchemyError as exc:
-        # As in `run_claimed`: the claims lapse and the events are taken over later.
-        return [RunResult(c.event_id, EventState.processing, str(exc), lost=True) for c in claims]
-    results = []
-    for run in runs:
-        if run.outcome == Outcome.ALONE:
-            results.append(run_claimed(services, run.claim))
-            continue
-        if run.outcome == Outcome.SENT:
-            result = RunResult(run.claim.event_id, EventState.processed)
-        elif run.outcome == Outcome.FAILED:
-            assert run.error is not None
-            result = _failure(services, run.claim, run.error)
-        else:
-            lost = f"event {run.claim.event_id} was taken over by another worker"
-            result = RunResult(run.claim.event_id, EventState.processing, lost, lost=True)
-        log_run(result, run.item, Action.respond.value, run.attempt, run.seconds)
-        results.append(result)
-    return results
+    the plain path run alone (`run_claimed`), their leases kept alive meanwhile. Once
+    `giving_back` is set (a worker stopping gives its claims back), nothing more is sent."""
+    with Heartbeat(services, *claims) as heartbeat:
+
+        def lost() -> Collection[int]:
+            if giving_back is not None and giving_back.is_set():
+                return {claim.event_id for claim in claims}
+            return heartbeat.lost_ids()
+
+        try:
+            runs = send_answers(services, claims, lost)
+        except SQLAlchemyError as exc:
+            # As in `run_claimed`: the claims lapse and the events are taken over later.
+            return [
+                RunResult(c.event_id, EventState.processing, str(exc), lost=True) for c in claims
+            ]
+        except Exception as exc:  # noqa: BLE001 - a fault in calsync fails its events, not the worker
+            return [_failure(services, claim, exc) for claim in claims]
+        return [_result_of(services, run, giving_back) for run in runs]
+
+
+def _result_of(
+    services: Services, run: AnswerRun, giving_back: threading.Event | None
+) -> RunResult:
+    """One answer's result, logged; an answer off the plain path is run alone first."""
+    if run.outcome == Outcome.ALONE:
+        if giving_back is not None and giving_back.is_set():
+            lost = f"event {run.claim.event_id} was given back unsent"
+            return RunResult(run.claim.event_id, EventState.processing, lost, lost=True)
+        return run_claimed(services, run.claim)
+    if run.outcome == Outcome.SENT:
+        result = RunResult(run.claim.event_id, EventState.processed)
+    elif run.outcome == Outcome.FAILED:
+        assert run.error is not None
+        result = _failure(services, run.claim, run.error)
+    else:
+        lost = f"event {run.claim.event_id} was taken over by another worker"
+        result = RunResult(run.claim.event_id, EventState.processing, lost, lost=True)
+    log_run(result, run.item, Action.respond.value, run.attempt, run.seconds)
+    return result
 
 
 def _read(services: Services, claim: Claim, item_id: int, payload: dict[str, Any]) -> RunResult:
