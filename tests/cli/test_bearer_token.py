@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -112,3 +113,29 @@ def test_config_check_says_where_a_token_is_missing(calsync, tmp_path):
     )
     assert result.exit_code != 0
     assert "dav-token: cannot be read" in " ".join(result.output.split())
+
+
+# REVIEW FINDING (fails on main as merged, b954d2d): a 401 during synchronization names
+# the connection, a 401 on an outbound write does not: the event's error says only
+# "not authorized (401)", with no hint that the connection's credentials are at fault.
+def test_review_a_refused_outbound_write_names_the_connection(
+    calsync, database_url, caplog, monkeypatch
+):
+    gateway, answer = calsync.gateway, calsync.gateway.answer
+
+    def refusing_writes(method, path, headers, body):
+        if method == "PUT":  # the token expired between the read and the room's answer
+            return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"}, text="expired")
+        return answer(method, path, headers, body)
+
+    monkeypatch.setattr(gateway, "answer", refusing_writes)
+    calsync(TOKEN, "sync", "--json")
+    calsync(TOKEN, "worker", "--once")
+    events = [
+        json.loads(calsync(TOKEN, "events", "show", str(event["id"]), "--json"))
+        for event in json.loads(calsync(TOKEN, "events", "list", "--json", "--limit", "100"))
+    ]
+    [refused] = [e for e in events if e["action"] == "respond"]
+    assert "401" in (refused["error"] or ""), refused
+    assert "connection 'dav'" in refused["error"], refused["error"]
+    _nowhere(TOKEN, calsync, database_url, caplog)
