@@ -112,15 +112,23 @@ def test_config_check_says_where_a_token_is_missing(calsync, tmp_path):
         app, ["--config", str(tmp_path / "calsync.toml"), "config", "check"]
     )
     assert result.exit_code != 0
+    assert "connection 'dav': token_file" in " ".join(result.output.split())
     assert "dav-token: cannot be read" in " ".join(result.output.split())
 
 
-# REVIEW FINDING (fails on main as merged, b954d2d): a 401 during synchronization names
-# the connection, a 401 on an outbound write does not: the event's error says only
-# "not authorized (401)", with no hint that the connection's credentials are at fault.
-def test_review_a_refused_outbound_write_names_the_connection(
-    calsync, database_url, caplog, monkeypatch
-):
+@pytest.mark.parametrize("command", [["worker", "--once"], ["worker"], ["serve", "--port", "0"]])
+def test_a_worker_without_its_token_stops_at_start_saying_where(calsync, tmp_path, command):
+    """Not at its first poll, into a log line: a service manager sees it fail to start."""
+    (tmp_path / "dav-token").unlink()
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "calsync.toml"), *command])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "connection 'dav': token_file" in said
+    assert "dav-token: cannot be read" in said
+
+
+def test_a_refused_outbound_write_names_the_connection(calsync, database_url, caplog, monkeypatch):
+    """As a refused read does: the admin is told which connection's credentials to fix."""
     gateway, answer = calsync.gateway, calsync.gateway.answer
 
     def refusing_writes(method, path, headers, body):
