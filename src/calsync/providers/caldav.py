@@ -102,7 +102,7 @@ def _boundary(
     """A public method whose errors leave the adapter as `CalDAVProvider._leaving` says."""
 
     @functools.wraps(method)
-    def guarded(self: CalDAVProvider, *args: P.args, **kwargs: P.kwargs) -> T:
+    def guarded(self: CalDAVProvider, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(self, *args, **kwargs)
         except CalsyncError as exc:

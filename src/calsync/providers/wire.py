@@ -393,7 +393,7 @@ class _Bearer(httpx.Auth):
             token = self._seen(self._source.fresh())
         except CalsyncError:
             return False
-        return refused.headers.get("Authorization") != f"Bearer {token}"
+        return str(refused.headers.get("Authorization", "")) != f"Bearer {token}"
 
     def forms(self) -> tuple[str, ...]:
         """Every token sent, with and without its scheme, longest first."""
