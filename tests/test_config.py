@@ -179,3 +179,47 @@ def test_a_token_file_without_one_token_is_refused_without_showing_it(tmp_path, 
         _caldav(token_file=str(token)).check_secrets()
     assert "words" not in str(refused.value)
     assert "break" not in str(refused.value)
+
+
+def test_a_token_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Notepad and PowerShell's Out-File write UTF-8 with a byte order mark."""
+    token = tmp_path / "token"
+    token.write_bytes(b"\xef\xbb\xbfplanted-bearer-5be1c0ffee\r\n")
+    assert _caldav(token_file=str(token)).bearer_token() == "planted-bearer-5be1c0ffee"
+
+
+def test_a_bearer_token_too_short_to_redact_is_refused(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("abc1234\n")
+    with pytest.raises(ConfigError, match=r"token_file .*under 8 characters") as refused:
+        _caldav(token_file=str(token)).check_secrets()
+    assert "abc1234" not in str(refused.value)
+
+
+def test_a_missing_secret_is_reported_naming_its_connection(tmp_path, monkeypatch):
+    from calsync.config import parse
+
+    monkeypatch.delenv("CALSYNC_TEST_TOKEN", raising=False)
+    settings = parse(
+        {
+            "connections": {
+                "dav": {
+                    "kind": "caldav",
+                    "url": "https://a.example",
+                    "token_env": "CALSYNC_TEST_TOKEN",
+                },
+                "ok": {"kind": "caldav", "url": "https://b.example"},
+                "file": {
+                    "kind": "caldav",
+                    "url": "https://c.example",
+                    "token_file": str(tmp_path / "missing"),
+                },
+            }
+        }
+    )
+    with pytest.raises(ConfigError) as missing:
+        settings.check_secrets()
+    message = str(missing.value)
+    assert "connection 'dav': environment variable CALSYNC_TEST_TOKEN" in message
+    assert "connection 'file': token_file" in message
+    assert "'ok'" not in message

@@ -65,7 +65,7 @@ def make_provider(settings: Settings, name: str) -> Provider:
         max_answer_bytes=connection.max_answer_bytes,
         max_sync_rounds=connection.max_sync_rounds,
     )
-    provider: Provider = cls.from_settings(connection, limits)
+    provider: Provider = cls.from_settings(connection, limits, name=name)
     return provider
 
 

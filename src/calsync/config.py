@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -189,23 +190,19 @@ class CalDAVConnection(_ConnectionLimits):
         """The bearer token, read where the settings say; ConfigError naming where (never
         repeating what is there) if it cannot be had or is no token."""
         if self.token_file:
-            where = f"token_file {self.token_file}"
-            try:
-                text = Path(self.token_file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                why = getattr(error, "strerror", None) or "not UTF-8 text"
-                raise ConfigError(f"{where}: cannot be read ({why})") from error
-        elif self.token_env:
-            where = f"environment variable {self.token_env}"
+            text = _read_token_file(self.token_file)
+            return _token_in(f"token_file {self.token_file}", text)
+        if self.token_env:
             text = _from_env(self.token_env, "a bearer token")
-        else:
+            return _token_in(f"environment variable {self.token_env}", text)
+        return None
+
+    def bearer_token_source(self) -> BearerTokenSource | None:
+        """Where the bearer token is read again before each request (it is rotated in
+        place: OAuth access tokens expire within the hour); None without one."""
+        if not (self.token_file or self.token_env):
             return None
-        token = text.strip()
-        if not token:
-            raise ConfigError(f"{where}: holds no bearer token (it is empty)")
-        if not _TOKEN.fullmatch(token):
-            raise ConfigError(f"{where}: not a bearer token (one line of visible ASCII, no spaces)")
-        return token
+        return BearerTokenSource(self)
 
     def check_secrets(self) -> None:
         """ConfigError if a secret it names cannot be had."""
@@ -213,9 +210,86 @@ class CalDAVConnection(_ConnectionLimits):
         self.bearer_token()
 
 
+class BearerTokenSource:
+    """A connection's bearer token, read again when it may have changed: a token file
+    when its modification time or size changed, an environment variable every time.
+
+    `current()` before each request keeps the last good token while a file being
+    rewritten cannot be read; `fresh()` (after the service refused the token) reads
+    again whatever the file's times say, and raises if it cannot."""
+
+    def __init__(self, connection: CalDAVConnection) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._signature: tuple[int, int] | None = None
+        self._token: str | None = None
+
+    def __repr__(self) -> str:  # the token is a secret: never in a traceback
+        return "BearerTokenSource(<hidden>)"
+
+    def current(self) -> str:
+        with self._lock:
+            if self._token is not None and not self._may_have_changed():
+                return self._token
+            try:
+                return self._read()
+            except ConfigError:
+                if self._token is None:
+                    raise
+                return self._token
+
+    def fresh(self) -> str:
+        with self._lock:
+            return self._read()
+
+    def _may_have_changed(self) -> bool:
+        return not self._connection.token_file or self._file_signature() != self._signature
+
+    def _read(self) -> str:
+        signature = self._file_signature() if self._connection.token_file else None
+        token = self._connection.bearer_token()
+        assert token is not None, "a source is made for a connection with a token"
+        self._token, self._signature = token, signature
+        return token
+
+    def _file_signature(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self._connection.token_file)
+        except OSError:
+            return None
+        return (status.st_mtime_ns, status.st_size)
+
+
+def _read_token_file(path: str) -> str:
+    """The text of a token file; a UTF-8 byte order mark (Notepad, PowerShell) is dropped."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        why = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"token_file {path}: cannot be read ({why})") from error
+
+
+def _token_in(where: str, text: str) -> str:
+    """The one token `text` holds; ConfigError saying what is wrong, never what is there."""
+    token = text.strip()
+    if not token:
+        raise ConfigError(f"{where}: holds no bearer token (it is empty)")
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(f"{where}: not a bearer token (one line of visible ASCII, no spaces)")
+    if len(token) < _SHORTEST_TOKEN:
+        raise ConfigError(
+            f"{where}: a bearer token of under {_SHORTEST_TOKEN} characters is refused "
+            "(too short to be kept out of recorded texts safely)"
+        )
+    return token
+
+
 #: A bearer token as an HTTP header carries it: visible ASCII, no spaces (RFC 6750 §2.1
 #: is stricter; real services hand out JWTs and opaque tokens within this).
 _TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
+#: A shorter token could not be searched for in recorded texts without blanking ordinary
+#: words (the Wire redacts every echo of it).
+_SHORTEST_TOKEN = 8
 
 
 class GoogleConnection(_ConnectionLimits):
@@ -346,6 +420,18 @@ class Settings(_Strict):
         if name not in self.connections:
             raise ConfigError(f"no connection named {name!r} in the configuration")
         return self.connections[name]
+
+    def check_secrets(self) -> None:
+        """ConfigError naming each connection whose secret cannot be had, and where it
+        was looked for (never what is there)."""
+        missing = []
+        for name, connection in self.connections.items():
+            try:
+                connection.check_secrets()
+            except ConfigError as error:
+                missing.append(f"connection {name!r}: {error}")
+        if missing:
+            raise ConfigError("; ".join(missing))
 
     def workplace_items(self) -> list[WorkplaceItem]:
         return [self._domain_item(item) for item in self.items]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -111,4 +112,38 @@ def test_config_check_says_where_a_token_is_missing(calsync, tmp_path):
         app, ["--config", str(tmp_path / "calsync.toml"), "config", "check"]
     )
     assert result.exit_code != 0
+    assert "connection 'dav': token_file" in " ".join(result.output.split())
     assert "dav-token: cannot be read" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", [["worker", "--once"], ["worker"], ["serve", "--port", "0"]])
+def test_a_worker_without_its_token_stops_at_start_saying_where(calsync, tmp_path, command):
+    """Not at its first poll, into a log line: a service manager sees it fail to start."""
+    (tmp_path / "dav-token").unlink()
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "calsync.toml"), *command])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "connection 'dav': token_file" in said
+    assert "dav-token: cannot be read" in said
+
+
+def test_a_refused_outbound_write_names_the_connection(calsync, database_url, caplog, monkeypatch):
+    """As a refused read does: the admin is told which connection's credentials to fix."""
+    gateway, answer = calsync.gateway, calsync.gateway.answer
+
+    def refusing_writes(method, path, headers, body):
+        if method == "PUT":  # the token expired between the read and the room's answer
+            return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"}, text="expired")
+        return answer(method, path, headers, body)
+
+    monkeypatch.setattr(gateway, "answer", refusing_writes)
+    calsync(TOKEN, "sync", "--json")
+    calsync(TOKEN, "worker", "--once")
+    events = [
+        json.loads(calsync(TOKEN, "events", "show", str(event["id"]), "--json"))
+        for event in json.loads(calsync(TOKEN, "events", "list", "--json", "--limit", "100"))
+    ]
+    [refused] = [e for e in events if e["action"] == "respond"]
+    assert "401" in (refused["error"] or ""), refused
+    assert "connection 'dav'" in refused["error"], refused["error"]
+    _nowhere(TOKEN, calsync, database_url, caplog)

@@ -79,8 +79,8 @@ def config_check() -> None:
     """Validate the configuration file and say what it declares."""
     with errors():
         settings = config_module.load(state["config"])
+        settings.check_secrets()
         for name, connection in settings.connections.items():
-            connection.check_secrets()
             console.print(f"connection {name}: {connection.kind} {connection.url}")
         for item in settings.items:
             where = (
@@ -288,6 +288,7 @@ def worker(
     from calsync.worker.logs import worker_logs
 
     with worker_logs(log_format), errors(), open_services() as services:
+        services.settings.check_secrets()  # a missing secret stops the worker at start
         if not once:
             _serve(services, interval, liveness_file)
             return
@@ -376,6 +377,7 @@ def serve(
     from calsync.worker.logs import worker_logs
 
     with worker_logs(log_format), errors(), open_services() as services:
+        services.settings.check_secrets()  # a missing secret stops the service at start
         _serve_http(services, host, port, worker=not no_worker)
 
 

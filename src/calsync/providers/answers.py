@@ -62,8 +62,11 @@ def retry_after(value: str | None) -> float | None:
     """Retry-After as seconds from now: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
     if not value:
         return None
-    if re.fullmatch(r"\s*\d{1,9}\s*", value, re.ASCII):
-        return min(float(value), _LONGEST_WAIT)
+    if re.fullmatch(r"\s*\d+\s*", value, re.ASCII):
+        # Capped before it is converted: six digits or more (leading zeros aside) are
+        # over a day, whatever their number (int() refuses over 4300 of them).
+        digits = value.strip().lstrip("0") or "0"
+        return _LONGEST_WAIT if len(digits) > 5 else min(float(digits), _LONGEST_WAIT)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

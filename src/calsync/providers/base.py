@@ -297,6 +297,16 @@ class Provider(Protocol):
         ...
 
 
+def credentials_refused(exc: ProviderRejected, connection: str) -> ProviderRejected:
+    """A 401 is the connection's credentials refused, whichever calendar was read or
+    written: the error names the connection (whose settings hold them) for the admin to
+    fix. Any other error, or one already naming it, is returned as it is."""
+    named = f"connection {connection!r}: "
+    if type(exc) is not ProviderRejected or exc.status != 401 or str(exc).startswith(named):
+        return exc
+    return ProviderRejected(f"{named}credentials refused: {exc}", 401)
+
+
 class NoPush:
     """`watch` and `stop_watch` of an adapter whose service cannot notify calsync."""
 

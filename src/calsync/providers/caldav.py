@@ -45,18 +45,19 @@ ProviderRejected(status); what each status means is in `calsync.providers.answer
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Concatenate, ParamSpec, Self, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
 
 from calsync.config import CalDAVConnection
-from calsync.errors import ObjectExists, ProviderRejected, ProviderUnavailable
+from calsync.errors import CalsyncError, ObjectExists, ProviderRejected, ProviderUnavailable
 from calsync.providers import webdav
 from calsync.providers.answers import (
     SyncUnsupported,
@@ -73,17 +74,44 @@ from calsync.providers.base import (
     NoPush,
     RemoteChange,
     WriteResult,
+    credentials_refused,
 )
 from calsync.providers.hrefs import ForeignHref, canonical_id, shown
 from calsync.providers.ical.objects import ICalendarObjects
-from calsync.providers.wire import Call, LimitExceeded, Limits, TrafficCounters, Wire
+from calsync.providers.wire import (
+    Call,
+    LimitExceeded,
+    Limits,
+    TokenSource,
+    TrafficCounters,
+    Wire,
+)
 
 #: Listed hrefs by provider id: the href as the server spelled it is what it is asked for.
 _Listed = dict[str, str]
 #: A multiget answered with one of these is asked again in halves.
 _TOO_MUCH = frozenset({400, 413, 507})
 T = TypeVar("T")
+P = ParamSpec("P")
 _SAFE_UID = re.compile(r"^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]{0,150}$")
+
+
+def _boundary(
+    method: Callable[Concatenate[CalDAVProvider, P], T],
+) -> Callable[Concatenate[CalDAVProvider, P], T]:
+    """A public method whose errors leave the adapter as `CalDAVProvider._leaving` says."""
+
+    @functools.wraps(method)
+    def guarded(self: CalDAVProvider, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except CalsyncError as exc:
+            leaving = self._leaving(exc)
+            if leaving is exc:
+                raise
+            raise leaving from exc
+
+    return guarded
 
 
 class CalDAVProvider(NoPush, ICalendarObjects):
@@ -105,9 +133,12 @@ class CalDAVProvider(NoPush, ICalendarObjects):
         multiget_batch: int = 1000,
         limits: Limits | None = None,
         transport: httpx.BaseTransport | None = None,
-        bearer_token: str | None = None,
+        bearer_token: str | TokenSource | None = None,
+        connection: str = "",
     ) -> None:
-        """Basic authentication with `username` and `password`, or a `bearer_token`."""
+        """Basic authentication with `username` and `password`, or a `bearer_token` (the
+        token, or where it is read again before each request). `connection`: the
+        connection's name, which a refusal of its credentials (401) names."""
         if multiget_batch < 1:
             raise ValueError(f"multiget_batch must be at least 1, got {multiget_batch}")
         self.base_url = base_url.rstrip("/") + "/"
@@ -117,16 +148,21 @@ class CalDAVProvider(NoPush, ICalendarObjects):
             self.base_url, credentials, timeout, limits or Limits(), transport, bearer_token
         )
         self.limits = self._wire.limits
+        self.connection = connection
 
     @classmethod
-    def from_settings(cls, connection: CalDAVConnection, limits: Limits) -> Self:
+    def from_settings(cls, connection: CalDAVConnection, limits: Limits, name: str = "") -> Self:
+        token = connection.bearer_token_source()
+        if token is not None:
+            token.current()  # a token that cannot be had fails here, not at the first request
         return cls(
             connection.url,
             connection.username or None,
             connection.secret(),
             timeout=connection.timeout,
             limits=limits,
-            bearer_token=connection.bearer_token(),
+            bearer_token=token,
+            connection=name,
         )
 
     @property
@@ -143,8 +179,19 @@ class CalDAVProvider(NoPush, ICalendarObjects):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _leaving(self, exc: CalsyncError) -> CalsyncError:
+        """`exc` as it leaves the adapter: without a secret in its message (a listing's
+        href or an answer quoted in it may hold the Authorization header a server echoed;
+        messages are stored on events and synchronizations), and naming the connection
+        if its credentials were refused (401)."""
+        exc.args = (self._wire.redact(str(exc)), *exc.args[1:])
+        if isinstance(exc, ProviderRejected) and self.connection:
+            return credentials_refused(exc, self.connection)
+        return exc
+
     # Reading
 
+    @_boundary
     def fetch_changes(
         self,
         calendar: str,
@@ -160,13 +207,15 @@ class CalDAVProvider(NoPush, ICalendarObjects):
         except SyncUnsupported:
             # No delta key without sync-collection: list every member; the caller compares etags.
             listing, full = self._propfind_listing(call, url), True
-        changes = [_refused(href, why) for href, why in listing.refused.items()]
+        redact = self._wire.redact
+        changes = [_refused(redact(href), redact(why)) for href, why in listing.refused.items()]
         changes += [
             RemoteChange(gone, None, removed=True) for gone in ([] if full else listing.removed)
         ]
         changes += self._multiget(call, url, listing.changed, full, on_changes)
         return ChangeBatch(tuple(changes), listing.token, full, call.exchange())
 
+    @_boundary
     def get(self, calendar: str, provider_id: str) -> RemoteChange:
         """The object's data and version, read together in one calendar-multiget: a GET's
         ETag may be missing or weakened (a proxy compressing answers), and a version
@@ -189,6 +238,7 @@ class CalDAVProvider(NoPush, ICalendarObjects):
             raise ProviderRejected(f"reading {provider_id}: it does not exist", 404)
         return changes[0]
 
+    @_boundary
     def check(self, calendar: str) -> CalendarCheck:
         """One PROPFIND Depth 0 of the collection: the credentials hold, it is a calendar,
         and it hands out sync-tokens (RFC 6578) or not."""
@@ -325,6 +375,7 @@ class CalDAVProvider(NoPush, ICalendarObjects):
     def locate(self, calendar: str, uid: str) -> str:
         return canonical_id(self._collection_url(calendar) + _object_name(uid))
 
+    @_boundary
     def create(self, calendar: str, uid: str, data: bytes) -> WriteResult:
         url = self._collection_url(calendar) + _object_name(uid)
         try:
@@ -336,6 +387,7 @@ class CalDAVProvider(NoPush, ICalendarObjects):
                 f"creating {uid!r}: {url} exists already", canonical_id(url)
             ) from exc
 
+    @_boundary
     def update(
         self, calendar: str, provider_id: str, data: bytes, version: str | None
     ) -> WriteResult:
@@ -343,6 +395,7 @@ class CalDAVProvider(NoPush, ICalendarObjects):
         url = self._object_url(calendar, provider_id)
         return self._put(url, data, headers, f"updating {provider_id}")
 
+    @_boundary
     def delete(self, calendar: str, provider_id: str, version: str | None) -> Exchange:
         call = Call()
         headers = {"If-Match": version} if version else {}
@@ -352,6 +405,7 @@ class CalDAVProvider(NoPush, ICalendarObjects):
             fail(response, f"deleting {provider_id}")
         return call.exchange()
 
+    @_boundary
     def make_calendar(self, calendar: str, display_name: str = "") -> None:
         """Create the calendar and missing parent collections; an existing one is fine."""
         url = self._collection_url(calendar)

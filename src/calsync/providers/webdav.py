@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -31,6 +31,8 @@ _NSMAP = {"d": DAV, "c": CALDAV}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 _STATUS_LINE = re.compile(r"^\s*HTTP/\S+\s+(\d{3})\b", re.IGNORECASE | re.ASCII)
 _TEXT_LIMIT = 4096
+#: Takes secrets out of a text recorded on an event (`wire.Wire.redact`).
+Redact = Callable[[str], str]
 _HREF, _STATUS, _PROPSTAT, _PROP = (f"{{{DAV}}}{n}" for n in ("href", "status", "propstat", "prop"))
 _GETETAG, _RESOURCETYPE, _COLLECTION = (
     f"{{{DAV}}}{n}" for n in ("getetag", "resourcetype", "collection")
@@ -148,28 +150,34 @@ def same_path(href: str, url: str) -> bool:
         return False
 
 
-def describe_request(request: httpx.Request) -> str:
-    """Method, URL, the headers that matter and the start of the body; never credentials."""
+def _unchanged(text: str) -> str:
+    return text
+
+
+def describe_request(request: httpx.Request, redact: Redact = _unchanged) -> str:
+    """Method, URL, the headers that matter and the start of the body; never credentials.
+    `redact` takes secrets out of the whole text before the body is cut."""
     lines = [f"{request.method} {request.url}"]
     lines += [
         f"{name}: {request.headers[name]}" for name in _SHOWN_HEADERS if name in request.headers
     ]
-    return _with_body(lines, request.content)
+    return _with_body(lines, request.content, redact)
 
 
-def describe_response(response: httpx.Response) -> str:
-    """Status, the headers that matter and the start of the body."""
+def describe_response(response: httpx.Response, redact: Redact = _unchanged) -> str:
+    """Status, the headers that matter and the start of the body, `redact`ed whole
+    before the body is cut (a secret across the cut would otherwise survive in part)."""
     lines = [f"{response.status_code} {response.reason_phrase}"]
     lines += [
         f"{name}: {response.headers[name]}" for name in _SHOWN_HEADERS if name in response.headers
     ]
-    return _with_body(lines, response.content)
+    return _with_body(lines, response.content, redact)
 
 
-def _with_body(lines: list[str], body: bytes) -> str:
-    text = "\n".join(lines)
+def _with_body(lines: list[str], body: bytes, redact: Redact) -> str:
+    text = redact("\n".join(lines))
     if body:
-        text += "\n\n" + truncate(body.decode("utf-8", "replace"), _TEXT_LIMIT)
+        text += "\n\n" + truncate(redact(body.decode("utf-8", "replace")), _TEXT_LIMIT)
     return text
 
 

@@ -13,8 +13,14 @@ two limits hold while it arrives (`Limits`):
   decompression, which is what costs memory).
 
 The request and answer texts kept on events (`Call`) never hold the connection's password,
-in plain, `user:password` or Basic form: a server may echo the Authorization header in an
-error page, and those texts are stored and exported.
+in plain, `user:password` or Basic form, nor its bearer token (the current one or one
+sent before it): a server may echo the Authorization header in an error page, and those
+texts are stored and exported. A whole answer is redacted before it is cut to the length
+kept, so that no part of a secret survives at the cut.
+
+A bearer token is read from its source before each request (a token file rotated in
+place is read again); a request answered 401 reads it again and is sent once more if
+the token changed.
 
 Exceeding either limit raises `LimitExceeded`, a ProviderUnavailable: the worker retries the
 event with backoff, then leaves it in error with this message.
@@ -24,15 +30,16 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
 import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from calsync.errors import ProviderRejected, ProviderThrottled, ProviderUnavailable
+from calsync.errors import CalsyncError, ProviderRejected, ProviderThrottled, ProviderUnavailable
 from calsync.providers import deadlines, webdav
 from calsync.providers.answers import retry_after
 from calsync.providers.base import Exchange
@@ -41,6 +48,8 @@ from calsync.providers.hrefs import Origin, shown
 _EXCHANGE_LIMIT = 16 * 1024
 _XML = "application/xml; charset=utf-8"
 _THROTTLING = frozenset({429, 503})
+#: Bearer tokens remembered for redaction: a day of hourly rotations, and then some.
+_KEPT_TOKENS = 32
 
 
 class LimitExceeded(ProviderUnavailable):
@@ -121,21 +130,23 @@ class Wire:
         timeout: float,
         limits: Limits,
         transport: httpx.BaseTransport | None = None,
-        bearer_token: str | None = None,
+        bearer_token: str | TokenSource | None = None,
     ) -> None:
-        """`credentials` (user, password) for basic authentication, or `bearer_token`."""
+        """`credentials` (user, password) for basic authentication, or `bearer_token`:
+        the token itself or where it is read again before each request."""
         self.origin = Origin.of(base_url)
         self.limits = limits
+        self._bearer: _Bearer | None = None
         auth: httpx.Auth | None = None
         if bearer_token is not None:
-            auth = _Bearer(bearer_token)
+            auth = self._bearer = _Bearer(bearer_token)
         elif credentials is not None:
             auth = httpx.BasicAuth(*credentials)
         read_timeout = min(timeout, limits.deadline_seconds)
         self._client = httpx.Client(
             auth=auth, timeout=read_timeout, transport=transport or deadlines.transport()
         )
-        self._secrets = _secret_forms(credentials) + _token_forms(bearer_token)
+        self._secrets = _secret_forms(credentials)
         self.counters = TrafficCounters()
 
     def close(self) -> None:
@@ -150,7 +161,29 @@ class Wire:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """One request and its whole answer; transport errors, throttling and broken limits
-        become calsync errors here. A URL outside the origin is refused unsent."""
+        become calsync errors here. A URL outside the origin is refused unsent. A bearer
+        token refused (401) is read again, and the request sent once more if it changed."""
+        response = self._send_once(call, method, url, body, headers)
+        if (
+            response.status_code == 401
+            and self._bearer is not None
+            and self._bearer.renewed(response.request)
+        ):
+            response = self._send_once(call, method, url, body, headers)
+        status = response.status_code
+        delay = response.headers.get("retry-after")
+        if self.reads_throttling and (status in _THROTTLING or (status >= 500 and delay)):
+            raise ProviderThrottled(f"{method} {url} answered {status}", retry_after(delay))
+        return response
+
+    def _send_once(
+        self,
+        call: Call,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
         self.origin.check(url)
         headers = {"Accept-Encoding": "gzip, deflate", **(headers or {})}
         if body is not None:
@@ -159,7 +192,7 @@ class Wire:
             request = self._client.build_request(method, url, content=body, headers=headers)
         except httpx.InvalidURL as exc:
             raise ProviderRejected(f"refused to send a request to {shown(url)}: {exc}") from None
-        call.requests.append(self.redact(webdav.describe_request(request)))
+        call.requests.append(webdav.describe_request(request, self.redact))
         began = time.perf_counter()
         deadline = began + self.limits.deadline_seconds
         response: httpx.Response | None = None
@@ -178,17 +211,15 @@ class Wire:
                 raise
             raise error from exc
         self._count(call, _traffic(request, response, time.perf_counter() - began))
-        call.responses.append(self.redact(webdav.describe_response(response)))
-        status = response.status_code
-        delay = response.headers.get("retry-after")
-        if self.reads_throttling and (status in _THROTTLING or (status >= 500 and delay)):
-            raise ProviderThrottled(f"{method} {url} answered {status}", retry_after(delay))
+        call.responses.append(webdav.describe_response(response, self.redact))
         return response
 
     def redact(self, text: str) -> str:
-        """`text` without the connection's password in any form a server might echo back
-        (an error page showing the request's Authorization header, say)."""
-        for secret in self._secrets:
+        """`text` without the connection's password or bearer token (the current one and
+        those sent before it) in any form a server might echo back (an error page showing
+        the request's Authorization header, say)."""
+        secrets = self._secrets + (self._bearer.forms() if self._bearer is not None else ())
+        for secret in secrets:
             text = text.replace(secret, "[redacted]")
         return text
 
@@ -313,26 +344,74 @@ def _secret_forms(credentials: tuple[str, str] | None) -> tuple[str, ...]:
     return tuple(sorted({basic, pair, password}, key=len, reverse=True))
 
 
-def _token_forms(token: str | None) -> tuple[str, ...]:
-    """A bearer token, with and without its scheme; one of under 4 characters is not
-    searched for either."""
-    if token is None or len(token) < 4:
-        return ()
-    return (f"Bearer {token}", token)
+class TokenSource(Protocol):
+    """Where a bearer token is read (`config.BearerTokenSource`): `current()` before each
+    request, `fresh()` after the service refused the one sent."""
+
+    def current(self) -> str: ...
+
+    def fresh(self) -> str: ...
+
+
+class _FixedToken:
+    """A bearer token given as it is: it never changes."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:  # the token is a secret: never in a traceback
+        return "_FixedToken(<hidden>)"
+
+    def current(self) -> str:
+        return self._token
+
+    def fresh(self) -> str:
+        return self._token
 
 
 class _Bearer(httpx.Auth):
-    """`Authorization: Bearer <token>` on every request (RFC 6750 §2.1)."""
+    """`Authorization: Bearer <token>` on every request (RFC 6750 §2.1), the token read
+    from its source each time. The tokens sent are remembered (the latest
+    `_KEPT_TOKENS`), so that an echo of an earlier one is still redacted."""
 
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
+    def __init__(self, token: str | TokenSource) -> None:
+        self._source = _FixedToken(token) if isinstance(token, str) else token
+        self._lock = threading.Lock()
+        self._sent: list[str] = []
 
     def __repr__(self) -> str:  # the token is a secret: never in a traceback
         return "_Bearer(<hidden>)"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        request.headers["Authorization"] = self._header
+        request.headers["Authorization"] = f"Bearer {self._seen(self._source.current())}"
         yield request
+
+    def renewed(self, refused: httpx.Request) -> bool:
+        """Read the token again after `refused` was answered 401: True if it changed (the
+        request is worth sending again), False if not or if it cannot be read now."""
+        try:
+            token = self._seen(self._source.fresh())
+        except CalsyncError:
+            return False
+        return str(refused.headers.get("Authorization", "")) != f"Bearer {token}"
+
+    def forms(self) -> tuple[str, ...]:
+        """Every token sent, with and without its scheme, longest first."""
+        with self._lock:
+            tokens = list(self._sent)
+        forms = {
+            form
+            for token in tokens
+            if len(token) >= 4  # a shorter one would blank ordinary text
+            for form in (f"Bearer {token}", token)
+        }
+        return tuple(sorted(forms, key=len, reverse=True))
+
+    def _seen(self, token: str) -> str:
+        with self._lock:
+            if token not in self._sent:
+                self._sent = [*self._sent, token][-_KEPT_TOKENS:]
+        return token
 
 
 def _traffic(

@@ -40,7 +40,7 @@ from calsync.domain.synchronizations import (
     plan_sweep,
 )
 from calsync.errors import ConfigError, DeltaKeyExpired, ProviderError, ProviderRejected
-from calsync.providers.base import ChangeBatch, RemoteChange
+from calsync.providers.base import ChangeBatch, RemoteChange, credentials_refused
 from calsync.store.items import StoredItem
 from calsync.store.records import Claim
 from calsync.store.tables import SynchronizationRow
@@ -96,20 +96,16 @@ def synchronize(
                 binding.calendar, None, recording.page, since=recording.since
             )
     except ProviderError as exc:
-        failure = _credentials_refused(exc, binding.connection) or exc
+        failure = (
+            credentials_refused(exc, binding.connection)
+            if isinstance(exc, ProviderRejected)
+            else exc
+        )
         recording.fail(failure)
         if failure is exc:
             raise
         raise failure from exc
     return recording.finish(batch, detail, confirm_sweep)
-
-
-def _credentials_refused(exc: ProviderError, connection: str) -> ProviderRejected | None:
-    """A 401 is the connection's credentials refused, whichever calendar was read: the
-    error then names the connection (whose settings hold them) for the admin to fix."""
-    if type(exc) is not ProviderRejected or exc.status != 401:
-        return None
-    return ProviderRejected(f"connection {connection!r}: credentials refused: {exc}", 401)
 
 
 class _Recording:

@@ -67,6 +67,7 @@ from calsync.providers.base import (
     RemoteChange,
     RoomAnswer,
     WriteResult,
+    credentials_refused,
 )
 from calsync.providers.google.auth import AccessTokens, BearerWire
 from calsync.providers.google.channels import channel_of, stop_body, watch_body
@@ -108,7 +109,9 @@ class GoogleCalendarProvider:
         limits: Limits | None = None,
         page_size: int = 250,
         transport: httpx.BaseTransport | None = None,
+        connection: str = "",
     ) -> None:
+        """`connection`: the connection's name, which a refusal of its credentials names."""
         if not 1 <= page_size <= 2500:
             raise ValueError(f"page_size must be from 1 to 2500, got {page_size}")
         self.api_url = api_url.rstrip("/")
@@ -122,9 +125,10 @@ class GoogleCalendarProvider:
             transport=transport,
         )
         self._wire = BearerWire(self.api_url + "/", timeout, self.limits, transport, self._tokens)
+        self.connection = connection
 
     @classmethod
-    def from_settings(cls, connection: GoogleConnection, limits: Limits) -> Self:
+    def from_settings(cls, connection: GoogleConnection, limits: Limits, name: str = "") -> Self:
         return cls(
             connection.service_account_info(),
             connection.subject,
@@ -132,6 +136,7 @@ class GoogleCalendarProvider:
             timeout=connection.timeout,
             limits=limits,
             page_size=connection.page_size,
+            connection=name,
         )
 
     @property
@@ -391,15 +396,31 @@ class GoogleCalendarProvider:
         headers = {"Accept": "application/json", **(headers or {})}
         if body is not None:
             headers["Content-Type"] = _JSON
-        token = self._tokens.current()
-        response = self._wire.send(call, method, url, body, {**headers, **_bearer(token)})
-        if response.status_code == 401:
-            token = self._tokens.refreshed(token)
+        try:
+            token = self._tokens.current()
             response = self._wire.send(call, method, url, body, {**headers, **_bearer(token)})
+            if response.status_code == 401:
+                token = self._tokens.refreshed(token)
+                response = self._wire.send(call, method, url, body, {**headers, **_bearer(token)})
+        except ProviderRejected as exc:
+            named = self._named(exc)
+            if named is exc:
+                raise
+            raise named from exc
         return response
 
     def _fail(self, response: httpx.Response, what: str) -> NoReturn:
-        fail(response, what, self._wire.redact)
+        try:
+            fail(response, what, self._wire.redact)
+        except ProviderRejected as exc:
+            named = self._named(exc)
+            if named is exc:
+                raise
+            raise named from exc
+
+    def _named(self, exc: ProviderRejected) -> ProviderRejected:
+        """A refusal of the credentials (401) names the connection, if it has a name."""
+        return credentials_refused(exc, self.connection) if self.connection else exc
 
     def _events_url(self, calendar: str) -> str:
         return f"{self.api_url}/calendars/{_segment(calendar, 'calendar id')}/events"
