@@ -224,3 +224,18 @@ def test_a_booking_goes_before_the_answers_of_every_room(services, clock):
     booking = queue(services, "Room B", Action.create, reservation_id="r-b")
     [claimed] = claim(services, limit=1)
     assert claimed.event_id == booking
+
+
+def test_a_worker_claiming_ahead_takes_reads_only_for_its_free_slots(services):
+    # Outbound events are claimed ahead (a claim of many costs what a claim of one does);
+    # a read claimed ahead would hold its calendar back from the other workers.
+    reads = {queue(services, item, Action.read) for item in ("Room A", "Room B")}
+    answers = {queue(services, "Room A", Action.respond, f"r{n}") for n in range(4)}
+    with services.uow() as uow:
+        first = uow.events.claim(services.clock(), LEASE, 64, reads=1)
+        uow.commit()
+        taken = {row.id for row in first}
+    assert len(taken & reads) == 1
+    assert answers <= taken
+    other_worker = {c.event_id for c in claim(services, 64)}
+    assert other_worker == reads - taken  # the other calendar is left for another worker

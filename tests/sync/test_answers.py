@@ -178,7 +178,7 @@ def test_claimed_events_waiting_a_third_of_their_lease_are_given_back_before_the
 
     monkeypatch.setattr(dispatch, "_run", slow_run)
     dispatcher = Dispatcher(services, concurrency=1)
-    dispatcher.run(lambda free: _claim(services, free), lambda result: None)
+    dispatcher.run(lambda limit, reads: _claim(services, limit), lambda result: None)
     dispatcher.close()
     assert len(left_at_start) == 4
     assert min(left_at_start) > lease * 2 / 3, "an event started late in its lease"

@@ -3,9 +3,9 @@
 Sending thousands of room answers one after another takes minutes; each waits mostly on
 the network. The dispatcher keeps up to `concurrency` runs in flight (one pool per
 dispatcher, so per connection when the caller makes one per connection). It claims
-`PREFETCH` times as many events as it runs at once, in one claim, and starts them as slots
-free up: one claim costs about as much for 64 events as for one (a window over every
-unfinished event). Room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), whose
+`PREFETCH` times as many outbound events as it runs at once (reads only for its free
+slots), in one claim, and starts them as slots free up: one claim costs about as much
+for 64 events as for one (a window over every unfinished event). Room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), whose
 bookkeeping they share: with a claim, a transaction before and one after each answer,
 calsync's own work, not the calendar service, was the limit of a fleet's first answers.
 A claimed event still starts well within its lease: one that waited a third of it is
@@ -30,8 +30,8 @@ from calsync.domain.events import Action
 from calsync.store.records import Claim
 from calsync.worker.runner import RunResult, lease_of, run_answers, run_claimed
 
-#: Claims up to n events; returns their claims.
-Claimer = Callable[[int], list[Claim]]
+#: Claims up to `limit` events, of them at most `reads` reads; returns their claims.
+Claimer = Callable[[int, int], list[Claim]]
 
 #: Events claimed ahead, per slot: a claim of many costs about what a claim of one does.
 PREFETCH = 8
@@ -93,7 +93,9 @@ class Dispatcher:
         free = self.concurrency - len(self._running)
         if free and not self._ready:
             now = self.services.clock()  # leases run on the services' clock
-            claimed = claim(self.concurrency * PREFETCH)
+            # Reads only for the slots free now: a read is long, and one claimed ahead
+            # would hold its calendar back from the other workers.
+            claimed = claim(self.concurrency * PREFETCH, free)
             self._ready.extend((now, run) for run in _runs(claimed, self.concurrency))
         while free and self._ready:
             _, claims = self._ready.popleft()

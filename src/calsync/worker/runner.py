@@ -81,8 +81,9 @@ def lease_of(services: Services) -> timedelta:
     return timedelta(seconds=services.settings.sync.lease_seconds)
 
 
-def claim_next(services: Services, limit: int = 1) -> list[Claim]:
-    """Claim up to `limit` due events (reads first, see `EventRepository.claim`).
+def claim_next(services: Services, limit: int = 1, reads: int | None = None) -> list[Claim]:
+    """Claim up to `limit` due events, of them at most `reads` reads (reads first, see
+    `EventRepository.claim`).
 
     A worker claims only what it starts soon (`Dispatcher`: a few events per slot, given
     back if they wait a third of their lease): a long batch run one after another would
@@ -93,7 +94,9 @@ def claim_next(services: Services, limit: int = 1) -> list[Claim]:
         try:
             claims = [
                 Claim.of(row)
-                for row in uow.events.claim(services.clock(), lease_of(services), limit)
+                for row in uow.events.claim(
+                    services.clock(), lease_of(services), limit, None, reads
+                )
             ]
             uow.commit()
         except IntegrityError:
