@@ -15,7 +15,7 @@ from calsync.store.records import Claim, RecordFilter
 from calsync.sync.reservations import create
 from calsync.worker import dispatch
 from calsync.worker.dispatch import Dispatcher
-from calsync.worker.runner import lease_of, run_claimed
+from calsync.worker.runner import claim_next, lease_of, request_sync, run_claimed
 from calsync.worker.scheduler import run_due
 from tests.conftest import settings_for
 from tests.sync.calendars import book, ics, reservations, room_settings, sync, vevent
@@ -178,16 +178,35 @@ def test_claimed_events_waiting_a_third_of_their_lease_are_given_back_before_the
 
     monkeypatch.setattr(dispatch, "_run", slow_run)
     dispatcher = Dispatcher(services, concurrency=1)
-    dispatcher.run(lambda limit, reads: _claim(services, limit), lambda result: None)
+    dispatcher.run(lambda limit, kind: claim_next(services, limit, kind), lambda result: None)
     dispatcher.close()
     assert len(left_at_start) == 4
     assert min(left_at_start) > lease * 2 / 3, "an event started late in its lease"
 
 
-def _claim(services, free: int) -> list[Claim]:
-    with services.uow() as uow:
-        claims = [
-            Claim.of(row) for row in uow.events.claim(services.clock(), lease_of(services), free)
-        ]
-        uow.commit()
-    return claims
+def test_a_read_due_behind_outbound_events_claimed_ahead_takes_the_next_free_slot(
+    make_services, room_calendar, clock, monkeypatch
+):
+    # A backlog of outbound events never delays a due read, even those claimed ahead.
+    services = make_services(room_settings(room_calendar))
+    for day in range(5, 15):  # ten bookings made in calsync: ten create events
+        start_at = datetime(2026, 12, day, 9, tzinfo=UTC)
+        create(services, "Room A", start_at, start_at + timedelta(hours=1), f"Booking {day}")
+    order: list[str] = []
+
+    def recorded_run(services, claims, giving_back):
+        with services.uow() as uow:
+            for claimed in claims:
+                row = uow.events.get(claimed.event_id)
+                order.append(row.action)
+                row.state, row.claimed_until = "processed", None
+            uow.commit()
+        if len(order) == 1:
+            request_sync(services, "Room A")  # a poll falls due meanwhile
+        return []
+
+    monkeypatch.setattr(dispatch, "_run", recorded_run)
+    dispatcher = Dispatcher(services, concurrency=1)
+    dispatcher.run(lambda limit, kind: claim_next(services, limit, kind), lambda result: None)
+    dispatcher.close()
+    assert order.index("read") == 1, order

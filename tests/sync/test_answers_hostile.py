@@ -181,7 +181,7 @@ def test_answers_given_back_by_a_stopping_worker_are_not_sent_by_the_run_that_ga
 
     wire.hooks.append(Hook("PUT", stop_and_give_back, nth=1))
     results = []
-    dispatcher.run(lambda limit, reads: claim_next(services, limit, reads), results.append)
+    dispatcher.run(lambda limit, kind: claim_next(services, limit, kind), results.append)
     dispatcher.close()
     assert len(other) == 3
     assert wire.methods.count("PUT") == 1, "the run sent answers whose claims it gave back"

@@ -108,7 +108,8 @@ class EventClaims:
         lease: timedelta,
         limit: int = 1,
         item_ids: Collection[int] | None = None,
-        reads: int | None = None,
+        reads: bool = True,
+        outbound: bool = True,
     ) -> list[EventRow]:
         """Up to `limit` events that are due (or whose run's lease ran out), each marked
         processing under a new claim token (`claim_of` gives its `Claim`).
@@ -118,13 +119,12 @@ class EventClaims:
         `uq_events_one_read_in_progress` is the last word). An outbound event waits for
         the earlier unfinished events of its reservation, so writes of one calendar object
         keep their order and never run at once, whatever the number of workers.
-        `item_ids` limits the claim to those items' events, `reads` the reads claimed (0: only
-        outbound events; a worker claims no more reads than it has free slots, a read being
-        long, and claims outbound events ahead).
+        `item_ids` limits the claim to those items' events; `reads=False` claims only
+        outbound events, `outbound=False` only reads (a worker claims reads for its free
+        slots, a read being long, and outbound events ahead).
         """
-        most_reads = limit if reads is None else min(reads, limit)
-        claimed = self._claim_reads(now, lease, most_reads, item_ids) if most_reads > 0 else []
-        if len(claimed) < limit:
+        claimed = self._claim_reads(now, lease, limit, item_ids) if reads else []
+        if outbound and len(claimed) < limit:
             claimed += self._claim_outbound(now, lease, limit - len(claimed), item_ids)
         self.session.flush()
         return claimed

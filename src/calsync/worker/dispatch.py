@@ -2,12 +2,12 @@
 
 Sending thousands of room answers one after another takes minutes; each waits mostly on
 the network. The dispatcher keeps up to `concurrency` runs in flight (one pool per
-dispatcher, so per connection when the caller makes one per connection). It claims
-`PREFETCH` times as many outbound events as it runs at once (reads only for its free
-slots), in one claim, and starts them as slots free up: one claim costs about as much
-for 64 events as for one (a window over every unfinished event). Room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), whose
-bookkeeping they share: with a claim, a transaction before and one after each answer,
-calsync's own work, not the calendar service, was the limit of a fleet's first answers.
+dispatcher, so per connection when the caller makes one per connection). Each free slot
+goes to a due read first, claimed for that slot only: a read is long, and one claimed
+ahead would hold its calendar back from the other workers. Outbound events are claimed
+`PREFETCH` times as many as the slots, in one claim (which costs about as much for 64
+events as for one: a window over every unfinished event), and started as slots free up;
+room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), their bookkeeping shared.
 A claimed event still starts well within its lease: one that waited a third of it is
 given back unstarted and claimed again later. Writes of one calendar object never run at
 once and keep their order: the claim skips an event while an earlier one of its
@@ -30,8 +30,8 @@ from calsync.domain.events import Action
 from calsync.store.records import Claim
 from calsync.worker.runner import RunResult, lease_of, run_answers, run_claimed
 
-#: Claims up to `limit` events, of them at most `reads` reads; returns their claims.
-Claimer = Callable[[int, int], list[Claim]]
+#: Claims up to n events of a kind ("reads" or "outbound"); returns their claims.
+Claimer = Callable[[int, str], list[Claim]]
 
 #: Events claimed ahead, per slot: a claim of many costs about what a claim of one does.
 PREFETCH = 8
@@ -86,22 +86,28 @@ class Dispatcher:
                     on_result(result)
 
     def _start(self, claim: Claimer) -> None:
-        """Fill the free slots from the runs claimed ahead, claiming more when none is
-        left; runs that waited too long for a slot go back to the queue first."""
+        """Fill the free slots: due reads first (claimed for the free slots only: a read is
+        long, and one claimed ahead would hold its calendar back from the other workers),
+        then the outbound runs claimed ahead, claiming more when none is left. Runs that
+        waited a third of their lease go back to the queue first."""
         if self._ready and self.services.clock() - self._ready[0][0] > self._fresh_for:
             self._give_back(self._unstarted())
         free = self.concurrency - len(self._running)
+        if free:
+            for read in claim(free, "reads"):
+                self._submit([read])
+                free -= 1
         if free and not self._ready:
             now = self.services.clock()  # leases run on the services' clock
-            # Reads only for the slots free now: a read is long, and one claimed ahead
-            # would hold its calendar back from the other workers.
-            claimed = claim(self.concurrency * PREFETCH, free)
+            claimed = claim(self.concurrency * PREFETCH, "outbound")
             self._ready.extend((now, run) for run in _runs(claimed, self.concurrency))
         while free and self._ready:
-            _, claims = self._ready.popleft()
-            future = self._pool.submit(_run, self.services, claims, self._giving_back)
-            self._running[future] = claims
+            self._submit(self._ready.popleft()[1])
             free -= 1
+
+    def _submit(self, claims: list[Claim]) -> None:
+        future = self._pool.submit(_run, self.services, claims, self._giving_back)
+        self._running[future] = claims
 
     def _unstarted(self) -> list[Claim]:
         claims = [claim for _, run in self._ready for claim in run]

@@ -46,10 +46,12 @@ def send_outbound(
     item_of: dict[int, int] = {}
     for connection_items in _by_connection(services, item_ids).values():
 
-        def claim(limit: int, _reads: int, items: list[int] = connection_items) -> list[Claim]:
+        def claim(limit: int, kind: str, items: list[int] = connection_items) -> list[Claim]:
+            if kind == "reads":
+                return []  # `calsync sync` sends the outbound events after its reads
             with services.uow() as uow:
                 rows = uow.events.claim(
-                    services.clock(), lease_of(services), limit, item_ids=items, reads=0
+                    services.clock(), lease_of(services), limit, item_ids=items, reads=False
                 )
                 uow.commit()
                 item_of.update((row.id, row.item_id) for row in rows)

@@ -81,23 +81,25 @@ def lease_of(services: Services) -> timedelta:
     return timedelta(seconds=services.settings.sync.lease_seconds)
 
 
-def claim_next(services: Services, limit: int = 1, reads: int | None = None) -> list[Claim]:
-    """Claim up to `limit` due events, of them at most `reads` reads (reads first, see
-    `EventRepository.claim`).
+def claim_next(services: Services, limit: int = 1, kind: str = "any") -> list[Claim]:
+    """Claim up to `limit` due events (reads first, see `EventRepository.claim`); `kind`
+    "reads" or "outbound" claims only those.
 
-    A worker claims only what it starts soon (`Dispatcher`: a few events per slot, given
-    back if they wait a third of their lease): a long batch run one after another would
-    start its last events after their lease ran out, and another worker would claim them
-    again while they wait.
+    A worker claims only what it starts soon (`Dispatcher`: reads for its free slots,
+    outbound events a few per slot, given back if they wait a third of their lease): a
+    long batch run one after another would start its last events after their lease ran
+    out, and another worker would claim them again while they wait.
     """
     with services.uow() as uow:
         try:
-            claims = [
-                Claim.of(row)
-                for row in uow.events.claim(
-                    services.clock(), lease_of(services), limit, None, reads
-                )
-            ]
+            rows = uow.events.claim(
+                services.clock(),
+                lease_of(services),
+                limit,
+                reads=kind != "outbound",
+                outbound=kind != "reads",
+            )
+            claims = [Claim.of(row) for row in rows]
             uow.commit()
         except IntegrityError:
             # Another worker started reading the same calendar: leave it to them.

@@ -110,11 +110,11 @@ def run_forever(
     retention = Retention(services)
     channels = ChannelUpkeep(services)
 
-    def claim(limit: int, reads: int) -> list[Claim]:
+    def claim(limit: int, kind: str) -> list[Claim]:
         if stop.is_set():
             dispatcher.stop()
             return []
-        return claim_next(services, limit, reads)
+        return claim_next(services, limit, kind)
 
     def tick() -> None:
         """Apart from the dispatcher, which asks for claims only when a slot is free: a
@@ -152,7 +152,7 @@ def run_due(services: Services) -> list[RunResult]:
     results: list[RunResult] = []
     dispatcher = Dispatcher(services, services.settings.sync.push_concurrency)
     try:
-        dispatcher.run(lambda limit, reads: claim_next(services, limit, reads), results.append)
+        dispatcher.run(lambda limit, kind: claim_next(services, limit, kind), results.append)
     finally:
         dispatcher.close()
     return results
