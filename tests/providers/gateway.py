@@ -12,6 +12,7 @@ stands in front of its calendar service, for the tests:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -20,11 +21,21 @@ import httpx
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
-class _Server(ThreadingHTTPServer):
+#: What a loopback server answers to (method, path, headers, body).
+Answer = Callable[[str, str, dict[str, str], bytes], httpx.Response]
+
+
+class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client gone mid-request is no news here
+        pass  # a client gone (or killed) mid-request is no news here
+
+
+def forwarding_server(answer: Answer) -> LoopbackServer:
+    """A server on a free loopback port relaying every request to `answer` and its
+    response back (hop-by-hop headers left out)."""
+    return LoopbackServer(("127.0.0.1", 0), _handler(answer))
 
 
 class Gateway:
@@ -34,7 +45,8 @@ class Gateway:
         self._throttled: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=30.0)
-        self.server = _Server(("127.0.0.1", 0), _handler(self))
+        # Looked up at each request: a test may replace `answer` on a running gateway.
+        self.server = forwarding_server(lambda *request: self.answer(*request))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def throttle_next(self, count: int, status: int = 429, retry_after: str = "30") -> None:
@@ -71,20 +83,20 @@ class Gateway:
         self._client.close()
 
 
-def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+def _handler(answer: Answer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-            answer = gateway.answer(self.command, self.path, headers, body)
-            self.send_response(answer.status_code)
-            for key, value in answer.headers.items():
+            answered = answer(self.command, self.path, headers, body)
+            self.send_response(answered.status_code)
+            for key, value in answered.headers.items():
                 if key.lower() not in _HOP | {"content-encoding"}:
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(answer.content)))
+            self.send_header("Content-Length", str(len(answered.content)))
             self.end_headers()
-            self.wfile.write(answer.content)
+            self.wfile.write(answered.content)
 
         do_GET = do_PUT = do_DELETE = do_REPORT = do_PROPFIND = do_OPTIONS = _forward
         do_MKCALENDAR = do_MKCOL = do_POST = do_HEAD = _forward

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from calsync.domain.reservations import Reservation
+from calsync.store.records import RecordFilter
 from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
 from calsync.worker.runner import RunResult, request_sync, run_event, run_once
@@ -111,3 +112,19 @@ def third_cancelled_in_calsync_then_renamed(services, organizer, calendar: str):
     renamed = vevent("s1", "20261207T100000", "20261207T110000", "Renamed", rule, sequence=1)
     organizer.update(calendar, href, ics(renamed), None)
     return href, third
+
+
+def answer_states(services) -> list[str]:
+    """The states of the room's answers (respond events), sorted."""
+    with services.uow() as uow:
+        return sorted(e.state for e in uow.events.find(RecordFilter(action="respond", limit=100)))
+
+
+def partstats(organizer, calendar: str) -> dict[str, str]:
+    """The room's PARTSTAT in each entry of the calendar, by UID."""
+    found = {}
+    for change in organizer.fetch_changes(calendar, None).changes:
+        data = (change.data or b"").replace(b"\r\n ", b"").decode()
+        uid = data.split("UID:", 1)[1].split("\r\n", 1)[0]
+        found[uid] = data.split("PARTSTAT=", 1)[1].split(";", 1)[0].split(":", 1)[0]
+    return found

@@ -10,61 +10,42 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from calsync.bootstrap import start
-from calsync.providers.caldav import CalDAVProvider
-from calsync.store.records import Claim, RecordFilter
+from calsync.store.records import Claim
 from calsync.sync.reservations import create
 from calsync.worker import dispatch
 from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import claim_next, lease_of, request_sync, run_claimed
 from calsync.worker.scheduler import run_due
 from tests.conftest import settings_for
-from tests.sync.calendars import book, ics, reservations, room_settings, sync, vevent
+from tests.sync.calendars import (
+    answer_states,
+    book,
+    ics,
+    partstats,
+    reservations,
+    room_settings,
+    sync,
+    vevent,
+)
 from tests.sync.man_in_the_middle import Hook, unavailable, wired
 
 pytestmark = pytest.mark.radicale
-
-
-@pytest.fixture
-def room(make_services, room_calendar, radicale):
-    """Room A with three meetings read (three answers queued), its connection on a wire;
-    one run at a time, so the three answers go out together."""
-    services = make_services(room_settings(room_calendar), {"push_concurrency": 1})
-    organizer = CalDAVProvider(radicale.url, timeout=10.0)
-    hrefs = {uid: book(organizer, room_calendar, uid, day) for day, uid in enumerate("abc", 2)}
-    sync(services)
-    wire = wired(services, radicale.url)
-    yield services, wire, organizer, room_calendar, hrefs
-    organizer.close()
-
-
-def _states(services) -> list[str]:
-    with services.uow() as uow:
-        return sorted(e.state for e in uow.events.find(RecordFilter(action="respond", limit=100)))
-
-
-def _partstats(organizer, calendar) -> dict[str, str]:
-    found = {}
-    for change in organizer.fetch_changes(calendar, None).changes:
-        data = (change.data or b"").replace(b"\r\n ", b"").decode()
-        uid = data.split("UID:", 1)[1].split("\r\n", 1)[0]
-        found[uid] = data.split("PARTSTAT=", 1)[1].split(";", 1)[0].split(":", 1)[0]
-    return found
 
 
 def _puts(wire) -> int:
     return wire.methods.count("PUT")
 
 
-def test_answers_sent_together_all_reach_the_calendar(room):
-    services, wire, organizer, calendar, _ = room
+def test_answers_sent_together_all_reach_the_calendar(three_answers):
+    services, wire, organizer, calendar, _ = three_answers
     run_due(services)
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
-    assert _states(services) == ["processed"] * 3
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert answer_states(services) == ["processed"] * 3
     assert _puts(wire) == 3
 
 
-def test_a_move_saved_between_the_read_and_an_answer_sent_together_is_applied_first(room):
-    services, wire, organizer, calendar, hrefs = room
+def test_a_move_saved_between_the_read_and_an_answer_sent_together_is_applied_first(three_answers):
+    services, wire, organizer, calendar, hrefs = three_answers
 
     def organizer_moves(request):
         start, end = "20261203T140000", "20261203T150000"
@@ -75,27 +56,27 @@ def test_a_move_saved_between_the_read_and_an_answer_sent_together_is_applied_fi
     sync(services)
     moved = {r.uid: r for r in reservations(services)}["b"]
     assert moved.start.hour == 13  # 14:00 in Berlin: the organizer's move was not swallowed
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
-    assert "error" not in _states(services)
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert "error" not in answer_states(services)
 
 
 def test_a_service_that_says_wait_holds_the_rest_of_the_batch_back_until_it_may_be_asked(
-    room, clock
+    three_answers, clock
 ):
-    services, wire, organizer, calendar, hrefs = room
+    services, wire, organizer, calendar, hrefs = three_answers
     wire.hooks.append(Hook("PUT", unavailable, when=lambda r, seen: r.url.path == hrefs["b"]))
     run_due(services)
-    first = _partstats(organizer, calendar)
+    first = partstats(organizer, calendar)
     assert first["b"] == "NEEDS-ACTION"
     # What was not sent waits for its retry (503 with Retry-After): none in error, and no
     # answer after b was sent to the service that had just said to wait.
     sent = sum(state == "ACCEPTED" for state in first.values())
-    assert _states(services) == sorted(["new"] * (3 - sent) + ["processed"] * sent)
+    assert answer_states(services) == sorted(["new"] * (3 - sent) + ["processed"] * sent)
     assert _puts(wire) == sent + 1
     clock.advance(minutes=5)
     run_due(services)
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
-    assert _states(services) == ["processed"] * 3
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert answer_states(services) == ["processed"] * 3
 
 
 def test_a_long_batch_renews_its_leases_so_no_other_worker_sends_its_answers_again(
@@ -128,15 +109,17 @@ def test_a_long_batch_renews_its_leases_so_no_other_worker_sends_its_answers_aga
             wire.hooks.append(Hook("PUT", slow_server, nth=nth))
         run_due(first)
         assert taken == [], "another worker claimed answers this run still held"
-        assert _states(first) == ["processed"] * 3
+        assert answer_states(first) == ["processed"] * 3
         assert _puts(wire) == 3
     finally:
         first.close()
         second.close()
 
 
-def test_answers_taken_over_mid_batch_are_neither_sent_again_nor_recorded_by_it(room, clock):
-    services, wire, organizer, calendar, _ = room
+def test_answers_taken_over_mid_batch_are_neither_sent_again_nor_recorded_by_it(
+    three_answers, clock
+):
+    services, wire, organizer, calendar, _ = three_answers
     lease = lease_of(services)
     other: list[Claim] = []
 
@@ -150,11 +133,11 @@ def test_answers_taken_over_mid_batch_are_neither_sent_again_nor_recorded_by_it(
     run_due(services)
     assert len(other) == 3
     assert _puts(wire) == 2, "the stalled run sent an answer it no longer held"
-    assert _states(services) == ["processing"] * 3, "the stalled run recorded answers it lost"
+    assert answer_states(services) == ["processing"] * 3, "the stalled run recorded answers it lost"
     for claim in other:  # the worker that took them over finishes them
         run_claimed(services, claim)
-    assert _states(services) == ["processed"] * 3
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert answer_states(services) == ["processed"] * 3
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
 
 
 def test_claimed_events_waiting_a_third_of_their_lease_are_given_back_before_they_start(

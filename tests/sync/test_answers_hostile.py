@@ -9,7 +9,6 @@ import json
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from calsync.providers.caldav import CalDAVProvider
 from calsync.store.records import Claim, RecordFilter
 from calsync.store.reservations import ReservationRepository
 from calsync.store.tables import EventRow
@@ -17,23 +16,10 @@ from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import claim_next, lease_of
 from calsync.worker.scheduler import run_due
 from tests.conftest import Killed
-from tests.sync.calendars import book, reservations, room_settings, sync
-from tests.sync.man_in_the_middle import Hook, wired
+from tests.sync.calendars import answer_states, partstats, reservations, sync
+from tests.sync.man_in_the_middle import Hook
 
 pytestmark = pytest.mark.radicale
-
-
-@pytest.fixture
-def room(make_services, room_calendar, radicale):
-    """Room A with three meetings read (three answers queued), its connection on a wire;
-    one run at a time, so the three answers go out together."""
-    services = make_services(room_settings(room_calendar), {"push_concurrency": 1})
-    organizer = CalDAVProvider(radicale.url, timeout=10.0)
-    hrefs = {uid: book(organizer, room_calendar, uid, day) for day, uid in enumerate("abc", 2)}
-    sync(services)
-    wire = wired(services, radicale.url)
-    yield services, wire, organizer, room_calendar, hrefs
-    organizer.close()
 
 
 def _answers(services) -> list[EventRow]:
@@ -41,19 +27,6 @@ def _answers(services) -> list[EventRow]:
         rows = uow.events.find(RecordFilter(action="respond", limit=100))
         uow.session.expunge_all()
         return sorted(rows, key=lambda row: row.id)
-
-
-def _states(services) -> list[str]:
-    return sorted(row.state for row in _answers(services))
-
-
-def _partstats(organizer, calendar) -> dict[str, str]:
-    found = {}
-    for change in organizer.fetch_changes(calendar, None).changes:
-        data = (change.data or b"").replace(b"\r\n ", b"").decode()
-        uid = data.split("UID:", 1)[1].split("\r\n", 1)[0]
-        found[uid] = data.split("PARTSTAT=", 1)[1].split(";", 1)[0].split(":", 1)[0]
-    return found
 
 
 def _edit_payload(services, event_id: int, edit) -> None:
@@ -65,10 +38,10 @@ def _edit_payload(services, event_id: int, edit) -> None:
         uow.commit()
 
 
-def test_an_answer_whose_payload_lacks_its_provider_id_fails_alone_not_the_worker(room):
+def test_an_answer_whose_payload_lacks_its_provider_id_fails_alone_not_the_worker(three_answers):
     # A KeyError out of the batch once stopped `calsync worker`, its claims stuck until
     # their leases ran out, and the next worker to claim the event stopped the same way.
-    services, _wire, _organizer, _calendar, _ = room
+    services, _wire, _organizer, _calendar, _ = three_answers
     broken = _answers(services)[1].id
     _edit_payload(services, broken, lambda payload: payload.pop("provider_id"))
     run_due(services)
@@ -80,25 +53,25 @@ def test_an_answer_whose_payload_lacks_its_provider_id_fails_alone_not_the_worke
     assert states[broken] in ("new", "error")
 
 
-def test_the_organizer_deleting_the_meeting_before_its_answer_is_sent_cancels_it(room):
-    services, wire, organizer, calendar, hrefs = room
+def test_the_organizer_deleting_the_meeting_before_its_answer_is_sent_cancels_it(three_answers):
+    services, wire, organizer, calendar, hrefs = three_answers
 
     def organizer_deletes(request):
         organizer.delete(calendar, hrefs["b"], None)
 
     wire.hooks.append(Hook("PUT", organizer_deletes, when=lambda r, seen: r.url.path == hrefs["b"]))
     run_due(services)
-    assert _states(services) == ["processed"] * 3
-    assert set(_partstats(organizer, calendar)) == {"a", "c"}
+    assert answer_states(services) == ["processed"] * 3
+    assert set(partstats(organizer, calendar)) == {"a", "c"}
     by_uid = {r.uid: r.status.value for r in reservations(services)}
     assert by_uid["b"] == "cancelled"
 
 
-def test_two_answers_to_one_object_in_one_batch_write_it_once(room):
+def test_two_answers_to_one_object_in_one_batch_write_it_once(three_answers):
     # Two reservations may mirror one object (occurrences of a series), and an answer
     # decided with no change to any reservation names none: nothing in the claim keeps
     # two answers to one calendar object apart.
-    services, wire, organizer, calendar, _ = room
+    services, wire, organizer, calendar, _ = three_answers
     first = _answers(services)[0]
     with services.uow() as uow:
         twin = EventRow(
@@ -114,17 +87,17 @@ def test_two_answers_to_one_object_in_one_batch_write_it_once(room):
         uow.session.add(twin)
         uow.commit()
     run_due(services)
-    assert _states(services) == ["processed"] * 4
+    assert answer_states(services) == ["processed"] * 4
     # The twin's If-Match is refused; handed back to run alone, it is sent (and refused)
     # once more and the object read once more: 5 PUTs, 2 reads where 4 and 1 would do.
     assert wire.methods.count("PUT") <= 5
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
     sync(services)  # our own answer is not taken for the organizer's change
     assert all(r.status.value != "cancelled" for r in reservations(services))
 
 
-def test_a_database_error_in_the_final_commit_loses_no_answer(room, clock, monkeypatch):
-    services, _wire, organizer, calendar, _ = room
+def test_a_database_error_in_the_final_commit_loses_no_answer(three_answers, clock, monkeypatch):
+    services, _wire, organizer, calendar, _ = three_answers
     real = ReservationRepository.set_versions_written
     calls = []
 
@@ -136,17 +109,19 @@ def test_a_database_error_in_the_final_commit_loses_no_answer(room, clock, monke
 
     monkeypatch.setattr(ReservationRepository, "set_versions_written", fails_once)
     run_due(services)
-    assert _states(services) == ["processing"] * 3  # the claims lapse
+    assert answer_states(services) == ["processing"] * 3  # the claims lapse
     clock.advance(minutes=2)
     run_due(services)
-    assert _states(services) == ["processed"] * 3
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert answer_states(services) == ["processed"] * 3
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
     sync(services)
     assert all(r.status.value != "cancelled" for r in reservations(services))
 
 
-def test_a_worker_killed_mid_batch_leaves_answers_that_are_taken_over_and_finished(room, clock):
-    services, wire, organizer, calendar, _ = room
+def test_a_worker_killed_mid_batch_leaves_answers_that_are_taken_over_and_finished(
+    three_answers, clock
+):
+    services, wire, organizer, calendar, _ = three_answers
 
     def killed(request):
         raise Killed
@@ -154,20 +129,22 @@ def test_a_worker_killed_mid_batch_leaves_answers_that_are_taken_over_and_finish
     wire.hooks.append(Hook("PUT", killed, nth=3))  # a and b landed, not recorded
     with pytest.raises(Killed):
         run_due(services)
-    assert _states(services) == ["processing"] * 3
+    assert answer_states(services) == ["processing"] * 3
     clock.advance(seconds=lease_of(services).total_seconds() + 1)
     run_due(services)
-    assert _states(services) == ["processed"] * 3
+    assert answer_states(services) == ["processed"] * 3
     assert "error" not in [row.state for row in _answers(services)]
-    assert _partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
+    assert partstats(organizer, calendar) == {"a": "ACCEPTED", "b": "ACCEPTED", "c": "ACCEPTED"}
     sync(services)
     assert all(r.status.value != "cancelled" for r in reservations(services))
 
 
-def test_answers_given_back_by_a_stopping_worker_are_not_sent_by_the_run_that_gave_them(room):
+def test_answers_given_back_by_a_stopping_worker_are_not_sent_by_the_run_that_gave_them(
+    three_answers,
+):
     # A worker stopping (SIGTERM past its grace) gives the claims of its runs back, due at
     # once for another worker: a run of answers still going must send nothing more.
-    services, wire, _organizer, _calendar, _ = room
+    services, wire, _organizer, _calendar, _ = three_answers
     dispatcher = Dispatcher(services, concurrency=1)
     other: list[Claim] = []
 
