@@ -16,6 +16,7 @@ from calsync.domain.reservations import Reservation
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
 
 if TYPE_CHECKING:
+    from calsync.store.approvals import StoredApproval
     from calsync.store.retention import Cutoffs, PurgeReport
 
 
@@ -123,3 +124,26 @@ def purge_json(report: PurgeReport, cutoffs: Cutoffs) -> dict[str, Any]:
             "synchronization": _when(cutoffs.synchronization),
         },
     }
+
+
+def approval_json(stored: StoredApproval, reservation: Reservation | None = None) -> dict[str, Any]:
+    """An approval request and its decision; with its reservation when given."""
+    approval = stored.approval
+    data: dict[str, Any] = {
+        "schema": "calsync.approval/1",
+        "id": stored.id,
+        "reservation_id": approval.reservation,
+        "rule": approval.rule,
+        "performer": str(approval.performer),
+        "requested_because": stored.requested_because,
+        "state": approval.state.value,
+        "requested_at": approval.requested_at.isoformat(),
+        "expires_at": approval.expires_at.isoformat(),
+        "decided_by": approval.decided_by or None,
+        "decided_at": _when(approval.decided_at),
+        "reason": approval.reason or None,
+        "notified_at": _when(stored.notified_at),
+    }
+    if reservation is not None:
+        data["reservation"] = reservation_json(reservation)
+    return data

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from calsync import config as config_module
+from calsync.cli.approvals import approvals_app
 from calsync.cli.common import (
     ConfigOption,
     ItemOption,
@@ -40,6 +41,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(items_app, name="items")
 app.add_typer(deltas_app, name="deltas")
 app.add_typer(reservations_app, name="reservations")
+app.add_typer(approvals_app, name="approvals")
 app.add_typer(config_app, name="config")
 app.add_typer(connections_app, name="connections")
 app.command()(purge)

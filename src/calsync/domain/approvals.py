@@ -238,6 +238,9 @@ class ApprovalState(StrEnum):
     approved = "approved"
     rejected = "rejected"
     expired = "expired"
+    #: The booking no longer waits: cancelled, or moved where another rule (or none)
+    #: applies. Nobody decided it.
+    withdrawn = "withdrawn"
 
 
 #: What each state makes of the reservation waiting for it.
@@ -246,6 +249,7 @@ RESERVATION_STATUS = {
     ApprovalState.approved: ReservationStatus.confirmed,
     ApprovalState.rejected: ReservationStatus.declined,
     ApprovalState.expired: ReservationStatus.declined,
+    ApprovalState.withdrawn: ReservationStatus.cancelled,
 }
 
 
@@ -257,9 +261,15 @@ class Identity:
     roles: frozenset[str] = frozenset()
 
 
+#: The role that may decide any approval (and is audited as deciding it).
+ADMIN = "admin"
+
+
 def may_decide(who: Identity, approval: Approval, groups: Groups) -> bool:
     """Whether `who` is the approval's performer: the person it names, a member of the
-    group it names, or a holder of the role it names."""
+    group it names, or a holder of the role it names; an admin decides any."""
+    if ADMIN in who.roles:
+        return True
     performer = approval.performer
     address = who.address.lower()
     if isinstance(performer, Person):
@@ -290,6 +300,16 @@ class Approval:
     def due(self, now: datetime) -> bool:
         """Undecided and out of time: to be expired."""
         return self.state == ApprovalState.pending and now >= self.expires_at
+
+    def keeps(self, requested: Approval) -> bool:
+        """Whether this pending request stands for `requested`, asked again for the same
+        booking (moved, or read again): the same rule and performer keep it waiting, with
+        its time; another rule restarts it."""
+        return (
+            self.state == ApprovalState.pending
+            and self.rule == requested.rule
+            and self.performer == requested.performer
+        )
 
     def approve(self, who: Identity, groups: Groups, now: datetime, reason: str = "") -> Approval:
         return self._decide(ApprovalState.approved, who, groups, now, reason)

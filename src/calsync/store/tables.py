@@ -164,3 +164,29 @@ class ChannelRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApprovalRow(Base):
+    """One request for a reservation's approval and, once made, its decision (who, when,
+    why). At most one request per reservation is pending: the partial unique index
+    `uq_approvals_one_pending` lives in the migrations only (see `EventRow`)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_state_expires", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"))
+    rule: Mapped[str] = mapped_column(String(200))
+    #: `person:<address>`, `group:<name>` or `role:<name>`.
+    performer: Mapped[str] = mapped_column(String(500))
+    #: Why it was asked for: the rule's criteria met, the policy rules broken.
+    requested_because: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(500), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: When its performers were told (None: not yet, or the mail failed).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

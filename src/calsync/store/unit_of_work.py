@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from calsync.store.approvals import ApprovalRepository
 from calsync.store.channels import ChannelRepository
 from calsync.store.items import ItemRepository
 from calsync.store.records import (
@@ -29,6 +30,7 @@ class UnitOfWork:
     calendar_items: CalendarItemRepository
     synchronizations: SynchronizationRepository
     channels: ChannelRepository
+    approvals: ApprovalRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -43,6 +45,7 @@ class UnitOfWork:
         self.calendar_items = CalendarItemRepository(self.session)
         self.synchronizations = SynchronizationRepository(self.session)
         self.channels = ChannelRepository(self.session)
+        self.approvals = ApprovalRepository(self.session)
         return self
 
     def __exit__(

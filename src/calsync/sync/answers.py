@@ -30,10 +30,11 @@ from typing import Any
 from calsync.bootstrap import Services
 from calsync.domain.events import EventState
 from calsync.errors import ProviderThrottled, ProviderUnavailable
-from calsync.providers.base import RoomAnswer, WriteResult
+from calsync.providers.base import WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
 from calsync.sync.conflicts import CalendarMoved, written_over
+from calsync.sync.respond import room_answer_of
 
 
 class Outcome(StrEnum):
@@ -65,7 +66,7 @@ class _Answer:
     attempt: int
     item: StoredItem
     provider_id: str
-    partstat: str
+    answer: dict[str, Any]
     version: str
     decided: bytes
 
@@ -168,7 +169,7 @@ def _prepare(
             runs.append(AnswerRun(claim, Outcome.ALONE, name, attempt))
             continue
         answers.append(
-            _Answer(claim, attempt, stored, provider_id, partstat, version, decided.encode("utf-8"))
+            _Answer(claim, attempt, stored, provider_id, payload, version, decided.encode("utf-8"))
         )
     return answers
 
@@ -187,7 +188,7 @@ def _write(services: Services, answer: _Answer) -> WriteResult | CalendarMoved:
     binding = answer.item.item.binding
     assert binding is not None  # on the plain path
     provider = services.provider(binding.connection)
-    edit = RoomAnswer(binding.room_address, answer.partstat, services.clock())
+    edit = room_answer_of(answer.answer, binding.room_address, services.clock())
     return written_over(
         provider, binding.calendar, answer.provider_id, answer.version, answer.decided, edit
     )
