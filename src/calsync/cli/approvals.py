@@ -1,4 +1,4 @@
-"""Approvals from the command line: `calsync approvals list|show|approve|reject`.
+"""Approvals from the command line: `calsync approvals list|show|approve|reject|expire`.
 
 `--as ADDRESS` (and `--role`, repeatable) says who is acting: `list` then shows only
 what that performer may decide, and a decision is recorded under that address. Without
@@ -114,6 +114,21 @@ def approvals_reject(
 ) -> None:
     """Reject: the booking is declined with the reason, and the room declines it."""
     _decide(approval_ids, who, roles, False, reason, whole_series, as_json)
+
+
+@approvals_app.command("expire")
+def approvals_expire(as_json: JsonOption = False) -> None:
+    """Decline the bookings whose approval ran out of time (the worker does it on its own;
+    for set-ups that run `calsync sync` from cron)."""
+    from calsync.cli.common import print_json
+    from calsync.sync.approvals import expire_due
+
+    with errors(), open_services() as services:
+        expiry = expire_due(services)
+    if as_json:
+        print_json({"expired": expiry.expired, "events": expiry.events})
+    else:
+        console.print(f"expired {len(expiry.expired)} approvals")
 
 
 def _decide(

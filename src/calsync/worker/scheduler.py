@@ -34,10 +34,21 @@ from calsync.bootstrap import Services
 from calsync.errors import CalsyncError
 from calsync.store.records import Claim
 from calsync.store.retention import purge, purge_due
+from calsync.sync.approvals import expire_due
 from calsync.sync.room_answers import recheck_awaiting
 from calsync.worker.channels import ChannelUpkeep
 from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import RunResult, claim_next
+
+
+def _expire_approvals(services: Services) -> None:
+    expiry = expire_due(services)
+    if expiry.expired:
+        log.info(
+            "expired %d approvals undecided in time (declined; answers queued: events %s)",
+            len(expiry.expired),
+            ", ".join(str(e) for e in expiry.events) or "none",
+        )
 
 
 def enqueue_due_polls(services: Services) -> list[int]:
@@ -126,6 +137,7 @@ def run_forever(
                     liveness.touch()
                 enqueue_due_polls(services)
                 recheck_awaiting(services)
+                _expire_approvals(services)
                 retention.purge_if_due()
                 channels.keep_if_due()
             except (CalsyncError, SQLAlchemyError, OSError) as exc:

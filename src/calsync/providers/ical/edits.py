@@ -17,6 +17,7 @@ calsync mirrors moves.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -230,7 +231,8 @@ def _new_override(calendar: Calendar, master: Event, recurrence_id: datetime) ->
     override = Event()
     for name, value in master.property_items(recursive=False):
         if name not in ("BEGIN", "END", "DTSTART", "DTEND", "DURATION", *_SERIES_ONLY):
-            override.add(name, value, encode=False)
+            # A copy: the override's properties (its attendees' PARTSTAT) change alone.
+            override.add(name, copy.deepcopy(value), encode=False)
     override.add("RECURRENCE-ID", _like_start(master, recurrence_id))
     calendar.add_component(override)
     return override
