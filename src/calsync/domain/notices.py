@@ -172,7 +172,8 @@ def _unaddressed(request: ApprovalRequested, book: AddressBook) -> Unaddressed:
 def _notice(to: str, requests: Sequence[ApprovalRequested], decide_url: str) -> Notice:
     ordered = sorted(requests, key=lambda r: (r.expires_at, r.start, r.reservation))
     if len(ordered) == 1:
-        subject = f"Approval needed: {_one_line(ordered[0].item)}, {_span(ordered[0])}"
+        # Short: a longer subject is folded, and some readers show the fold.
+        subject = f"Approval needed: {_one_line(ordered[0].item)}, {_span(ordered[0], zone=False)}"
         opening = "A booking waits for your approval."
     else:
         subject = f"Approval needed: {len(ordered)} bookings wait for your decision"
@@ -208,11 +209,13 @@ def _request_text(request: ApprovalRequested, decide_url: str) -> str:
     return "\n".join(lines)
 
 
-def _span(request: ApprovalRequested) -> str:
-    """`Tue 08 Dec 2026 14:00-16:00 (Europe/Berlin)`, the end's date said when it differs."""
+def _span(request: ApprovalRequested, zone: bool = True) -> str:
+    """`Tue 08 Dec 2026 14:00-16:00 (Europe/Berlin)` on the item's clock, the end's date
+    said when it differs."""
     start, end = request.local(request.start), request.local(request.end)
     until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %d %b %Y %H:%M}"
-    return f"{start:%a %d %b %Y %H:%M}-{until} ({request.time_zone})"
+    span = f"{start:%a %d %b %Y %H:%M}-{until}"
+    return f"{span} ({request.time_zone})" if zone else span
 
 
 _SPACES = re.compile(r"\s+")
