@@ -87,6 +87,7 @@ def test_without_an_smtp_section_nothing_is_mailed():
         ({"public_url": "ftp://calsync.example.com"}, "http or https URL"),
         ({"public_url": "https://u:p@calsync.example.com"}, "must not hold a user or password"),
         ({"passwd": "inline"}, "smtp.passwd"),
+        ({"ca_file": "/etc/ca.pem"}, "ca_file is for TLS"),
     ],
 )
 def test_smtp_settings_that_cannot_work_are_refused_with_the_key(smtp, said):
@@ -152,3 +153,16 @@ def test_a_password_file_is_read_and_its_errors_never_repeat_it(tmp_path):
     with pytest.raises(ConfigError, match="cannot be read") as error:
         settings.smtp.password()
     assert PASSWORD not in str(error.value)
+
+
+def test_a_ca_file_that_cannot_be_read_or_holds_no_certificate_is_named(tmp_path):
+    ca_file = tmp_path / "mail-ca.pem"
+    path = tmp_path / "calsync.toml"
+    path.write_text(SMTP.replace("starttls = true", f'starttls = true\nca_file = "{ca_file}"'))
+    settings = load(path).smtp
+    assert settings is not None
+    with pytest.raises(ConfigError, match=r"mail-ca\.pem: cannot be read"):
+        settings.trusted_certificates()
+    ca_file.write_text("not a certificate")
+    with pytest.raises(ConfigError, match=r"mail-ca\.pem: holds no PEM certificate"):
+        settings.trusted_certificates()

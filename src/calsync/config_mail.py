@@ -11,6 +11,7 @@ from_address = "calsync@example.com"
 timeout = 30
 digest_minutes = 0                # N: at most one digest per approver every N minutes
 public_url = "https://calsync.example.com"  # named in the mail as where to decide
+ca_file = "/etc/calsync/mail-ca.pem"  # trust this CA for the server, not the system's
 ```
 
 The password is given by reference only, like a connection's secret, and only sent over
@@ -47,6 +48,9 @@ class SmtpSettings(BaseModel):
     timeout: Annotated[float, Field(gt=0)] = 30.0
     digest_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 0
     public_url: str = ""
+    #: The certificates (PEM) trusted for the server's TLS certificate instead of the
+    #: system's: a relay with a certificate of a private CA.
+    ca_file: str = ""
 
     @model_validator(mode="after")
     def _one_way_in(self) -> SmtpSettings:
@@ -55,6 +59,8 @@ class SmtpSettings(BaseModel):
                 "give starttls (upgrade after connecting) or ssl (TLS from the "
                 "first byte), not both"
             )
+        if self.ca_file and not self.encrypted:
+            raise ValueError("ca_file is for TLS: set starttls or ssl")
         if self.password_env and self.password_file:
             raise ValueError(
                 "give the password by at most one of password_env (an environment "
@@ -125,7 +131,22 @@ class SmtpSettings(BaseModel):
         return text
 
     def check_secrets(self) -> None:
+        """ConfigError if the password or the CA file cannot be read."""
         self.password()
+        self.trusted_certificates()
+
+    def trusted_certificates(self) -> str | None:
+        """The PEM text of `ca_file`, None without one; ConfigError if it cannot be read."""
+        if not self.ca_file:
+            return None
+        try:
+            text = Path(self.ca_file).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as error:
+            why = getattr(error, "strerror", None) or "not PEM text"
+            raise ConfigError(f"smtp ca_file {self.ca_file}: cannot be read ({why})") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ConfigError(f"smtp ca_file {self.ca_file}: holds no PEM certificate")
+        return text
 
 
 def _environment(variable: str) -> str:

@@ -1,18 +1,26 @@
 """A real mail server for the notification tests: aiosmtpd on a loopback port, keeping
-every message it accepts, refusing the recipients a test names, and checking a login
-when a test asks for one."""
+every message it accepts, refusing the recipients a test names, checking a login when a
+test asks for one, and speaking TLS with a certificate of a CA made for the tests."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 @dataclass
@@ -98,5 +106,94 @@ def mail_sink_with_login() -> Iterator[MailSink]:
     controller.start()
     try:
         yield sink
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Certificates:
+    """A CA (`ca_file`, PEM) and a server certificate it signed for 127.0.0.1 and
+    localhost, loaded in `server` (a TLS context for the sink)."""
+
+    ca_file: Path
+    server: ssl.SSLContext
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> Certificates:
+    folder = tmp_path_factory.mktemp("tls")
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "calsync test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = folder / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain = folder / "server.pem"
+    chain.write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(chain)
+    return Certificates(ca_file, server)
+
+
+@pytest.fixture(params=["starttls", "ssl"])
+def tls_mail_sink(request, certificates) -> Iterator[tuple[MailSink, str]]:
+    """An SMTP server on a loopback port speaking TLS with a certificate of the test CA:
+    after STARTTLS (which it requires) or from the first byte; and which of the two."""
+    sink = MailSink(port=free_port())
+    if request.param == "starttls":
+        controller = Controller(
+            sink,
+            hostname=sink.host,
+            port=sink.port,
+            tls_context=certificates.server,
+            require_starttls=True,
+        )
+    else:
+        controller = Controller(
+            sink, hostname=sink.host, port=sink.port, ssl_context=certificates.server
+        )
+    controller.start()
+    try:
+        yield sink, request.param
     finally:
         controller.stop()

@@ -142,3 +142,21 @@ def test_a_batch_goes_over_one_connection(mail_sink, count):
     report = send_notices(smtp(mail_sink.port), notices)
     assert len(report.sent) == count
     assert len(mail_sink.received) == count
+
+
+def test_over_tls_the_server_is_verified_against_the_ca_file(tls_mail_sink, certificates):
+    sink, how = tls_mail_sink
+    settings = smtp(sink.port, **{how: True, "ca_file": str(certificates.ca_file)})
+    report = send_notices(settings, [notice("anna@example.com")])
+    assert report.failed == ()
+    assert [r.recipients for r in sink.received] == [["anna@example.com"]]
+
+
+def test_over_tls_a_server_whose_certificate_is_not_trusted_is_not_sent_to(tls_mail_sink):
+    sink, how = tls_mail_sink
+    report = send_notices(smtp(sink.port, **{how: True}), [notice("anna@example.com")])
+    [failed] = report.failed
+    assert f"mail server 127.0.0.1:{sink.port}: its TLS certificate is not trusted" in (
+        failed.reason
+    )
+    assert sink.received == []

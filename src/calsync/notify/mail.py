@@ -118,10 +118,10 @@ class _Refused(Exception):
 
 def _connect(smtp: SmtpSettings, password: str | None, secrets: list[str]) -> smtplib.SMTP:
     where = f"mail server {smtp.host}:{smtp.port_number}"
+    context = _tls_context(smtp)
     client: smtplib.SMTP | None = None
     try:
         if smtp.ssl:
-            context = ssl.create_default_context()
             client = smtplib.SMTP_SSL(
                 smtp.host, smtp.port_number, timeout=smtp.timeout, context=context
             )
@@ -129,7 +129,7 @@ def _connect(smtp: SmtpSettings, password: str | None, secrets: list[str]) -> sm
             client = smtplib.SMTP(smtp.host, smtp.port_number, timeout=smtp.timeout)
         client.ehlo_or_helo_if_needed()
         if smtp.starttls:
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=context)
             client.ehlo()
         if password is not None:
             client.login(smtp.username, password)
@@ -137,6 +137,10 @@ def _connect(smtp: SmtpSettings, password: str | None, secrets: list[str]) -> sm
         _close(client)
         said = _server_said(error.smtp_code, error.smtp_error, secrets)
         raise _BatchBroken(f"{where} refused the login of {smtp.username}: {said}") from None
+    except ssl.SSLCertVerificationError as error:
+        _close(client)
+        why = error.verify_message or error.reason or "refused"
+        raise _BatchBroken(f"{where}: its TLS certificate is not trusted ({why})") from None
     except smtplib.SMTPNotSupportedError as error:
         _close(client)
         raise _BatchBroken(f"{where}: {_redacted(str(error), secrets)}") from None
@@ -166,6 +170,12 @@ def _send(client: smtplib.SMTP, smtp: SmtpSettings, notice: Notice, secrets: lis
     except (OSError, smtplib.SMTPException) as error:
         reason = f"mail server {smtp.host}:{smtp.port_number}"
         raise _BatchBroken(f"{reason}: {_unreachable(error, smtp, secrets)}") from None
+
+
+def _tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
+    """Certificates verified against `ca_file`, else the system's trusted ones; made
+    before connecting, so that a `ca_file` that cannot be read fails the batch at once."""
+    return ssl.create_default_context(cadata=smtp.trusted_certificates())
 
 
 def _message(smtp: SmtpSettings, notice: Notice) -> EmailMessage:
