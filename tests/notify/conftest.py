@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -49,6 +50,8 @@ class MailSink:
     logins: list[tuple[str, str]] = field(default_factory=list)
     #: Refuse a login with a reply repeating the password, as a careless server might.
     echo_password: bool = False
+    #: Hang up when asked to take a message after this many (None: never).
+    hang_up_after: int | None = None
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.recipients]
@@ -60,6 +63,9 @@ class MailSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hang_up_after is not None and len(self.received) >= self.hang_up_after:
+            server.transport.close()
+            return "421 4.3.2 shutting down"
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
@@ -78,36 +84,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def mail_sink() -> Iterator[MailSink]:
-    """An SMTP server on a loopback port, without a login."""
-    sink = MailSink(port=free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
+@contextmanager
+def serving(sink: MailSink, **options) -> Iterator[MailSink]:
+    """`sink` answering on its loopback port while in the block; `options` are
+    aiosmtpd's (TLS, login, SMTPUTF8)."""
+    sink.port = free_port()
+    controller = Controller(sink, hostname=sink.host, port=sink.port, **options)
     controller.start()
     try:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[MailSink]:
+    """An SMTP server on a loopback port, without a login."""
+    with serving(MailSink()) as sink:
+        yield sink
 
 
 @pytest.fixture
 def mail_sink_with_login() -> Iterator[MailSink]:
     """An SMTP server on a loopback port that asks for the login `calsync` / `letmein-77`
     (in the clear: a loopback host)."""
-    sink = MailSink(port=free_port(), login=("calsync", "letmein-77"))
-    controller = Controller(
-        sink,
-        hostname=sink.host,
-        port=sink.port,
-        authenticator=sink.authenticate,
-        auth_require_tls=False,
-        auth_required=True,
-    )
-    controller.start()
-    try:
+    sink = MailSink(login=("calsync", "letmein-77"))
+    options = {"auth_require_tls": False, "auth_required": True}
+    with serving(sink, authenticator=sink.authenticate, **options):
         yield sink
-    finally:
-        controller.stop()
 
 
 @dataclass
@@ -179,21 +183,9 @@ def certificates(tmp_path_factory) -> Certificates:
 def tls_mail_sink(request, certificates) -> Iterator[tuple[MailSink, str]]:
     """An SMTP server on a loopback port speaking TLS with a certificate of the test CA:
     after STARTTLS (which it requires) or from the first byte; and which of the two."""
-    sink = MailSink(port=free_port())
     if request.param == "starttls":
-        controller = Controller(
-            sink,
-            hostname=sink.host,
-            port=sink.port,
-            tls_context=certificates.server,
-            require_starttls=True,
-        )
+        options = {"tls_context": certificates.server, "require_starttls": True}
     else:
-        controller = Controller(
-            sink, hostname=sink.host, port=sink.port, ssl_context=certificates.server
-        )
-    controller.start()
-    try:
+        options = {"ssl_context": certificates.server}
+    with serving(MailSink(), **options) as sink:
         yield sink, request.param
-    finally:
-        controller.stop()

@@ -14,7 +14,7 @@ from calsync.config import parse
 from calsync.config_mail import SmtpSettings
 from calsync.domain.notices import Notice
 from calsync.notify.mail import send_notices
-from tests.notify.conftest import free_port
+from tests.notify.conftest import MailSink, free_port, serving
 
 PASSWORD = "letmein-77"
 #: The sink takes a login in the clear on its loopback port, as calsync allows there.
@@ -65,6 +65,31 @@ def test_a_refused_recipient_fails_alone_and_the_others_are_sent(mail_sink):
         "anna@example.com",
         "carl@example.com",
     ]
+
+
+def test_an_address_in_unicode_goes_to_a_server_taking_it_and_fails_alone_elsewhere():
+    addresses = ("anna@example.com", "jörg@example.com", "carl@example.com")
+    with serving(MailSink(), enable_SMTPUTF8=True) as sink:
+        report = send_notices(smtp(sink.port), [notice(a) for a in addresses])
+        assert [s.recipient for s in report.sent] == list(addresses)
+    with serving(MailSink(), enable_SMTPUTF8=False) as sink:
+        report = send_notices(smtp(sink.port), [notice(a) for a in addresses])
+        assert [s.recipient for s in report.sent] == ["anna@example.com", "carl@example.com"]
+        [failed] = report.failed
+        assert failed.recipient == "jörg@example.com"
+        assert "SMTPUTF8" in failed.reason
+        assert [r.recipients for r in sink.received] == [["anna@example.com"], ["carl@example.com"]]
+
+
+def test_a_server_hanging_up_mid_batch_fails_the_rest_and_keeps_what_it_took(mail_sink):
+    mail_sink.hang_up_after = 1
+    notices = [notice(a) for a in ("anna@example.com", "ben@example.com", "carl@example.com")]
+    report = send_notices(smtp(mail_sink.port), notices)
+    assert [s.recipient for s in report.sent] == ["anna@example.com"]
+    assert [f.recipient for f in report.failed] == ["ben@example.com", "carl@example.com"]
+    for failed in report.failed:
+        assert failed.reason.startswith(f"mail server 127.0.0.1:{mail_sink.port}")
+    assert [r.recipients for r in mail_sink.received] == [["anna@example.com"]]
 
 
 def test_a_server_down_fails_every_notice_with_a_clear_reason():

@@ -70,11 +70,18 @@ class _BatchBroken(Exception):
         self.reason = reason
 
 
+class _Refused(Exception):
+    """This one message cannot be sent; the connection carries on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def send_notices(smtp: SmtpSettings, notices: Sequence[Notice]) -> NoticeReport:
     """Send each notice over one connection; which were sent, which failed and why."""
     if not notices:
         return NoticeReport()
-    secrets: list[str] = []
     try:
         password = smtp.password()
         secrets = _secret_forms(smtp.username, password)
@@ -108,17 +115,9 @@ def _send_all(
     return NoticeReport(tuple(sent), tuple(failed))
 
 
-class _Refused(Exception):
-    """The server refused this one message; the connection carries on."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _connect(smtp: SmtpSettings, password: str | None, secrets: list[str]) -> smtplib.SMTP:
     where = f"mail server {smtp.host}:{smtp.port_number}"
-    context = _tls_context(smtp)
+    context = _tls_context(smtp) if smtp.encrypted else None
     client: smtplib.SMTP | None = None
     try:
         if smtp.ssl:
@@ -151,9 +150,15 @@ def _connect(smtp: SmtpSettings, password: str | None, secrets: list[str]) -> sm
 
 
 def _send(client: smtplib.SMTP, smtp: SmtpSettings, notice: Notice, secrets: list[str]) -> None:
-    message = _message(smtp, notice)
+    try:
+        message = _message(smtp, notice)
+    except (ValueError, UnicodeError) as error:
+        raise _Refused(f"the message cannot be made: {error}") from None
     try:
         client.send_message(message, smtp.from_address, [notice.recipient])
+    except smtplib.SMTPNotSupportedError as error:
+        # An address in Unicode to a server without SMTPUTF8, say: this message alone.
+        raise _Refused(f"the mail server cannot take it: {error}") from None
     except smtplib.SMTPRecipientsRefused as error:
         code, said = error.recipients.get(notice.recipient, (0, b""))
         reason = f"the mail server refused recipient {notice.recipient}: "
@@ -209,6 +214,8 @@ def _unreachable(error: Exception, smtp: SmtpSettings, secrets: list[str]) -> st
     # smtplib reports a read that timed out as SMTPServerDisconnected, the timeout inside.
     if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
         return f"no answer within {smtp.timeout:g} s (timeout)"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return f"closed the connection ({_redacted(str(error), secrets) or 'no reason given'})"
     if isinstance(error, smtplib.SMTPResponseException):
         return _server_said(error.smtp_code, error.smtp_error, secrets)
     if isinstance(error, OSError) and error.strerror:
