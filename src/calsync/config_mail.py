@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from calsync.config_policies import _address
+from calsync.config_policies import Address
 from calsync.errors import ConfigError
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -44,7 +44,7 @@ class SmtpSettings(BaseModel):
     username: str = ""
     password_env: str = ""
     password_file: str = ""
-    from_address: Annotated[str, AfterValidator(_address)]
+    from_address: Address
     timeout: Annotated[float, Field(gt=0)] = 30.0
     digest_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 0
     public_url: str = ""
