@@ -16,6 +16,7 @@ members = ["anna@example.com", "ben@example.com"]
 [approvals]
 expire_after_hours = 48
 out_of_policy = { role = "approver" }
+role_addresses = { approver = ["facilities@example.com"] }
 
 [[approval_rules]]                  # ordered: the first matching rule wins
 name = "large rooms"
@@ -64,6 +65,7 @@ def _address_or_domain(value: str) -> str:
 
 Address = Annotated[str, AfterValidator(_address)]
 AddressOrDomain = Annotated[str, AfterValidator(_address_or_domain)]
+RoleName = Literal["approver", "admin"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -270,8 +272,10 @@ def _hours(value: float | None) -> timedelta | None:
 
 
 class ApprovalSettings(_Strict):
-    """How long a request waits for a decision (then it is declined), and who decides a
-    booking out of policy that no approval rule matches."""
+    """How long a request waits for a decision (then it is declined), who decides a
+    booking out of policy that no approval rule matches, and where each role is written
+    to when a request waits for it (a role has no address of its own)."""
 
     expire_after_hours: Annotated[float, Field(gt=0)] = 48.0
     out_of_policy: PerformerSettings = PerformerSettings(role="approver")
+    role_addresses: dict[RoleName, list[Address]] = {}

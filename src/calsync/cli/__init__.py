@@ -96,7 +96,30 @@ def config_check() -> None:
             console.print(f"group {name}: {len(group.members)} members")
         for order, rule in enumerate(settings.approval_rules_in_order().rules, start=1):
             console.print(f"approval rule {order} {rule.name!r}: decided by {rule.performer}")
+        if settings.smtp is not None:
+            _say_smtp(settings)
         console.print("[green]configuration is valid[/green]")
+
+
+def _say_smtp(settings: config_module.Settings) -> None:
+    """The mail server, and each role that decides approvals with nobody to write to."""
+    from rich.markup import escape
+
+    smtp = settings.smtp
+    assert smtp is not None
+    how = "ssl" if smtp.ssl else "starttls" if smtp.starttls else "no TLS"
+    when = (
+        f"a digest every {smtp.digest_minutes} minutes" if smtp.digest else "one mail per request"
+    )
+    console.print(f"smtp: {smtp.host}:{smtp.port_number} ({how}), from {smtp.from_address}, {when}")
+    for role in settings.roles_without_address():
+        console.print(
+            escape(
+                f"warning: role {role} decides approvals but has no address in "
+                "[approvals] role_addresses: its requests are mailed to nobody"
+            ),
+            style="yellow",
+        )
 
 
 # --- synchronization ------------------------------------------------------------------
