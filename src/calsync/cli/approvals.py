@@ -19,6 +19,7 @@ from calsync.errors import ApprovalDecided, NotAPerformer
 from calsync.tables import approvals_table
 
 if TYPE_CHECKING:
+    from calsync.bootstrap import Services
     from calsync.domain.approvals import Identity
 
 approvals_app = typer.Typer(
@@ -31,7 +32,10 @@ AsOption = Annotated[
 RoleOption = Annotated[
     list[str] | None, typer.Option("--role", help="A role the caller holds (repeatable).")
 ]
-IdsArgument = Annotated[list[int], typer.Argument(help="Approval ids.")]
+IdsArgument = Annotated[
+    list[str],
+    typer.Argument(help="Approval ids, or the ids of reservations waiting (or a unique part)."),
+]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: shown to the organizer.")]
 SeriesOption = Annotated[
     bool,
@@ -69,13 +73,18 @@ def approvals_list(
 
 
 @approvals_app.command("show")
-def approvals_show(approval_id: int, as_json: JsonOption = False) -> None:
+def approvals_show(
+    approval_id: Annotated[str, typer.Argument(help="Approval id, or its reservation's.")],
+    as_json: JsonOption = False,
+) -> None:
     """Show one approval, its booking and its decision."""
     from calsync.exports import approval_json
 
-    with errors(), open_services() as services, services.read() as uow:
-        stored = uow.approvals.get(approval_id)
-        row = approval_json(stored, uow.reservations.get(stored.approval.reservation))
+    with errors(), open_services() as services:
+        [found] = _approval_ids(services, [approval_id])
+        with services.read() as uow:
+            stored = uow.approvals.get(found)
+            row = approval_json(stored, uow.reservations.get(stored.approval.reservation))
     if as_json:
         show_rows([row], True, approvals_table, one=True)
         return
@@ -132,7 +141,7 @@ def approvals_expire(as_json: JsonOption = False) -> None:
 
 
 def _decide(
-    approval_ids: list[int],
+    approval_ids: list[str],
     who: str,
     roles: list[str] | None,
     approve: bool,
@@ -146,10 +155,10 @@ def _decide(
     identity = _identity(who, roles)
     assert identity is not None
     with open_services() as services:
+        with errors():
+            ids = _approval_ids(services, approval_ids)
         try:
-            decision = decide_approvals(
-                services, approval_ids, identity, approve, reason, whole_series
-            )
+            decision = decide_approvals(services, ids, identity, approve, reason, whole_series)
         except ApprovalDecided as exc:
             _refused(exc, ExitCode.already_decided)
         except NotAPerformer as exc:
@@ -161,7 +170,8 @@ def _decide(
             approval_json(s, r)
             for s, r in zip(decision.approvals, decision.reservations, strict=True)
         ]
-        _queued(decision.events)
+        if not as_json:
+            _queued(decision.events)
     show_rows(rows, as_json, approvals_table)
 
 
@@ -176,6 +186,25 @@ def _refused(exc: Exception, code: ExitCode) -> None:
 
     console.print(f"[red]error:[/red] {escape(str(exc))}")
     raise typer.Exit(int(code))
+
+
+def _approval_ids(services: Services, given: list[str]) -> list[int]:
+    """Each approval named by its id, or the pending one of the reservation named."""
+    from calsync.errors import NotFound
+    from calsync.store.short_ids import resolve_reservation_id
+
+    ids = []
+    with services.read() as uow:
+        for text in given:
+            if text.isdigit() and len(text) < 12:
+                ids.append(uow.approvals.get(int(text)).id)
+                continue
+            reservation = resolve_reservation_id(uow.session, text)
+            waiting = uow.approvals.pending_of([reservation]).get(reservation)
+            if waiting is None:
+                raise NotFound(f"reservation {reservation} waits for no approval")
+            ids.append(waiting.id)
+    return ids
 
 
 def _identity(who: str | None, roles: list[str] | None) -> Identity | None:

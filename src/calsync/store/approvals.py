@@ -15,12 +15,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from calsync.domain.approvals import Approval, ApprovalState, Group, Performer, Person, Role
 from calsync.errors import NotFound
-from calsync.store.tables import ApprovalRow, ReservationRow
+from calsync.store.tables import ApprovalNoticeRow, ApprovalRow, ReservationRow
 
 _KINDS: dict[str, type[Person] | type[Group] | type[Role]] = {
     "person": Person,
@@ -223,4 +223,33 @@ class ApprovalRepository:
             )
             .values(state=ApprovalState.withdrawn.value, decided_at=now, reason=reason)
             .execution_options(synchronize_session=False)
+        )
+
+    # --- who was told ---------------------------------------------------------------------
+
+    def told(self, reservation_ids: Collection[str]) -> set[tuple[str, str]]:
+        """The (reservation, recipient) pairs told of these reservations."""
+        if not reservation_ids:
+            return set()
+        rows = self.session.execute(
+            select(ApprovalNoticeRow.reservation_id, ApprovalNoticeRow.recipient).where(
+                ApprovalNoticeRow.reservation_id.in_(list(reservation_ids))
+            )
+        )
+        return {(reservation, recipient) for reservation, recipient in rows}
+
+    def last_sent(self) -> dict[str, datetime]:
+        """Each recipient's last mail."""
+        rows = self.session.execute(
+            select(ApprovalNoticeRow.recipient, func.max(ApprovalNoticeRow.sent_at)).group_by(
+                ApprovalNoticeRow.recipient
+            )
+        )
+        return {str(recipient): sent for recipient, sent in rows}
+
+    def record_told(self, pairs: Collection[tuple[str, str]], now: datetime) -> None:
+        known = self.told({reservation for reservation, _ in pairs})
+        self.session.add_all(
+            ApprovalNoticeRow(reservation_id=reservation, recipient=recipient, sent_at=now)
+            for reservation, recipient in set(pairs) - known
         )

@@ -190,3 +190,15 @@ class ApprovalRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     #: When its performers were told (None: not yet, or the mail failed).
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApprovalNoticeRow(Base):
+    """One recipient told of one booking waiting for approval (by mail), and when."""
+
+    __tablename__ = "approval_notices"
+    __table_args__ = (UniqueConstraint("reservation_id", "recipient", name="uq_approval_notice"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(36))
+    recipient: Mapped[str] = mapped_column(String(500), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -34,6 +34,7 @@ from calsync.bootstrap import Services
 from calsync.errors import CalsyncError
 from calsync.store.records import Claim
 from calsync.store.retention import purge, purge_due
+from calsync.sync.approval_notices import notify_approvers
 from calsync.sync.approvals import expire_due
 from calsync.sync.room_answers import recheck_awaiting
 from calsync.worker.channels import ChannelUpkeep
@@ -41,13 +42,22 @@ from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import RunResult, claim_next
 
 
-def _expire_approvals(services: Services) -> None:
+def _approvals(services: Services) -> None:
+    """Expire what ran out of time, then tell approvers of what waits for them."""
     expiry = expire_due(services)
     if expiry.expired:
         log.info(
             "expired %d approvals undecided in time (declined; answers queued: events %s)",
             len(expiry.expired),
             ", ".join(str(e) for e in expiry.events) or "none",
+        )
+    told = notify_approvers(services)
+    if told.sent or told.failed:
+        log.info(
+            "told approvers: %d mails sent, %d failed%s",
+            len(told.sent),
+            len(told.failed),
+            f" ({told.failed[0].reason})" if told.failed else "",
         )
 
 
@@ -137,7 +147,7 @@ def run_forever(
                     liveness.touch()
                 enqueue_due_polls(services)
                 recheck_awaiting(services)
-                _expire_approvals(services)
+                _approvals(services)
                 retention.purge_if_due()
                 channels.keep_if_due()
             except (CalsyncError, SQLAlchemyError, OSError) as exc:

@@ -6,8 +6,9 @@ Create Date: 2026-12-02 04:00:00.000000
 
 One row per request: its reservation, the rule that asked for it and its performer, its
 state (pending, approved, rejected, expired, withdrawn), when it expires, and who decided
-when and why. At most one pending request per reservation (a partial unique index): two
-syncs asking at once, or a decision racing a new request, leave one.
+when and why; and who was told of which booking by mail, when. At most one pending
+request per reservation (a partial unique index): two syncs asking at once, or a decision
+racing a new request, leave one.
 """
 
 from __future__ import annotations
@@ -54,9 +55,21 @@ def upgrade() -> None:
         sqlite_where=sa.text("state = 'pending'"),
         postgresql_where=sa.text("state = 'pending'"),
     )
+    op.create_table(
+        "approval_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservation_id", sa.String(length=36), nullable=False),
+        sa.Column("recipient", sa.String(length=500), nullable=False),
+        sa.Column("sent_at", moment, nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("reservation_id", "recipient", name="uq_approval_notice"),
+    )
+    op.create_index("ix_approval_notices_recipient", "approval_notices", ["recipient"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_approval_notices_recipient", table_name="approval_notices")
+    op.drop_table("approval_notices")
     op.drop_index("uq_approvals_one_pending", table_name="approvals")
     op.drop_index("ix_approvals_state_expires", table_name="approvals")
     op.drop_index("ix_approvals_reservation_id", table_name="approvals")
