@@ -1,0 +1,102 @@
+"""Approvals on every calendar service: CalDAV on Radicale and Google Calendar on its
+emulator. The decision reaches the organizer's calendar through the seam's "answer as
+the room", never through provider-specific code."""
+
+from __future__ import annotations
+
+import pytest
+
+from calsync.bootstrap import start
+from calsync.config import parse
+from calsync.domain.approvals import ApprovalState, Identity
+from calsync.domain.reservations import ReservationStatus
+from calsync.store.approvals import ApprovalFilter
+from calsync.sync.approvals import decide_approvals, expire_due
+from tests.sync.behaviour.test_behaviour import side  # noqa: F401 - the fixture
+from tests.sync.calendars import drain, reservations, sync
+
+pytestmark = pytest.mark.radicale
+
+BOSS = Identity("boss@example.com")
+
+
+@pytest.fixture
+def services(side, database_url, clock, tmp_path):  # noqa: F811 - the fixture
+    settings = parse(
+        {
+            "database": {"url": database_url},
+            "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
+            "connections": {"calendar": side.connection(tmp_path)},
+            "items": [
+                {
+                    "name": "Room A",
+                    "time_zone": "Europe/Berlin",
+                    "binding": {"connection": "calendar", **side.binding()},
+                }
+            ],
+            "approval_rules": [
+                {"name": "board", "items": ["Room A"], "performer": {"person": "boss@example.com"}}
+            ],
+        }
+    )
+    made = start(settings, clock)
+    yield made
+    made.close()
+
+
+def _answers(side) -> dict[str, str]:  # noqa: F811
+    return {uid: answer for (uid, _), (_, _, answer) in side.held().items()}
+
+
+def _waiting(services):
+    with services.read() as uow:
+        return uow.approvals.find(ApprovalFilter(ApprovalState.pending))
+
+
+def _status(services) -> str:
+    [reservation] = reservations(services)
+    return reservation.status
+
+
+def test_a_booking_waiting_for_approval_shows_tentative_then_accepted(side, services):  # noqa: F811
+    side.meeting("m1", 3, 10)
+    sync(services)
+    drain(services)
+    assert _status(services) == ReservationStatus.pending_approval
+    assert _answers(side) == {"m1": "TENTATIVE"}
+    [waiting] = _waiting(services)
+    decide_approvals(services, [waiting.id], BOSS, approve=True)
+    drain(services)
+    assert _status(services) == ReservationStatus.confirmed
+    assert _answers(side) == {"m1": "ACCEPTED"}
+    sync(services)  # the answer read back changes nothing
+    assert _status(services) == ReservationStatus.confirmed
+
+
+def test_a_rejected_booking_shows_declined(side, services):  # noqa: F811
+    side.meeting("m1", 3, 10)
+    sync(services)
+    [waiting] = _waiting(services)
+    decide_approvals(services, [waiting.id], BOSS, approve=False, reason="board meeting")
+    drain(services)
+    assert _status(services) == ReservationStatus.declined
+    assert _answers(side) == {"m1": "DECLINED"}
+
+
+def test_an_expired_request_shows_declined(side, services, clock):  # noqa: F811
+    side.meeting("m1", 3, 10)
+    sync(services)
+    clock.advance(hours=49)
+    assert len(expire_due(services).expired) == 1
+    drain(services)
+    assert _status(services) == ReservationStatus.declined
+    assert _answers(side) == {"m1": "DECLINED"}
+
+
+def test_a_booking_cancelled_in_the_calendar_withdraws_its_request(side, services):  # noqa: F811
+    side.meeting("m1", 3, 10)
+    sync(services)
+    side.delete("m1")
+    sync(services)
+    assert _waiting(services) == []
+    assert _status(services) == ReservationStatus.cancelled
