@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from calsync.domain.items import (
@@ -22,6 +24,8 @@ from calsync.domain.items import (
 )
 from calsync.errors import NotFound
 from calsync.store.tables import ItemRow
+
+log = logging.getLogger("calsync.store")
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,30 @@ class ItemRepository:
             item.location.building,
             item.location.floor,
         )
+        allowed_before = row.policy is not None and _load_policy(row.policy).allow_conflicts
         row.policy, row.binding = _dump_policy(item.policy), binding
         self.session.flush()
+        if allowed_before and not item.policy.allow_conflicts:
+            self._exclusive_again(row.id, item.name)
         return _stored(row)
+
+    def _exclusive_again(self, item_id: int, name: str) -> None:
+        """The item no longer allows conflicts: its reservations are exclusive again, so
+        that the database refuses new overlaps with them (PostgreSQL marks each row; the
+        SQLite triggers read the item's policy). Overlaps held from before stay as they
+        are, with a warning: the synchronization declines new ones all the same."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        statement = text("UPDATE reservations SET exclusive = true WHERE item_id = :item_id")
+        try:
+            with self.session.begin_nested():
+                self.session.execute(statement, {"item_id": item_id})
+        except IntegrityError:
+            log.warning(
+                "item %r no longer allows conflicts but holds overlapping reservations from "
+                "when it did: cancel one of each overlap for the database to refuse new ones",
+                name,
+            )
 
     def get(self, name: str) -> StoredItem:
         row = self.session.scalar(select(ItemRow).where(ItemRow.name == name))
