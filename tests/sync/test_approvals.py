@@ -269,3 +269,36 @@ def test_a_series_with_2_of_10_in_conflict_is_declined_whole_under_10_percent(
     assert {r.status for r in series} == {"declined"}
     assert "series_conflicts: 2 of 10 occurrences conflict (20%)" in series[0].reason
     assert _room_answers_of_series(organizer, room_calendar) == {"master": "DECLINED"}
+
+
+def test_a_series_is_approved_as_a_whole_or_occurrence_by_occurrence(
+    approving, organizer, room_calendar
+):
+    rule = "RRULE:FREQ=WEEKLY;COUNT=3\r\n"
+    organizer.create(
+        room_calendar,
+        "weekly",
+        ics(vevent("weekly", "20261207T100000", "20261207T110000", extra=rule)),
+    )
+    sync(approving)
+    with approving.read() as uow:
+        from calsync.store.records import RecordFilter
+
+        [item] = uow.calendar_items.find(RecordFilter(limit=5))
+    assert "waiting for approval 3 (rule 'board' matched" in item.outcome
+    first, second, third = approvals(approving, "pending")
+    decide_approvals(approving, [first.id], BOSS, approve=False, reason="not that week")
+    drain(approving)
+    assert _room_answers_of_series(organizer, room_calendar) == {
+        "master": "TENTATIVE",
+        "2026-12-07": "DECLINED",
+    }
+    decision = decide_approvals(approving, [second.id], BOSS, approve=True, whole_series=True)
+    assert sorted(s.id for s in decision.approvals) == [second.id, third.id]
+    drain(approving)
+    assert _room_answers_of_series(organizer, room_calendar) == {
+        "master": "ACCEPTED",
+        "2026-12-07": "DECLINED",
+    }
+    statuses = sorted((r.start, r.status) for r in reservations(approving))
+    assert [s for _, s in statuses] == ["declined", "confirmed", "confirmed"]

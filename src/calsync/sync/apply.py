@@ -485,6 +485,10 @@ def _verdict(plan: Plan, before: dict[str, Reservation]) -> tuple[CalendarItemSt
     declined = [a for a in created + updated if a.reservation.status == ReservationStatus.declined]
     if declined:
         outcome += f", declined {len(declined)} ({declined[0].reservation.reason})"
+    if plan.approvals:
+        waiting = {a.reservation.id: a.reservation for a in plan.actions}
+        first = waiting[plan.approvals[0].reservation]
+        outcome += f", waiting for approval {len(plan.approvals)} ({first.reason})"
     if plan.changes_nothing or _only_versions_changed(plan, before):
         return CalendarItemStatus.skipped, "no effective change"
     if declined and len(declined) == len(created) + len(updated) and not cancelled:
