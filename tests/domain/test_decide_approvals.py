@@ -265,3 +265,17 @@ def test_an_occurrence_waiting_for_approval_deleted_from_the_series_is_cancelled
     assert isinstance(cancel, Cancel)
     assert cancel.reservation.id == "r2"
     assert plan.approvals == ()
+
+
+def test_an_occurrence_already_over_asks_no_approval_and_one_soon_waits_until_it_ends():
+    rules = ApprovalRules((BOARDROOM_RULE,))
+    earlier = NOW - timedelta(days=2)
+    plan = decide(
+        meeting("past", (earlier, earlier + timedelta(hours=1))), [], room(), Occupancy(), NOW,
+        ids(), rules,
+    )  # fmt: skip
+    assert plan.actions[0].reservation.status == ReservationStatus.confirmed
+    assert plan.approvals == ()
+    soon = meeting("soon", (NOW + timedelta(hours=2), NOW + timedelta(hours=3)))
+    [approval] = decide(soon, [], room(), Occupancy(), NOW, ids(), rules).approvals
+    assert approval.expires_at == NOW + timedelta(hours=3)

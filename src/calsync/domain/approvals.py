@@ -199,13 +199,16 @@ class ApprovalRequirement:
     reason: str
     expire_after: timedelta
 
-    def request(self, reservation: str, now: datetime) -> Approval:
+    def request(self, reservation: str, now: datetime, ends: datetime | None = None) -> Approval:
+        """The request, waiting `expire_after` or, for a booking ending sooner, until its
+        end: a decision after the meeting is over decides nothing."""
+        expires = now + self.expire_after
         return Approval(
             reservation=reservation,
             rule=self.rule,
             performer=self.performer,
             requested_at=now,
-            expires_at=now + self.expire_after,
+            expires_at=min(expires, ends) if ends is not None and ends > now else expires,
         )
 
 

@@ -154,14 +154,15 @@ class _Judge:
             return ReservationStatus.declined, decision.reason
         out_of_policy = decision.reason if decision.verdict == Verdict.request else ""
         needed = None
-        if origin == Origin.calendar:
+        if origin == Origin.calendar and end > self.now:
+            # A meeting already over has nothing left to decide.
             needed = approval_for(booking, self.rules, out_of_policy)
         elif out_of_policy:
             return ReservationStatus.declined, decision.reason
         self.occupancy.hold(start, end, reservation_id)
         if needed is None:
             return ReservationStatus.confirmed, ""
-        self.approvals[reservation_id] = needed.request(reservation_id, self.now)
+        self.approvals[reservation_id] = needed.request(reservation_id, self.now, end)
         return ReservationStatus.pending_approval, needed.reason
 
     def again(self, reservation: Reservation) -> tuple[ReservationStatus, str]:
