@@ -22,7 +22,22 @@ BOSS = Identity("boss@example.com")
 
 @pytest.fixture
 def services(side, database_url, clock, tmp_path):  # noqa: F811 - the fixture
-    settings = parse(
+    made = start(_settings(side, database_url, tmp_path), clock)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def strict_series(side, database_url, clock, tmp_path):  # noqa: F811 - the fixture
+    """Room A declining a series whole when more than 10% of it conflicts."""
+    policies = {"policies": {"defaults": {"series_max_conflict_percent": 10}}}
+    made = start(_settings(side, database_url, tmp_path, policies), clock)
+    yield made
+    made.close()
+
+
+def _settings(side, database_url, tmp_path, more=None):  # noqa: F811 - the fixture
+    return parse(
         {
             "database": {"url": database_url},
             "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
@@ -37,11 +52,9 @@ def services(side, database_url, clock, tmp_path):  # noqa: F811 - the fixture
             "approval_rules": [
                 {"name": "board", "items": ["Room A"], "performer": {"person": "boss@example.com"}}
             ],
+            **(more or {}),
         }
     )
-    made = start(settings, clock)
-    yield made
-    made.close()
 
 
 def _answers(side) -> dict[str, str]:  # noqa: F811
@@ -100,3 +113,23 @@ def test_a_booking_cancelled_in_the_calendar_withdraws_its_request(side, service
     sync(services)
     assert _waiting(services) == []
     assert _status(services) == ReservationStatus.cancelled
+
+
+def test_a_series_with_too_many_conflicts_is_declined_whole(side, strict_series, request):  # noqa: F811
+    if side.kind == "google":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="known gap: Google lists each instance of a series as an event of its "
+                "own, judged alone; the series' own rule (declined whole above its share of "
+                "conflicts) is applied only where the calendar hands over the series itself",
+            )
+        )
+    side.meeting("taken", 4, 10)
+    sync(strict_series)
+    side.meeting("daily", 3, 10, count=5)  # 1 of its 5 conflicts: 20%
+    sync(strict_series)
+    drain(strict_series)
+    daily = [r for r in reservations(strict_series) if r.uid == "daily"]
+    assert len(daily) == 5
+    assert {r.status for r in daily} == {ReservationStatus.declined}
