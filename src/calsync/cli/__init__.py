@@ -30,6 +30,7 @@ from calsync.cli.exit_codes import HELP as EXIT_CODES_HELP
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.maintenance import purge
 from calsync.cli.reservations import reservations_app
+from calsync.cli.tokens import tokens_app
 
 app = typer.Typer(
     help="calsync: workplace reservations <-> room calendars.\n\n" + EXIT_CODES_HELP,
@@ -42,6 +43,7 @@ app.add_typer(deltas_app, name="deltas")
 app.add_typer(reservations_app, name="reservations")
 app.add_typer(config_app, name="config")
 app.add_typer(connections_app, name="connections")
+app.add_typer(tokens_app, name="tokens")
 app.command()(purge)
 
 

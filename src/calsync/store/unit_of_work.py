@@ -19,6 +19,7 @@ from calsync.store.records import (
     SynchronizationRepository,
 )
 from calsync.store.reservations import ReservationRepository
+from calsync.store.tokens import TokenRepository
 
 
 class UnitOfWork:
@@ -29,6 +30,7 @@ class UnitOfWork:
     calendar_items: CalendarItemRepository
     synchronizations: SynchronizationRepository
     channels: ChannelRepository
+    tokens: TokenRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -43,6 +45,7 @@ class UnitOfWork:
         self.calendar_items = CalendarItemRepository(self.session)
         self.synchronizations = SynchronizationRepository(self.session)
         self.channels = ChannelRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     def __exit__(
