@@ -198,7 +198,8 @@ class Api:
         self.services = services
         self.calendar = calendar
         self.organizer = organizer
-        self.client = TestClient(create_app(services))
+        self.app = create_app(services)
+        self.client = TestClient(self.app)
         self.tokens: dict[str, str] = {}
 
     def token(self, role: str) -> str:
@@ -244,3 +245,27 @@ def api(database_url, radicale, clock, monkeypatch) -> Iterator[Api]:
     finally:
         services.close()
         organizer.close()
+
+
+@pytest.fixture
+def synchronized(api) -> Api:
+    """Room A's calendar holds two meetings, synchronized (one read, two calendar items
+    applied) and answered (two respond events sent)."""
+    from tests.sync.calendars import book, drain, sync
+
+    book(api.organizer, api.calendar, "m1", day=3)
+    book(api.organizer, api.calendar, "m2", day=4)
+    sync(api.services)
+    drain(api.services)
+    return api
+
+
+def fail_event(api: Api, action: str, error: str) -> int:
+    """The newest event of `action` put in error with `error`, as a worker would leave it."""
+    from calsync.store.records import RecordFilter
+
+    with api.services.uow() as uow:
+        [event] = uow.events.find(RecordFilter(action=action, limit=1))
+        event.state, event.error, event.attempts = "error", error, 3
+        uow.commit()
+        return event.id
