@@ -369,8 +369,10 @@ def serve(
         str, typer.Option("--log-format", help="calsync's log lines: text or json.")
     ] = "text",
 ) -> None:
-    """Serve calsync over HTTP: `POST /webhooks/google` takes Google's push notifications
-    (set `[push] address` to its public https URL). Unless --no-worker, the worker runs
+    """Serve calsync over HTTP: the API under /api/v1 (bearer tokens from `calsync tokens
+    create`; OpenAPI at /docs), /healthz, /metrics, and `POST /webhooks/google` for Google's
+    push notifications (set `[push] address` to its public https URL). Unless --no-worker,
+    the worker runs
     beside it (`calsync worker`), opening and renewing the push channels, polling and
     running what notifications queue. SIGTERM or SIGINT stops both.
     """
