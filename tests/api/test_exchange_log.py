@@ -111,3 +111,36 @@ def test_a_synchronization_is_requested_as_a_queued_read(synchronized):
     assert "no active calendar binding" in unbound.json()["detail"]
     assert api.post("/api/v1/synchronizations", json={"item": "Room Z"}).status_code == 404
     assert api.post("/api/v1/synchronizations", json={}).status_code == 422
+
+
+def test_records_have_every_key_of_the_json_exports(synchronized):
+    from calsync.exports import (
+        calendar_item_json,
+        event_json,
+        reservation_json,
+        synchronization_json,
+    )
+    from calsync.sync import reservations as reservation_service
+
+    api = synchronized
+    reservation = reservation_service.create(
+        api.services, "Desk 1", *_hour_on_the_ninth(), "Export"
+    )
+    with api.services.read() as uow:
+        event = uow.events.get(results(api, "/api/v1/events")[0]["id"])
+        item = uow.calendar_items.get(results(api, "/api/v1/calendar-items")[0]["id"])
+        sync = uow.synchronizations.get(results(api, "/api/v1/synchronizations")[0]["id"])
+        exported = {
+            f"/api/v1/events/{event.id}": event_json(event, "Room A"),
+            f"/api/v1/calendar-items/{item.id}": calendar_item_json(item, "Room A"),
+            f"/api/v1/synchronizations/{sync.id}": synchronization_json(sync, "Room A"),
+            f"/api/v1/reservations/{reservation.id}": reservation_json(reservation),
+        }
+    for path, export in exported.items():
+        assert api.get(path).json() == export, path
+
+
+def _hour_on_the_ninth():
+    from datetime import UTC, datetime
+
+    return datetime(2026, 12, 9, 9, tzinfo=UTC), datetime(2026, 12, 9, 10, tzinfo=UTC)

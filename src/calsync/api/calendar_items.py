@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 from calsync.api.auth import allow
 from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
+from calsync.api.shapes import CalendarItem, CalendarItemSummary
 from calsync.domain.access import Permission
 from calsync.domain.events import CalendarItemKind, CalendarItemStatus
 from calsync.exports import calendar_item_json
@@ -27,7 +28,7 @@ router = APIRouter(
 _LIST = "calendar_items"
 
 
-@router.get("", response_model=Page[dict[str, Any]])
+@router.get("", response_model=Page[CalendarItemSummary])
 def list_calendar_items(
     services: ServicesDep,
     item: Annotated[str | None, Query(description="Only this item's.")] = None,
@@ -57,10 +58,8 @@ def list_calendar_items(
     return page(_LIST, found, limit, _key, lambda row: _summary(row, names[row.item_id]))
 
 
-@router.get("/{calendar_item_id}")
-def show_calendar_item(
-    calendar_item_id: Annotated[int, Path(ge=1)], services: ServicesDep
-) -> dict[str, Any]:
+@router.get("/{calendar_item_id}", response_model=CalendarItem)
+def show_calendar_item(calendar_item_id: Annotated[int, Path(ge=1)], services: ServicesDep) -> Any:
     """One calendar item whole, with the provider payload it came with."""
     with services.read() as uow:
         row = uow.calendar_items.get(calendar_item_id)

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from calsync.api.auth import allow
+from calsync.api.pagination import Page
 from calsync.api.services import ServicesDep
+from calsync.api.shapes import Connection, ConnectionHealth, ConnectionTested
 from calsync.bootstrap import Services
 from calsync.domain.access import Permission
 from calsync.domain.synchronizations import SyncOutcome
@@ -25,20 +27,20 @@ _FAILED = (SyncOutcome.failed.value, SyncOutcome.needs_confirmation.value)
 ConnectionName = Annotated[str, Path(description="The connection's name in the configuration.")]
 
 
-@router.get("", dependencies=readers)
-def list_connections(services: ServicesDep) -> dict[str, Any]:
+@router.get("", dependencies=readers, response_model=Page[Connection])
+def list_connections(services: ServicesDep) -> Any:
     """Every connection (the configuration holds a few: one page)."""
     names = services.settings.connections
     return {"results": [_shown(services, name) for name in names], "next_cursor": None}
 
 
-@router.get("/{name}", dependencies=readers)
-def show_connection(name: ConnectionName, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{name}", dependencies=readers, response_model=Connection)
+def show_connection(name: ConnectionName, services: ServicesDep) -> Any:
     return _shown(services, name)
 
 
-@router.get("/{name}/health", dependencies=readers)
-def connection_health(name: ConnectionName, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{name}/health", dependencies=readers, response_model=ConnectionHealth)
+def connection_health(name: ConnectionName, services: ServicesDep) -> Any:
     """From the exchange log, without calling the service: each bound item's newest
     synchronization, how long since one succeeded, and its events failing on the
     provider now (throttling included). `status`: `ok`, `failing` or `unknown` (never
@@ -58,8 +60,12 @@ def connection_health(name: ConnectionName, services: ServicesDep) -> dict[str, 
     return {"connection": name, "status": overall, "items": items}
 
 
-@router.post("/{name}/test", dependencies=[Depends(allow(Permission.operate))])
-def test_connection(name: ConnectionName, services: ServicesDep) -> dict[str, Any]:
+@router.post(
+    "/{name}/test",
+    dependencies=[Depends(allow(Permission.operate))],
+    response_model=ConnectionTested,
+)
+def test_connection(name: ConnectionName, services: ServicesDep) -> Any:
     """Prove the credentials and each bound calendar now; `ok` says whether all held."""
     _known(services, name)
     return check_connection(services.settings, name).as_json()

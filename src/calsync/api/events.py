@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from calsync.api.auth import allow
 from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
+from calsync.api.shapes import Event, EventSummary, Reprocessed, ReprocessedMany
 from calsync.domain.access import Permission
 from calsync.domain.events import OUTBOUND, Action, EventState
 from calsync.exports import event_json
@@ -69,7 +70,7 @@ def actions_of(direction: Direction | None, action: Action | None) -> tuple[str,
     return tuple(sorted(chosen)) if action is None else tuple(sorted(chosen & {action.value}))
 
 
-@router.get("", dependencies=readers, response_model=Page[dict[str, Any]])
+@router.get("", dependencies=readers, response_model=Page[EventSummary])
 def list_events(
     services: ServicesDep,
     item: Annotated[str | None, Query(description="Only this item's.")] = None,
@@ -102,23 +103,23 @@ def list_events(
     return page(_LIST, found, limit, _key, lambda row: _summary(row, names[row.item_id]))
 
 
-@router.get("/{event_id}", dependencies=readers)
-def show_event(event_id: EventId, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{event_id}", dependencies=readers, response_model=Event)
+def show_event(event_id: EventId, services: ServicesDep) -> Any:
     """One event whole: payload, provider payload and response (`calsync.event/1`)."""
     with services.read() as uow:
         row = uow.events.get(event_id)
         return event_json(row, uow.items.name_of(row.item_id))
 
 
-@router.post("/{event_id}/reprocess", dependencies=operators)
-def reprocess_event(event_id: EventId, services: ServicesDep) -> dict[str, Any]:
+@router.post("/{event_id}/reprocess", dependencies=operators, response_model=Reprocessed)
+def reprocess_event(event_id: EventId, services: ServicesDep) -> Any:
     """Queue an event in error again; `reprocessed` is false if it was not in error."""
     queued = reprocess(services, event_id)
     return {"id": event_id, "reprocessed": queued}
 
 
-@router.post("/reprocess", dependencies=operators)
-def reprocess_events(body: ReprocessMany, services: ServicesDep) -> dict[str, Any]:
+@router.post("/reprocess", dependencies=operators, response_model=ReprocessedMany)
+def reprocess_events(body: ReprocessMany, services: ServicesDep) -> Any:
     """Queue again the events in error among `ids`, or those the filters choose."""
     if body.ids is not None:
         with services.read() as uow:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path
 from calsync.api.auth import allow
 from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
+from calsync.api.shapes import WorkplaceItem
 from calsync.domain.access import Permission
 from calsync.exports import workplace_item_json
 from calsync.store.overview import item_states
@@ -23,7 +24,7 @@ router = APIRouter(
 ItemName = Annotated[str, Path(description="The item's name, as configured.")]
 
 
-@router.get("", response_model=Page[dict[str, Any]])
+@router.get("", response_model=Page[WorkplaceItem])
 def list_items(services: ServicesDep, cursor: CursorQuery = None, limit: LimitQuery = 50) -> Any:
     """The workplace items, in the order they were first stored."""
     after = last_id("workplace_items", cursor)
@@ -39,8 +40,8 @@ def list_items(services: ServicesDep, cursor: CursorQuery = None, limit: LimitQu
     )
 
 
-@router.get("/{name}")
-def show_item(name: ItemName, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{name}", response_model=WorkplaceItem)
+def show_item(name: ItemName, services: ServicesDep) -> Any:
     """One workplace item and its synchronization state."""
     with services.read() as uow:
         stored = uow.items.get(name)

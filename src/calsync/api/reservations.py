@@ -17,8 +17,10 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from calsync.api.auth import allow
 from calsync.api.pagination import CursorQuery, LimitQuery, Page, decode, not_a_cursor, page
 from calsync.api.services import ServicesDep
+from calsync.api.shapes import Reservation
+from calsync.domain import reservations as domain
 from calsync.domain.access import Permission
-from calsync.domain.reservations import Reservation, ReservationStatus
+from calsync.domain.reservations import ReservationStatus
 from calsync.exports import reservation_json
 from calsync.store.reservations import ReservationFilter
 from calsync.sync import reservations as reservation_service
@@ -67,7 +69,7 @@ class Cancellation(BaseModel):
     reason: str = Field(CANCELLED, max_length=500)
 
 
-@router.get("", dependencies=readers, response_model=Page[dict[str, Any]])
+@router.get("", dependencies=readers, response_model=Page[Reservation])
 def list_reservations(
     services: ServicesDep,
     item: Annotated[str | None, Query(description="Only this item's.")] = None,
@@ -88,14 +90,16 @@ def list_reservations(
     return page(_LIST, found, limit, _key, reservation_json)
 
 
-@router.get("/{reservation_id}", dependencies=readers)
-def show_reservation(reservation_id: ReservationId, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{reservation_id}", dependencies=readers, response_model=Reservation)
+def show_reservation(reservation_id: ReservationId, services: ServicesDep) -> Any:
     with services.read() as uow:
         return reservation_json(uow.reservations.get(reservation_id))
 
 
-@router.post("", dependencies=writers, status_code=status.HTTP_201_CREATED)
-def create_reservation(body: NewReservation, services: ServicesDep) -> dict[str, Any]:
+@router.post(
+    "", dependencies=writers, status_code=status.HTTP_201_CREATED, response_model=Reservation
+)
+def create_reservation(body: NewReservation, services: ServicesDep) -> Any:
     """Reserve an item; its calendar gets the booking through the outbox."""
     created = reservation_service.create(
         services, body.item, body.start, body.end, body.subject, body.organizer
@@ -103,10 +107,10 @@ def create_reservation(body: NewReservation, services: ServicesDep) -> dict[str,
     return reservation_json(created)
 
 
-@router.patch("/{reservation_id}", dependencies=writers)
+@router.patch("/{reservation_id}", dependencies=writers, response_model=Reservation)
 def update_reservation(
     reservation_id: ReservationId, body: ReservationChange, services: ServicesDep
-) -> dict[str, Any]:
+) -> Any:
     """Move or rename a reservation."""
     with services.read() as uow:
         uow.reservations.get(reservation_id)  # 404 before anything is written
@@ -116,17 +120,17 @@ def update_reservation(
     return reservation_json(changed)
 
 
-@router.post("/{reservation_id}/cancel", dependencies=writers)
+@router.post("/{reservation_id}/cancel", dependencies=writers, response_model=Reservation)
 def cancel_reservation(
     reservation_id: ReservationId, services: ServicesDep, body: Cancellation | None = None
-) -> dict[str, Any]:
+) -> Any:
     """Cancel a reservation; its calendar entry is deleted through the outbox. Cancelling
     a cancelled reservation changes nothing."""
     reason = body.reason if body is not None else CANCELLED
     return reservation_json(reservation_service.cancel(services, reservation_id, reason))
 
 
-def _key(reservation: Reservation) -> list[Any]:
+def _key(reservation: domain.Reservation) -> list[Any]:
     return [reservation.start.isoformat(), reservation.id]
 
 

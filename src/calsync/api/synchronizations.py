@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from calsync.api.auth import allow
 from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
+from calsync.api.shapes import Synchronization, SynchronizationRequested
 from calsync.domain.access import Permission
 from calsync.domain.synchronizations import SyncOutcome
 from calsync.exports import synchronization_json
@@ -33,7 +34,9 @@ class SynchronizationRequest(BaseModel):
     )
 
 
-@router.get("", dependencies=[Depends(allow(Permission.read))], response_model=Page[dict[str, Any]])
+@router.get(
+    "", dependencies=[Depends(allow(Permission.read))], response_model=Page[Synchronization]
+)
 def list_synchronizations(
     services: ServicesDep,
     item: Annotated[str | None, Query(description="Only this item's.")] = None,
@@ -61,10 +64,14 @@ def list_synchronizations(
     )
 
 
-@router.get("/{synchronization_id}", dependencies=[Depends(allow(Permission.read))])
+@router.get(
+    "/{synchronization_id}",
+    dependencies=[Depends(allow(Permission.read))],
+    response_model=Synchronization,
+)
 def show_synchronization(
     synchronization_id: Annotated[int, Path(ge=1)], services: ServicesDep
-) -> dict[str, Any]:
+) -> Any:
     with services.read() as uow:
         row = uow.synchronizations.get(synchronization_id)
         return synchronization_json(row, uow.items.name_of(row.item_id))
@@ -74,8 +81,9 @@ def show_synchronization(
     "",
     dependencies=[Depends(allow(Permission.operate))],
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=SynchronizationRequested,
 )
-def request_synchronization(body: SynchronizationRequest, services: ServicesDep) -> dict[str, Any]:
+def request_synchronization(body: SynchronizationRequest, services: ServicesDep) -> Any:
     """Queue a read of the item's calendar; the worker synchronizes it. Answers the read
     event's id (`GET /events/{id}` follows it)."""
     with services.read() as uow:
