@@ -27,10 +27,14 @@ def test_items_show_their_binding_and_where_their_synchronization_stands(synchro
 def test_connections_are_listed_by_how_they_authenticate(api):
     listed = api.get("/api/v1/connections", "viewer").json()["results"]
     assert [(c["name"], c["kind"], c["authentication"], c["items"]) for c in listed] == [
-        ("dav", "caldav", "basic", ["Room A"]),
         ("bearer", "caldav", "bearer", ["Room B"]),
+        ("dav", "caldav", "basic", ["Room A"]),
     ]
-    assert api.get("/api/v1/connections/dav").json() == listed[0]
+    assert api.get("/api/v1/connections/dav").json() == listed[1]
+    first = api.get("/api/v1/connections", params={"limit": 1}).json()
+    second = api.get("/api/v1/connections", params={"cursor": first["next_cursor"]}).json()
+    assert first["results"] + second["results"] == listed
+    assert second["next_cursor"] is None
     assert api.get("/api/v1/connections/nope").status_code == 404
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from calsync.api.auth import allow
-from calsync.api.pagination import Page
+from calsync.api.pagination import CursorQuery, LimitQuery, Page, decode, not_a_cursor, page
 from calsync.api.services import ServicesDep
 from calsync.api.shapes import Connection, ConnectionHealth, ConnectionTested
 from calsync.bootstrap import Services
@@ -23,15 +23,24 @@ from calsync.sync.connections import authentication, bound_calendars, check_conn
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 readers = [Depends(allow(Permission.read))]
+_LIST = "connections"
 _FAILED = (SyncOutcome.failed.value, SyncOutcome.needs_confirmation.value)
 ConnectionName = Annotated[str, Path(description="The connection's name in the configuration.")]
 
 
 @router.get("", dependencies=readers, response_model=Page[Connection])
-def list_connections(services: ServicesDep) -> Any:
-    """Every connection (the configuration holds a few: one page)."""
-    names = services.settings.connections
-    return {"results": [_shown(services, name) for name in names], "next_cursor": None}
+def list_connections(
+    services: ServicesDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+) -> Any:
+    """The connections, by name."""
+    key = decode(_LIST, cursor)
+    if key is not None and (len(key) != 1 or not isinstance(key[0], str)):
+        raise not_a_cursor(_LIST)
+    names = sorted(services.settings.connections)
+    after = [name for name in names if key is None or name > key[0]]
+    return page(
+        _LIST, after[: limit + 1], limit, lambda name: [name], lambda name: _shown(services, name)
+    )
 
 
 @router.get("/{name}", dependencies=readers, response_model=Connection)
