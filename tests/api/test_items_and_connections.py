@@ -87,9 +87,9 @@ def test_metrics_count_the_exchange_log_and_the_synchronizations(synchronized):
     assert answer.headers["content-type"].startswith("text/plain")
     lines = set(answer.text.splitlines())
     for expected in (
-        'calsync_events{action="read",state="processed"} 1.0',
-        'calsync_events{action="read",state="new"} 1.0',
-        'calsync_events{action="respond",state="error"} 1.0',
+        'calsync_events{state="processed"} 2.0',
+        'calsync_events{state="new"} 1.0',
+        'calsync_events{state="error"} 1.0',
         'calsync_calendar_items{status="applied"} 2.0',
         'calsync_queue_depth{scope="due"} 1.0',
         'calsync_queue_depth{scope="waiting"} 1.0',
