@@ -55,6 +55,9 @@ def test_a_reservation_is_moved_renamed_and_cancelled(api):
     )
     again = api.post(f"/api/v1/reservations/{made['id']}/cancel", "integration")
     assert again.json()["status"] == "cancelled"
+    revived = api.patch(f"/api/v1/reservations/{made['id']}", "integration", json={"subject": "x"})
+    assert revived.status_code == 409
+    assert "is cancelled" in revived.json()["detail"]
     assert [action for action, _ in outbound(api)] == ["create", "delete", "update"]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from calsync.api.auth import allow
@@ -111,9 +111,14 @@ def create_reservation(body: NewReservation, services: ServicesDep) -> Any:
 def update_reservation(
     reservation_id: ReservationId, body: ReservationChange, services: ServicesDep
 ) -> Any:
-    """Move or rename a reservation."""
+    """Move or rename a reservation; a cancelled one stays cancelled (409)."""
     with services.read() as uow:
-        uow.reservations.get(reservation_id)  # 404 before anything is written
+        current = uow.reservations.get(reservation_id)  # 404 before anything is written
+    if current.status == ReservationStatus.cancelled:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"reservation {reservation_id} is cancelled: make a new one instead",
+        )
     changed = reservation_service.update(
         services, reservation_id, body.start, body.end, body.subject
     )
