@@ -31,6 +31,7 @@ from calsync.cli.exit_codes import HELP as EXIT_CODES_HELP
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.maintenance import purge
 from calsync.cli.reservations import reservations_app
+from calsync.cli.tokens import tokens_app
 
 app = typer.Typer(
     help="calsync: workplace reservations <-> room calendars.\n\n" + EXIT_CODES_HELP,
@@ -44,6 +45,7 @@ app.add_typer(reservations_app, name="reservations")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(config_app, name="config")
 app.add_typer(connections_app, name="connections")
+app.add_typer(tokens_app, name="tokens")
 app.command()(purge)
 
 
@@ -392,8 +394,10 @@ def serve(
         str, typer.Option("--log-format", help="calsync's log lines: text or json.")
     ] = "text",
 ) -> None:
-    """Serve calsync over HTTP: `POST /webhooks/google` takes Google's push notifications
-    (set `[push] address` to its public https URL). Unless --no-worker, the worker runs
+    """Serve calsync over HTTP: the API under /api/v1 (bearer tokens from `calsync tokens
+    create`; OpenAPI at /docs), /healthz, /metrics, and `POST /webhooks/google` for Google's
+    push notifications (set `[push] address` to its public https URL). Unless --no-worker,
+    the worker runs
     beside it (`calsync worker`), opening and renewing the push channels, polling and
     running what notifications queue. SIGTERM or SIGINT stops both.
     """

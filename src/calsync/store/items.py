@@ -109,6 +109,24 @@ class ItemRepository:
             _stored(row) for row in self.session.scalars(select(ItemRow).order_by(ItemRow.name))
         ]
 
+    def connections(self) -> dict[int, str]:
+        """item id → the connection its binding names, for the bound items (no policy read)."""
+        rows = self.session.execute(
+            select(ItemRow.id, ItemRow.binding).where(ItemRow.binding.is_not(None))
+        )
+        return {
+            item_id: json.loads(binding)["connection"]
+            for item_id, binding in rows
+            if binding is not None
+        }
+
+    def page(self, after_id: int | None, limit: int) -> list[StoredItem]:
+        """Up to `limit` items by id, after `after_id` (a page of a list)."""
+        query = select(ItemRow).order_by(ItemRow.id).limit(limit)
+        if after_id is not None:
+            query = query.where(ItemRow.id > after_id)
+        return [_stored(row) for row in self.session.scalars(query)]
+
     def set_delta_key(self, item_id: int, delta_key: str | None) -> None:
         row = self.session.get(ItemRow, item_id)
         assert row is not None

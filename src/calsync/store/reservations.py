@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +46,8 @@ class ReservationFilter:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = 500
+    #: Only reservations after this (start, id): the next page of a list by start.
+    after: tuple[datetime, str] | None = None
 
 
 #: The condition of the partial index `ix_reservations_holding` (migration 0001), written
@@ -457,4 +469,6 @@ def _filtered(where: ReservationFilter) -> Select[Any]:
         query = query.where(ReservationRow.end_at > where.start)
     if where.end is not None:
         query = query.where(ReservationRow.start_at < where.end)
+    if where.after is not None:
+        query = query.where(tuple_(ReservationRow.start_at, ReservationRow.id) > where.after)
     return query.limit(where.limit)

@@ -50,6 +50,7 @@ class ReservationRow(Base):
         UniqueConstraint("item_id", "uid", "recurrence_key", name="uq_reservation_occurrence"),
         Index("ix_reservations_item_start", "item_id", "start_at"),
         Index("ix_reservations_provider_id", "item_id", "provider_id"),
+        Index("ix_reservations_page", "start_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -74,6 +75,7 @@ class ReservationRow(Base):
 
 class SynchronizationRow(Base):
     __tablename__ = "synchronizations"
+    __table_args__ = (Index("ix_synchronizations_item_page", "item_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
@@ -94,6 +96,7 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_claim", "state", "next_attempt_at"),
+        Index("ix_events_item_page", "item_id", "id"),
         # Never two synchronizations of one calendar at once, whatever the worker count:
         # the partial unique index `uq_events_one_read_in_progress` (item_id, where action
         # = 'read' and state = 'processing') lives in the migrations only. Declared here,
@@ -126,7 +129,10 @@ class EventRow(Base):
 
 class CalendarItemRow(Base):
     __tablename__ = "calendar_items"
-    __table_args__ = (Index("ix_calendar_items_status", "status", "item_id"),)
+    __table_args__ = (
+        Index("ix_calendar_items_status", "status", "item_id"),
+        Index("ix_calendar_items_item_page", "item_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
@@ -202,3 +208,20 @@ class ApprovalNoticeRow(Base):
     reservation_id: Mapped[str] = mapped_column(String(36))
     recipient: Mapped[str] = mapped_column(String(500), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiTokenRow(Base):
+    """A token for the HTTP API. Kept only as the SHA-256 of the whole token: a caller
+    proves itself with the token, which the store cannot give away. `key` is the token's
+    public part, shown in lists and named to revoke it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    performer: Mapped[str] = mapped_column(String(500), default="")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -20,6 +20,7 @@ from calsync.store.records import (
     SynchronizationRepository,
 )
 from calsync.store.reservations import ReservationRepository
+from calsync.store.tokens import TokenRepository
 
 
 class UnitOfWork:
@@ -31,6 +32,7 @@ class UnitOfWork:
     synchronizations: SynchronizationRepository
     channels: ChannelRepository
     approvals: ApprovalRepository
+    tokens: TokenRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -46,6 +48,7 @@ class UnitOfWork:
         self.synchronizations = SynchronizationRepository(self.session)
         self.channels = ChannelRepository(self.session)
         self.approvals = ApprovalRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     def __exit__(

@@ -3,7 +3,7 @@
 Part one, approvals: requests for a reservation's approval and their decisions.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 04:00:00.000000
 
 One row per request: its reservation, the rule that asked for it and its performer, its
@@ -27,7 +27,7 @@ from alembic import op
 import calsync.store.types
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
