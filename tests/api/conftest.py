@@ -144,9 +144,11 @@ BEARER = "planted-Bearer-T0ken-5f3a9c"
 SECRETS = (PASSWORD, BEARER)
 
 
-def api_settings(database_url: str, radicale_url: str, calendar: str, other: str) -> Any:
+def api_settings(
+    database_url: str, radicale_url: str, calendar: str, other: str, **extra: Any
+) -> Any:
     """Room A on a CalDAV connection with a password, Room B on one with a bearer token,
-    and Desk 1, bound to nothing."""
+    and Desk 1, bound to nothing; `extra`: more sections (approval rules, say)."""
     return parse(
         {
             "database": {"url": database_url},
@@ -185,6 +187,7 @@ def api_settings(database_url: str, radicale_url: str, calendar: str, other: str
                 },
                 {"name": "Desk 1", "kind": "desk", "time_zone": "Europe/Berlin"},
             ],
+            **extra,
         }
     )
 
@@ -202,14 +205,17 @@ class Api:
         self.client = TestClient(self.app)
         self.tokens: dict[str, str] = {}
 
-    def token(self, role: str) -> str:
+    def token(self, role: str, performer: str = "") -> str:
+        """A token of `role` (named by it); an approver's acts as `performer`."""
         from calsync.domain.access import Role
 
-        if role not in self.tokens:
+        name = f"{role}:{performer}" if performer else role
+        if name not in self.tokens:
             with self.services.uow() as uow:
-                self.tokens[role] = uow.tokens.issue(Role(role), self.services.clock(), role)
+                issued = uow.tokens.issue(Role(role), self.services.clock(), role, performer)
+                self.tokens[name] = issued
                 uow.commit()
-        return self.tokens[role]
+        return self.tokens[name]
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {self.token(role)}"}
@@ -227,8 +233,26 @@ class Api:
         return self.call("PATCH", path, role, **kwargs)
 
 
+#: An approval rule for Room A: its bookings wait for boss@example.com.
+APPROVAL_RULES = {
+    "approval_rules": [
+        {"name": "board", "items": ["Room A"], "performer": {"person": "boss@example.com"}}
+    ]
+}
+
+
 @pytest.fixture
 def api(database_url, radicale, clock, monkeypatch) -> Iterator[Api]:
+    yield from _api(database_url, radicale, clock, monkeypatch)
+
+
+@pytest.fixture
+def approving_api(database_url, radicale, clock, monkeypatch) -> Iterator[Api]:
+    """`api` with Room A's bookings waiting for boss@example.com's approval."""
+    yield from _api(database_url, radicale, clock, monkeypatch, **APPROVAL_RULES)
+
+
+def _api(database_url, radicale, clock, monkeypatch, **extra: Any) -> Iterator[Api]:
     from calsync.providers.caldav import CalDAVProvider
 
     monkeypatch.setenv("CALSYNC_API_TEST_PASSWORD", PASSWORD)
@@ -239,7 +263,7 @@ def api(database_url, radicale, clock, monkeypatch) -> Iterator[Api]:
         path = f"/rooms/room-{uuid.uuid4().hex[:12]}/"
         organizer.make_calendar(path, "Room")
         calendars.append(path)
-    services = start(api_settings(database_url, radicale.url, *calendars), clock)
+    services = start(api_settings(database_url, radicale.url, *calendars, **extra), clock)
     try:
         yield Api(services, calendars[0], organizer)
     finally:

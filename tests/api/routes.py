@@ -10,6 +10,7 @@ from typing import Any
 from calsync.domain.access import Permission
 
 READ, RESERVE, OPERATE = Permission.read, Permission.reserve, Permission.operate
+DECIDE = Permission.decide
 MISSING_RESERVATION = "01a23456-0000-7000-8000-000000000000"
 
 
@@ -43,6 +44,12 @@ ROUTES = [
           f"/api/v1/reservations/{MISSING_RESERVATION}", {"subject": "Moved"}),
     Route("POST", "/api/v1/reservations/{reservation_id}/cancel", (RESERVE,),
           f"/api/v1/reservations/{MISSING_RESERVATION}/cancel"),
+    Route("GET", "/api/v1/approvals", (READ, DECIDE)),
+    Route("GET", "/api/v1/approvals/{approval_id}", (READ, DECIDE), "/api/v1/approvals/1"),
+    Route("POST", "/api/v1/approvals/{approval_id}/approve", (DECIDE,),
+          "/api/v1/approvals/1/approve", {"reason": "fine"}),
+    Route("POST", "/api/v1/approvals/{approval_id}/reject", (DECIDE,),
+          "/api/v1/approvals/1/reject", {"reason": "no"}),
     Route("GET", "/api/v1/events", (READ,)),
     Route("GET", "/api/v1/events/{event_id}", (READ,), "/api/v1/events/1"),
     Route("POST", "/api/v1/events/{event_id}/reprocess", (OPERATE,), "/api/v1/events/1/reprocess"),

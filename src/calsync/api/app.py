@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from calsync.api import (
+    approvals,
     calendar_items,
     connections,
     errors,
@@ -32,11 +33,17 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """The routes under /api/v1, each module one part of DESIGN.md's words."""
     api = APIRouter(prefix=API_PREFIX)
-    for part in (items, reservations, events, calendar_items, synchronizations, connections):
+    parts = (
+        items,
+        reservations,
+        approvals,
+        events,
+        calendar_items,
+        synchronizations,
+        connections,
+    )
+    for part in parts:
         api.include_router(part.router)
-    # Approvals (`/api/v1/approvals`: list those the caller is a performer for, approve,
-    # reject) come as their own module here, behind `allow(Permission.decide)`; the
-    # approver's address is `Caller.performer`.
     return api
 
 

@@ -14,10 +14,12 @@ from fastapi.responses import JSONResponse
 
 from calsync.errors import (
     AmbiguousId,
+    ApprovalDecided,
     CalendarBusy,
     CalsyncError,
     ConfigError,
     DoubleBooking,
+    NotAPerformer,
     NotFound,
     ProviderError,
     ReservationChanged,
@@ -29,6 +31,8 @@ STATUSES: tuple[tuple[type[CalsyncError], int], ...] = (
     (NotFound, status.HTTP_404_NOT_FOUND),
     (AmbiguousId, status.HTTP_404_NOT_FOUND),
     (PolicyViolation, status.HTTP_409_CONFLICT),
+    (ApprovalDecided, status.HTTP_409_CONFLICT),
+    (NotAPerformer, status.HTTP_403_FORBIDDEN),
     (DoubleBooking, status.HTTP_409_CONFLICT),
     (ReservationChanged, status.HTTP_409_CONFLICT),
     (CalendarBusy, status.HTTP_409_CONFLICT),

@@ -190,3 +190,22 @@ class ReprocessedMany(BaseModel):
 class SynchronizationRequested(BaseModel):
     item: str
     event_id: int = Field(description="The read event queued (or the one already waiting).")
+
+
+class Approval(BaseModel):
+    """A request for a booking's approval, its decision, and the booking."""
+
+    schema_: str = Field(alias="schema", examples=["calsync.approval/1"])
+    id: int
+    reservation_id: str
+    rule: str
+    performer: str
+    requested_because: str
+    state: str
+    requested_at: str
+    expires_at: str
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+    notified_at: str | None
+    reservation: Reservation | None = None
