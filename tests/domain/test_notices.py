@@ -44,6 +44,7 @@ def requested(
         reason="rule 'large rooms' matched: for 20 people, at least 10",
         performer=performer,
         expires_at=expires_at,
+        approval_id=7,
     )
 
 
@@ -95,8 +96,8 @@ def test_the_notice_says_when_the_request_expires_and_how_to_decide():
 
 def test_with_a_public_url_the_notice_names_the_api_routes_to_decide():
     [notice] = notices_for([requested()], BOOK, decide_url="https://calsync.example.com/").notices
-    assert "POST https://calsync.example.com/approvals/r-1/approve" in notice.body
-    assert "https://calsync.example.com/approvals/r-1/reject" in notice.body
+    assert "POST https://calsync.example.com/api/v1/approvals/7/approve" in notice.body
+    assert "https://calsync.example.com/api/v1/approvals/7/reject" in notice.body
 
 
 def test_a_booking_over_midnight_names_the_day_it_ends():

@@ -52,6 +52,7 @@ def requested(
     assert requirement is not None
     approval = requirement.request(reservation, NOW)
     request = ApprovalRequested.of(approval, booking, "Quarterly review", requirement.reason)
+    request = replace(request, approval_id=42)
     if performer is not None:
         request = replace(request, performer=performer)
     return request
@@ -73,9 +74,9 @@ def test_an_approver_gets_the_notification_email(mail_sink):
     assert "Rule:        large rooms" in body
     assert "rule 'large rooms' matched: for 20 people, at least 10" in body
     assert "Expires:     Thu 03 Dec 2026 09:00 (Europe/Berlin)" in body
-    assert "calsync approvals approve r-1" in body
-    assert 'calsync approvals reject r-1 --reason "..."' in body
-    assert "POST https://calsync.example.com/approvals/r-1/approve" in body
+    assert "calsync approvals approve 42" in body
+    assert 'calsync approvals reject 42 --reason "..."' in body
+    assert "POST https://calsync.example.com/api/v1/approvals/42/approve" in body
 
 
 def test_each_member_of_a_group_gets_a_mail_of_their_own(mail_sink):

@@ -39,6 +39,8 @@ class ApprovalRequested:
     reason: str
     performer: Performer
     expires_at: datetime
+    #: The approval's id once stored: what `calsync approvals` and the API decide by.
+    approval_id: int | None = None
 
     @classmethod
     def of(
@@ -200,11 +202,11 @@ def _request_text(request: ApprovalRequested, decide_url: str) -> str:
         f"Expires:     {expires:%a %d %b %Y %H:%M} ({request.time_zone}); undecided by "
         "then, the booking is declined",
         "To decide:",
-        f"  calsync approvals approve {request.reservation}",
-        f'  calsync approvals reject {request.reservation} --reason "..."',
+        f"  calsync approvals approve {request.approval_id or request.reservation}",
+        f'  calsync approvals reject {request.approval_id or request.reservation} --reason "..."',
     ]
-    if decide_url:
-        base = f"{decide_url.rstrip('/')}/approvals/{request.reservation}"
+    if decide_url and request.approval_id is not None:
+        base = f"{decide_url.rstrip('/')}/api/v1/approvals/{request.approval_id}"
         lines.append(f"  or POST {base}/approve (or {base}/reject with a reason)")
     return "\n".join(lines)
 

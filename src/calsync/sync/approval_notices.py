@@ -9,6 +9,8 @@ again on the next turn. Without `[smtp]`, nothing is sent.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from calsync.bootstrap import Services
 from calsync.domain.approvals import ApprovalState
 from calsync.domain.bookings import Booking
@@ -46,6 +48,7 @@ def _requested(uow: UnitOfWork, stored: StoredApproval) -> ApprovalRequested:
     reservation = uow.reservations.get(stored.approval.reservation)
     item = uow.items.by_id(stored.item_id).item
     booking = Booking.of(item, reservation.start, reservation.end, reservation.organizer)
-    return ApprovalRequested.of(
+    asked = ApprovalRequested.of(
         stored.approval, booking, reservation.subject, stored.requested_because
     )
+    return replace(asked, approval_id=stored.id)
