@@ -74,8 +74,8 @@ def test_an_approver_gets_the_notification_email(mail_sink):
     assert "Rule:        large rooms" in body
     assert "rule 'large rooms' matched: for 20 people, at least 10" in body
     assert "Expires:     Thu 03 Dec 2026 09:00 (Europe/Berlin)" in body
-    assert "calsync approvals approve 42" in body
-    assert 'calsync approvals reject 42 --reason "..."' in body
+    assert "calsync approvals approve r-1" in body
+    assert 'calsync approvals reject r-1 --reason "..."' in body
     assert "POST https://calsync.example.com/api/v1/approvals/42/approve" in body
 
 

@@ -202,8 +202,8 @@ def _request_text(request: ApprovalRequested, decide_url: str) -> str:
         f"Expires:     {expires:%a %d %b %Y %H:%M} ({request.time_zone}); undecided by "
         "then, the booking is declined",
         "To decide:",
-        f"  calsync approvals approve {request.approval_id or request.reservation}",
-        f'  calsync approvals reject {request.approval_id or request.reservation} --reason "..."',
+        f"  calsync approvals approve {request.reservation}",
+        f'  calsync approvals reject {request.reservation} --reason "..."',
     ]
     if decide_url and request.approval_id is not None:
         base = f"{decide_url.rstrip('/')}/api/v1/approvals/{request.approval_id}"
