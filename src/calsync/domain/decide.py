@@ -128,7 +128,7 @@ class _Judge:
         rules: ApprovalRules,
         obj: CalendarObject,
     ) -> None:
-        self.item, self.occupancy, self.now, self.rules = item, occupancy, now, rules
+        self.item, self.occupancy, self.moment, self.rules = item, occupancy, now, rules
         #: The object is a series (of which a service may hand over one instance alone).
         self.recurring = obj.master.recurring or any(
             o.recurrence_id is not None for o in obj.occurrences
@@ -146,7 +146,7 @@ class _Judge:
         with the reason. calsync's own bookings are the workplace's: they ask for no
         approval here."""
         booking = Booking.of(self.item, start, end, organizer, self.recurring)
-        decision = evaluate(booking, self.item.policy, self.occupancy, self.now, reservation_id)
+        decision = evaluate(booking, self.item.policy, self.occupancy, self.moment, reservation_id)
         self.judged.append(reservation_id)
         if decision.verdict == Verdict.decline:
             if CONFLICT in {outcome.rule for outcome in decision.broken}:
@@ -154,7 +154,7 @@ class _Judge:
             return ReservationStatus.declined, decision.reason
         out_of_policy = decision.reason if decision.verdict == Verdict.request else ""
         needed = None
-        if origin == Origin.calendar and end > self.now:
+        if origin == Origin.calendar and end > self.moment:
             # A meeting already over has nothing left to decide.
             needed = approval_for(booking, self.rules, out_of_policy)
         elif out_of_policy:
@@ -162,7 +162,7 @@ class _Judge:
         self.occupancy.hold(start, end, reservation_id)
         if needed is None:
             return ReservationStatus.confirmed, ""
-        self.approvals[reservation_id] = needed.request(reservation_id, self.now, end)
+        self.approvals[reservation_id] = needed.request(reservation_id, self.moment, end)
         return ReservationStatus.pending_approval, needed.reason
 
     def again(self, reservation: Reservation) -> tuple[ReservationStatus, str]:
