@@ -89,6 +89,12 @@ def test_a_released_no_show_says_so_when_checked_in_late():
         check_in(gone, REQUIRED, minutes(21))
 
 
+def test_a_released_no_show_its_organizer_booked_again_holds_and_is_checked_in():
+    gone = release(reservation(), REQUIRED, minutes(20))
+    revived = replace(gone, status=ReservationStatus.confirmed, start=minutes(60), end=minutes(120))
+    assert check_in(revived, REQUIRED, minutes(50)).checked_in_at == minutes(50)
+
+
 def test_a_check_in_after_the_grace_period_still_counts_until_the_release():
     late = check_in(reservation(), REQUIRED, minutes(30))
     assert not is_no_show(late, REQUIRED, minutes(31))

@@ -247,3 +247,73 @@ def test_two_workers_releasing_at_once_release_each_no_show_once(
     assert by_first[0].released + by_second[0].released == [booked[-1].id]
     assert by_second[0].passed == [booked[-1].id]
     assert [a for a, _ in actions(first) if a == "delete"] == ["delete"]
+
+
+SERIES = "RRULE:FREQ=DAILY;COUNT=3\r\n"  # 7 to 9 December, 10:00-11:00 in Berlin
+
+
+def occurrences(provider, calendar: str, uid: str) -> dict[datetime | None, tuple]:
+    """The series' exceptions in the calendar: RECURRENCE-ID (None: the master) ->
+    (start, end, EXDATEs), in UTC."""
+    found = {}
+    for change in provider.fetch_changes(calendar, None).changes:
+        for event in Calendar.from_ical(change.data).walk("VEVENT"):
+            if str(event["UID"]) != uid:
+                continue
+            rid = event.get("RECURRENCE-ID")
+            exdates = event.get("EXDATE", [])
+            exdates = exdates if isinstance(exdates, list) else [exdates]
+            gone = {d.dt.astimezone(UTC) for each in exdates for d in each.dts}
+            found[rid.dt.astimezone(UTC) if rid else None] = (
+                event["DTSTART"].dt.astimezone(UTC),
+                event["DTEND"].dt.astimezone(UTC),
+                gone,
+            )
+    return found
+
+
+def test_a_no_show_occurrence_of_someones_series_leaves_the_room_alone(room, clock):
+    services, provider, calendar = room
+    provider.create(
+        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=SERIES))
+    )
+    sync(services)
+    drain(services)
+    eighth = datetime(2026, 12, 8, 9, tzinfo=UTC)
+    clock.now = eighth + timedelta(minutes=15)
+    [released] = check_in_service.release_no_shows(services).released
+    drain(services)
+    assert eighth in occurrences(provider, calendar, "s1")[None][2]  # EXDATE: that day only
+    sync(services)
+    by_day = {r.start.day: r for r in reservations(services)}
+    assert by_day[8].id == released
+    assert by_day[8].status == ReservationStatus.cancelled
+    assert by_day[9].status == ReservationStatus.confirmed
+    provider.create(calendar, "next", ics(vevent("next", "20261208T103000", "20261208T113000")))
+    sync(services)
+    assert {r.uid: r for r in reservations(services)}["next"].status == ReservationStatus.confirmed
+
+
+def test_a_check_out_of_one_occurrence_shortens_that_occurrence_alone(room, clock):
+    services, provider, calendar = room
+    provider.create(
+        calendar, "s1", ics(vevent("s1", "20261207T100000", "20261207T110000", extra=SERIES))
+    )
+    sync(services)
+    drain(services)
+    eighth = datetime(2026, 12, 8, 9, tzinfo=UTC)
+    [occurrence] = [r for r in reservations(services) if r.start == eighth]
+    clock.now = eighth
+    check_in_service.check_in(services, occurrence.id)
+    clock.now = eighth + timedelta(minutes=25)
+    check_in_service.check_out(services, occurrence.id)
+    drain(services)
+    in_radicale = occurrences(provider, calendar, "s1")
+    assert in_radicale[eighth][:2] == (eighth, eighth + timedelta(minutes=25))
+    assert in_radicale[None][:2] == (
+        datetime(2026, 12, 7, 9, tzinfo=UTC),
+        datetime(2026, 12, 7, 10, tzinfo=UTC),
+    )
+    sync(services)
+    ends = sorted((r.start.day, r.end.minute, r.status) for r in reservations(services))
+    assert ends == [(day, 25 if day == 8 else 0, ReservationStatus.confirmed) for day in (7, 8, 9)]

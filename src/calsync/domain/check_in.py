@@ -102,20 +102,20 @@ def release(reservation: Reservation, policy: BookingPolicy, now: datetime) -> R
 
 
 def _still_held(reservation: Reservation, what: str) -> None:
-    if reservation.no_show_released_at is not None:
+    if not reservation.holds_item:
+        released = reservation.no_show_released_at
+        if released is not None:
+            raise CheckInRefused(
+                f"reservation {reservation.id} was released as a no-show at {_at(released)}"
+            )
         raise CheckInRefused(
-            f"reservation {reservation.id} was released as a no-show at "
-            f"{_at(reservation.no_show_released_at)}"
+            f"reservation {reservation.id} is {reservation.status.value}: only one that "
+            f"holds its item can be {what}"
         )
     if reservation.checked_out_at is not None:
         raise CheckInRefused(
             f"reservation {reservation.id} was already checked out at "
             f"{_at(reservation.checked_out_at)}"
-        )
-    if not reservation.holds_item:
-        raise CheckInRefused(
-            f"reservation {reservation.id} is {reservation.status.value}: only one that "
-            f"holds its item can be {what}"
         )
 
 
