@@ -49,17 +49,22 @@ def test_no_show_candidates_are_the_running_unchecked_holding_reservations_past_
     now = NINE + timedelta(minutes=15)
     with services.uow() as uow:
         candidates = uow.reservations.no_show_candidates
-        assert candidates(room_a, now - timedelta(minutes=15), now) == [running.id]
-        assert candidates(room_a, now - timedelta(minutes=16), now) == []  # grace not over
-        assert candidates(room_b, now - timedelta(minutes=15), now) == []
+        assert candidates([room_a], now - timedelta(minutes=15), now) == [(running.id, room_a)]
+        assert candidates([room_a], now - timedelta(minutes=16), now) == []  # grace not over
+        assert candidates([room_b], now - timedelta(minutes=15), now) == []
+        assert candidates([room_a, room_b], now - timedelta(minutes=15), now) == [
+            (running.id, room_a)
+        ]
 
 
 def test_the_no_show_query_takes_the_index_of_reservations_due_a_check_in(services):
     if services.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's planner picks by its statistics")
-    query = str(check_in_overdue(1, NINE, NINE).compile(services.engine))
+    overdue = check_in_overdue([1, 2], NINE, NINE)
+    query = str(overdue.compile(services.engine, compile_kwargs={"render_postcompile": True}))
     with services.uow() as uow:
-        plan = uow.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", (1, "", ""))
+        explain = uow.session.connection().exec_driver_sql
+        plan = explain(f"EXPLAIN QUERY PLAN {query}", (1, 2, "", ""))
         assert "ix_reservations_check_in_due" in str(plan.all())
 
 

@@ -14,12 +14,15 @@ meeting is edited in place). A no-show release goes as `reservations cancel` doe
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from calsync.bootstrap import Services
 from calsync.domain import check_in as rules
 from calsync.domain.events import Action
 from calsync.domain.reservations import Reservation
+from calsync.store.items import StoredItem
 from calsync.sync.reservations import outbox
 
 
@@ -64,15 +67,20 @@ def release_no_shows(services: Services) -> Released:
     """Release every reservation that is a no-show now, each in its own transaction."""
     now, done = services.clock(), Released()
     with services.read() as uow:
+        requiring = [s for s in uow.items.all() if s.item.policy.check_in_required]
+        by_grace: dict[timedelta, list[StoredItem]] = defaultdict(list)
+        for stored in requiring:
+            by_grace[stored.item.policy.no_show_after].append(stored)
         due = [
-            (stored, reservation_id)
-            for stored in uow.items.all()
-            if stored.item.policy.check_in_required
-            for reservation_id in uow.reservations.no_show_candidates(
-                stored.id, now - stored.item.policy.no_show_after, now
+            (reservation_id, item_id)
+            for grace, items in by_grace.items()
+            for reservation_id, item_id in uow.reservations.no_show_candidates(
+                [stored.id for stored in items], now - grace, now
             )
         ]
-    for stored, reservation_id in due:
+    stored_by_id = {stored.id: stored for stored in requiring}
+    for reservation_id, item_id in due:
+        stored = stored_by_id[item_id]
         with services.uow() as uow:
             current = uow.reservations.get_for_write(reservation_id)
             policy = stored.item.policy
