@@ -99,8 +99,10 @@ class WorkingHoursSettings(_Strict):
 class PolicySettings(_Strict):
     """A booking policy's rules; each one left out is inherited (from the area's, the
     kind's, the defaults', else calsync's: 365 days ahead, no duration limit, any hour,
-    recurring meetings accepted, conflicts declined, everyone may book). For the day and
-    hour limits 0 means none."""
+    recurring meetings accepted, conflicts declined, everyone may book, no check-in
+    required). For the day and hour limits 0 means none. With `check_in_required`, a
+    reservation not checked in `no_show_after_minutes` after its start (default 15) is
+    released as a no-show; check-in opens `check_in_opens_minutes` before it (default 15)."""
 
     booking_window_days: Annotated[int, Field(ge=0)] | None = None
     max_duration_hours: Annotated[float, Field(ge=0)] | None = None
@@ -114,6 +116,9 @@ class PolicySettings(_Strict):
     series_max_conflicts: Annotated[int, Field(ge=0)] | None = None
     book_in_policy: list[AddressOrDomain] | None = None
     request_out_of_policy: list[AddressOrDomain] | None = None
+    check_in_required: bool | None = None
+    check_in_opens_minutes: Annotated[float, Field(ge=0)] | None = None
+    no_show_after_minutes: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_word_for_conflicts(self) -> PolicySettings:
@@ -146,7 +151,17 @@ class PolicySettings(_Strict):
         for who in ("book_in_policy", "request_out_of_policy"):
             if getattr(self, who) is not None:
                 rules[who] = tuple(getattr(self, who))
-        return PolicyLayer.of(**rules)
+        return PolicyLayer.of(**rules, **self._check_in_rules())
+
+    def _check_in_rules(self) -> dict[str, Any]:
+        rules: dict[str, Any] = {}
+        if self.check_in_required is not None:
+            rules["check_in_required"] = self.check_in_required
+        if self.check_in_opens_minutes is not None:
+            rules["check_in_opens"] = timedelta(minutes=self.check_in_opens_minutes)
+        if self.no_show_after_minutes is not None:
+            rules["no_show_after"] = timedelta(minutes=self.no_show_after_minutes)
+        return rules
 
 
 def _limit(value: timedelta) -> timedelta | None:

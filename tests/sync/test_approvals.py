@@ -302,3 +302,19 @@ def test_a_series_is_approved_as_a_whole_or_occurrence_by_occurrence(
     }
     statuses = sorted((r.start, r.status) for r in reservations(approving))
     assert [s for _, s in statuses] == ["declined", "confirmed", "confirmed"]
+
+
+def test_a_waiting_booking_cancelled_in_calsync_withdraws_its_request(
+    approving, organizer, room_calendar
+):
+    from calsync.sync import reservations as reservation_service
+
+    book(organizer, room_calendar, "m1", 3)
+    sync(approving)
+    [waiting] = approvals(approving, "pending")
+    reservation_service.cancel(approving, only_reservation(approving).id)
+    assert approvals(approving, "pending") == []
+    [withdrawn] = approvals(approving, "withdrawn")
+    assert withdrawn.approval.reason == "cancelled in calsync"
+    with pytest.raises(ApprovalDecided):
+        decide_approvals(approving, [waiting.id], BOSS, approve=True)

@@ -27,6 +27,9 @@ class Reservation(BaseModel):
     provider_id: str | None
     provider_version: str | None
     reason: str | None
+    checked_in_at: str | None = None
+    checked_out_at: str | None = None
+    no_show_released_at: str | None = None
 
 
 class EventSummary(BaseModel):

@@ -178,6 +178,9 @@ def _dump_policy(policy: BookingPolicy) -> str:
             "series_max_conflicts": policy.series_max_conflicts,
             "book_in_policy": list(policy.book_in_policy),
             "request_out_of_policy": list(policy.request_out_of_policy),
+            "check_in_required": policy.check_in_required,
+            "check_in_opens": policy.check_in_opens.total_seconds(),
+            "no_show_after": policy.no_show_after.total_seconds(),
         },
         sort_keys=True,
     )
@@ -206,6 +209,9 @@ def _load_policy(text: str) -> BookingPolicy:
         series_max_conflicts=data.get("series_max_conflicts"),
         book_in_policy=tuple(data.get("book_in_policy", ())),
         request_out_of_policy=tuple(data.get("request_out_of_policy", ())),
+        check_in_required=bool(data.get("check_in_required", False)),
+        check_in_opens=_delta(data.get("check_in_opens")) or default.check_in_opens,
+        no_show_after=_delta(data.get("no_show_after")) or default.no_show_after,
     )
 
 

@@ -71,6 +71,12 @@ class ReservationRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Check-in facts (`calsync.domain.check_in`), written only by their own conditional
+    #: updates (`ReservationRepository.record_check_in`). The partial index
+    #: `ix_reservations_check_in_due` over them lives in the migrations only (0006).
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    no_show_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SynchronizationRow(Base):
