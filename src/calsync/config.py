@@ -370,6 +370,9 @@ class BindingSettings(_Strict):
     #: Whose change wins when calsync's pending change meets a change made in the calendar
     #: to an object calsync created: "calendar" (default) or "calsync".
     conflict_resolution: ConflictResolution = ConflictResolution.calendar
+    #: The room's own calendar approves requests too (its delegates decide): calsync reads
+    #: its answer instead of answering, and confirms a booking once both sides approved.
+    room_approves: bool = False
 
 
 class ItemSettings(_Strict):
@@ -498,6 +501,7 @@ class Settings(_Strict):
             window_ahead=timedelta(days=ahead),
             dry_run=binding.dry_run,
             conflict_resolution=binding.conflict_resolution,
+            room_approves=binding.room_approves,
         )
 
 

@@ -109,6 +109,9 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
         "provider_id": reservation.provider_id,
         "provider_version": reservation.provider_version,
         "reason": reservation.reason or None,
+        "provider_approval": (
+            reservation.provider_approval.value if reservation.provider_approval else None
+        ),
         "checked_in_at": _when(reservation.checked_in_at),
         "checked_out_at": _when(reservation.checked_out_at),
         "no_show_released_at": _when(reservation.no_show_released_at),

@@ -27,6 +27,7 @@ class Reservation(BaseModel):
     provider_id: str | None
     provider_version: str | None
     reason: str | None
+    provider_approval: str | None = None
     checked_in_at: str | None = None
     checked_out_at: str | None = None
     no_show_released_at: str | None = None

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from calsync.domain.bookings import Booking, address_in, in_words
 from calsync.domain.items import ItemKind, Location
-from calsync.domain.reservations import ReservationStatus
+from calsync.domain.reservations import ProviderApproval, ReservationStatus
 from calsync.errors import ApprovalDecided, NotAPerformer
 
 
@@ -363,3 +363,42 @@ class Approval:
                 f"the approval of reservation {self.reservation} expired at "
                 f"{self.expires_at.isoformat()}"
             )
+
+
+# --- where the room's own calendar approves too ----------------------------------------
+
+#: Why a booking holds the room without being confirmed: the room's approval is missing.
+ROOM_APPROVAL_WAITING = "waiting for the room's own approval in the calendar"
+#: Why a booking is declined when the room's own approval declined it.
+ROOM_APPROVAL_DECLINED = "the room's own approval declined it in the calendar"
+
+
+def provider_approval_of(partstat: str | None) -> ProviderApproval:
+    """The room's own approval from its PARTSTAT in the calendar."""
+    if partstat == "ACCEPTED":
+        return ProviderApproval.accepted
+    if partstat == "DECLINED":
+        return ProviderApproval.declined
+    return ProviderApproval.awaiting
+
+
+def both_sides(
+    status: ReservationStatus, reason: str, provider: ProviderApproval | None
+) -> tuple[ReservationStatus, str]:
+    """A booking's status once calsync's side (`status`) meets the room's own approval
+    (`provider`, None where the calendar gives none): confirmed only when both approved,
+    declined when the room's side declined, waiting for the room (`awaiting_confirmation`)
+    when calsync approved and the room has not yet. calsync's own refusals and waits stand."""
+    if provider is None:
+        return status, reason
+    if provider == ProviderApproval.declined and status in (
+        ReservationStatus.confirmed,
+        ReservationStatus.awaiting_confirmation,
+        ReservationStatus.pending_approval,
+    ):
+        return ReservationStatus.declined, ROOM_APPROVAL_DECLINED
+    if status == ReservationStatus.confirmed and provider != ProviderApproval.accepted:
+        return ReservationStatus.awaiting_confirmation, ROOM_APPROVAL_WAITING
+    if status == ReservationStatus.awaiting_confirmation and provider == ProviderApproval.accepted:
+        return ReservationStatus.confirmed, ""
+    return status, reason

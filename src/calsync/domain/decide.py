@@ -23,13 +23,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from calsync.domain.approvals import Approval, ApprovalRules, approval_for
+from calsync.domain.approvals import (
+    Approval,
+    ApprovalRules,
+    approval_for,
+    both_sides,
+    provider_approval_of,
+)
 from calsync.domain.bookings import Booking
 from calsync.domain.entries import CalendarObject, Occurrence, OccurrenceKey, Window
 from calsync.domain.items import WorkplaceItem
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.policy import CONFLICT, Verdict, evaluate, series_conflicts
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import (
+    Origin,
+    ProviderApproval,
+    Reservation,
+    ReservationStatus,
+)
 
 #: No approval rules: every booking the policy accepts is confirmed.
 NO_APPROVALS = ApprovalRules()
@@ -110,7 +121,12 @@ def decide(
             actions.append(Cancel(gone.cancel("removed from the calendar")))
     actions = judge.whole_series(actions)
     requested = judge.approvals
-    approvals = tuple(requested[a.reservation.id] for a in actions if a.reservation.id in requested)
+    approvals = tuple(
+        requested[a.reservation.id]
+        for a in actions
+        if a.reservation.id in requested
+        and a.reservation.status == ReservationStatus.pending_approval
+    )
     answer, declines = _room_answer(change, existing, actions, item)
     return Plan(tuple(actions), answer, approvals, declines)
 
@@ -217,6 +233,7 @@ def _plan_occurrence(
     new_id: Callable[[], str],
 ) -> Action | None:
     item, occupancy = judge.item, judge.occupancy
+    provider = _room_approval(change, item, occurrence)
     if current is None:
         # A new meeting (or a new instance of a series): the policy decides.
         reservation_id = new_id()
@@ -226,13 +243,17 @@ def _plan_occurrence(
         status, reason = _room_word(
             change, item, Origin.calendar, status, reason, occupancy, reservation_id
         )
-        return Create(_mirror(occurrence, change, reservation_id, item.name, status, reason))
+        status, reason = _both_sides(status, reason, provider, occupancy, reservation_id)
+        mirror = _mirror(occurrence, change, reservation_id, item.name, status, reason)
+        return Create(replace(mirror, provider_approval=provider))
     if occurrence.sequence < current.sequence and not change.authoritative:
         # A replay older than what we hold: the newer revision wins.
         return None
     updated = _mirror(
         occurrence, change, current.id, item.name, current.status, current.reason, current.origin
     )
+    if current.origin == Origin.calendar:
+        updated = replace(updated, provider_approval=provider)
     if updated == current:
         # The same revision again (a replay, or an echo of our own write): nothing to do.
         return None
@@ -246,13 +267,47 @@ def _plan_occurrence(
         decided = replace(updated, status=status, reason=reason)
         return None if decided == current else Update(decided)
     if _same_span(updated, current) and current.status != ReservationStatus.cancelled:
-        # Only the subject, organizer, sequence or version changed: the decision stands.
-        return Update(updated)
+        # Only the subject, organizer, sequence, version or the room's own approval
+        # changed: calsync's decision stands, and meets the room's.
+        status, reason = _both_sides(
+            current.status, current.reason, updated.provider_approval, occupancy, current.id
+        )
+        return Update(replace(updated, status=status, reason=reason))
     # Moved, resized or revived: release the old span and let the policy decide again.
     occupancy.release(current.id)
     status, reason = judge.again(updated)
     status, reason = _room_word(change, item, current.origin, status, reason, occupancy, current.id)
+    status, reason = _both_sides(status, reason, updated.provider_approval, occupancy, current.id)
     return Update(replace(updated, status=status, reason=reason))
+
+
+def _room_approval(
+    change: Change, item: WorkplaceItem, occurrence: Occurrence
+) -> ProviderApproval | None:
+    """The room's own approval of the occurrence, where its calendar gives one."""
+    binding = item.binding
+    if binding is None or not binding.room_approves:
+        return None
+    address = binding.room_address.lower()
+    entries = [e for e in change.obj.entries if e.recurrence_id == occurrence.recurrence_id]
+    for entry in entries or [change.obj.master]:
+        for attendee in entry.attendees:
+            if attendee.address == address:
+                return provider_approval_of(attendee.partstat)
+    return provider_approval_of(None)
+
+
+def _both_sides(
+    status: ReservationStatus,
+    reason: str,
+    provider: ProviderApproval | None,
+    occupancy: Occupancy,
+    reservation_id: str,
+) -> tuple[ReservationStatus, str]:
+    settled, why = both_sides(status, reason, provider)
+    if settled == ReservationStatus.declined and status != ReservationStatus.declined:
+        occupancy.release(reservation_id)
+    return settled, why
 
 
 #: Why a reservation is conflicted or declined when the room itself said no.
@@ -356,8 +411,8 @@ def _room_answer(
     answer, declines = room_answer(
         [(o.recurrence_id, status) for o, status in live], change.obj.master.recurring
     )
-    if answer is None:
-        return None, ()
+    if answer is None or (binding.room_approves and answer != "DECLINED"):
+        return None, ()  # the room's own approval speaks, unless calsync refused it all
     shown = _shown_partstat(change.obj, binding.room_address)
     if change.room_decides and shown == "DECLINED":
         return None, ()  # the room said no itself

@@ -111,6 +111,11 @@ class CalendarBinding:
     window_ahead: timedelta = timedelta(days=365)
     dry_run: bool = False
     conflict_resolution: ConflictResolution = ConflictResolution.calendar
+    #: The room's own calendar approves requests too (an Exchange room mailbox whose
+    #: delegates decide): calsync does not answer for the room but reads its answer, and
+    #: a booking is confirmed only once both sides approved. A rejection in calsync still
+    #: declines it in the calendar, freeing the room.
+    room_approves: bool = False
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,10 @@ def _dump_binding(binding: CalendarBinding | None) -> str | None:
     data = asdict(binding)
     data["window_past"] = binding.window_past.total_seconds()
     data["window_ahead"] = binding.window_ahead.total_seconds()
+    if not binding.room_approves:
+        # Left out when off, so that bindings stored before it existed compare equal
+        # (a changed binding forgets its delta key).
+        del data["room_approves"]
     return json.dumps(data, sort_keys=True)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import Origin, ProviderApproval, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound, ReservationChanged
 from calsync.store.bulk import insert_values
 from calsync.store.tables import ReservationRow
@@ -104,6 +104,7 @@ _INSERTED = (
     "provider_id",
     "provider_version",
     "reason",
+    "provider_approval",
     "updated_at",
     "created_at",
 )
@@ -456,6 +457,7 @@ class ReservationRepository:
             r.provider_id,
             r.provider_version,
             r.reason,
+            r.provider_approval.value if r.provider_approval else None,
             now,
             now,
         ]
@@ -481,6 +483,9 @@ class ReservationRepository:
             provider_id=row.provider_id,
             provider_version=row.provider_version,
             reason=row.reason,
+            provider_approval=ProviderApproval(row.provider_approval)
+            if row.provider_approval
+            else None,
             checked_in_at=row.checked_in_at,
             checked_out_at=row.checked_out_at,
             no_show_released_at=row.no_show_released_at,

@@ -74,6 +74,8 @@ class ReservationRow(Base):
     #: Check-in facts (`calsync.domain.check_in`), written only by their own conditional
     #: updates (`ReservationRepository.record_check_in`). The partial index
     #: `ix_reservations_check_in_due` over them lives in the migrations only (0006).
+    #: The room's own approval in the calendar (`ProviderApproval`), where it gives one.
+    provider_approval: Mapped[str | None] = mapped_column(String(20), nullable=True)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     no_show_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from calsync.bootstrap import Services
-from calsync.domain.approvals import ADMIN, Approval, ApprovalState, Identity
+from calsync.domain.approvals import ADMIN, Approval, ApprovalState, Identity, both_sides
 from calsync.domain.decide import room_answer
 from calsync.domain.events import Action
 from calsync.domain.reservations import Reservation, ReservationStatus
@@ -127,8 +127,10 @@ def _settle(
                 f"reservation {reservation.id} no longer waits for approval "
                 f"({reservation.status.value}): approval {stored.id} was not decided"
             )
-        status = approval.reservation_status
         why = "" if approval.state == ApprovalState.approved else approval.reason
+        # Where the room's calendar approves too, approved here is confirmed only once
+        # the room approved as well (`awaiting_confirmation` until then).
+        status, why = both_sides(approval.reservation_status, why, reservation.provider_approval)
         now_is = replace(reservation, status=status, reason=why)
         uow.reservations.update_many([now_is], now, [reservation])
         settled.append(replace(stored, approval=approval))
@@ -175,7 +177,8 @@ def _answer(
     ]
     recurring = any(r.recurrence_id is not None for r in mirrors)
     partstat, declines = room_answer([(r.recurrence_id, r.status) for r in mirrors], recurring)
-    if partstat is None:
+    if partstat is None or (binding.room_approves and partstat != "DECLINED"):
+        # Where the room approves itself, calsync answers only to free it (a rejection).
         return None
     payload = respond_payload(
         item.item.name, reservation.provider_id, binding.room_address, partstat, declines
