@@ -124,13 +124,17 @@ def _capabilities(services: Services, stored: StoredItem) -> tuple[bool, bool]:
 
 
 def object_reader(services: Services, stored: StoredItem, now: datetime) -> ObjectReader:
-    """A reader for the item's calendar (with its adapter's `read_object`), over its
-    synchronization window from `now`."""
+    """A reader for the item's calendar (with its adapter's `read_object`, in a pool of
+    processes unless its payloads are cheap to read), over its synchronization window
+    from `now`."""
     binding = stored.item.binding
     past = binding.window_past if binding else timedelta(days=30)
-    ahead = binding.window_ahead if binding else timedelta(days=365)
-    read_object = services.provider(binding.connection).object_reader() if binding else read_payload
-    return ObjectReader(read_object, stored.item.time_zone, Window(now - past, now + ahead))
+    window = Window(now - past, now + (binding.window_ahead if binding else timedelta(days=365)))
+    if binding is None:
+        return ObjectReader(read_payload, stored.item.time_zone, window)
+    provider = services.provider(binding.connection)
+    pooled = not provider.capabilities.cheap_to_read
+    return ObjectReader(provider.object_reader(), stored.item.time_zone, window, pooled=pooled)
 
 
 class Applier:
