@@ -201,7 +201,7 @@ class Applier:
             return None
         decided.touched = frozenset(touched)
         with self.services.read() as uow:
-            existing = _existing(uow, self._stored, readable)
+            existing = _existing(uow, self._stored, readable, expands)
             decided.waiting = waiting_changes(uow, self._stored, existing)
         decided.decide(self._stored, readable, existing, occupancy, window)
         return decided
@@ -317,7 +317,7 @@ def _apply_one_by_one(
                 expands_instances=capabilities[1],
             )
             readable = _read_all([row], reader, now, decided.report)
-            existing = _existing(uow, stored, readable)
+            existing = _existing(uow, stored, readable, capabilities[1])
             decided.waiting = waiting_changes(uow, stored, existing)
             decided.decide(stored, readable, existing, occupancy, window)
             try:
@@ -376,10 +376,20 @@ def _existing(
     uow: UnitOfWork,
     stored: StoredItem,
     readable: list[tuple[PendingItem, CalendarObject | None]],
+    expands_instances: bool,
 ) -> dict[str, list[Reservation]]:
-    """Reservations by provider id for cancellations, by UID for everything else."""
-    uids = [obj.uid for _, obj in readable if obj is not None]
-    found: dict[str, list[Reservation]] = dict(uow.reservations.of_uids(stored.id, uids))
+    """Reservations by provider id for cancellations, by UID for everything else: all of
+    the UID's, or where each object is one instance (`expands_instances`), those its
+    object can touch (see `_apply_one`): a series listed instance by instance would
+    otherwise load every sibling already stored for each of its instances."""
+    found: dict[str, list[Reservation]]
+    objects = [(row, obj) for row, obj in readable if obj is not None]
+    if expands_instances:
+        ids = [row.provider_id for row, _ in objects]
+        keys = [o.key for _, obj in objects for o in obj.occurrences]
+        found = dict(uow.reservations.of_occurrences(stored.id, ids, keys))
+    else:
+        found = dict(uow.reservations.of_uids(stored.id, [obj.uid for _, obj in objects]))
     for row, obj in readable:
         if obj is None:
             found[row.provider_id] = uow.reservations.of_provider_id(stored.id, row.provider_id)
