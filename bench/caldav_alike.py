@@ -27,6 +27,8 @@ recorded, so `sync_s - server_s` slightly undercounts calsync's own time here.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
 import time
 import uuid
@@ -34,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -161,7 +164,7 @@ def storage_folder(bodies: list[dict[str, Any]], today: date, log: Any) -> Path:
 def warm_up(url: str) -> tuple[float, int]:
     """One full listing (sync-collection and multigets); its seconds and object count."""
     began = time.perf_counter()
-    with CalDAVProvider(url, timeout=600, limits=SLOW) as provider:
+    with CalDAVProvider(url, timeout=1800, limits=SLOW) as provider:
         listed = len(provider.fetch_changes(CALENDAR, None).changes)
     return time.perf_counter() - began, listed
 
@@ -195,6 +198,7 @@ class Figures:
     error: str = ""
     reservations: dict[str, int] = field(default_factory=dict)
     answers_queued: int = 0  # the room's `respond` events
+    cpu_s: float = 0.0  # CPU time of calsync's processes (`cpu_seconds`) during it
 
     @property
     def own_s(self) -> float:
@@ -231,10 +235,11 @@ def initial_sync(database_url: str, dav_url: str) -> Figures:
     try:
         provider = services.provider(CONNECTION)
         assert isinstance(provider, CalDAVProvider)
-        before = provider.counters
+        before, cpu = provider.counters, cpu_seconds()
         began = time.perf_counter()
         result = run_now(services, request_sync(services, ITEM))
         wall = time.perf_counter() - began
+        cpu = cpu_seconds(settle=True) - cpu
         traffic = provider.counters - before
         sync = result.synchronization
         return Figures(
@@ -245,6 +250,7 @@ def initial_sync(database_url: str, dav_url: str) -> Figures:
             sync.calendar_items if sync else 0,
             result.error,
             *_counts(services),
+            cpu,
         )
     finally:
         services.close()
@@ -261,3 +267,27 @@ def _counts(services: Services) -> tuple[dict[str, int], int]:
             select(func.count()).select_from(EventRow).where(EventRow.action == "respond")
         ).scalar_one()
     return reservations, int(answers)
+
+
+def cpu_seconds(settle: bool = False) -> float:
+    """CPU time (user and system) of this process, of the readers' fork server and of the
+    workers it forked that have ended: calsync's on either path, whatever else the machine
+    runs. `settle`: first give the fork server a moment to reap the workers just shut down
+    (their time counts once reaped)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = usage.ru_utime + usage.ru_stime
+    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if server:
+        if settle:
+            time.sleep(0.5)
+        total += _process_times(server)
+    return total
+
+
+def _process_times(pid: int) -> float:
+    """utime + stime + cutime + cstime of a process (proc(5)), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")

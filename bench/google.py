@@ -63,6 +63,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -279,12 +280,14 @@ def settings(database_url: str, api_url: str) -> Any:
     )
 
 
-def synchronize(services: Services, emulator: TimedEmulator) -> Phase:
-    """One synchronization of the item, measured."""
+def synchronize(services: Services, emulator: TimedEmulator | None) -> Phase:
+    """One synchronization of the item, measured (the emulator's figures where it runs in
+    this process)."""
     provider = services.provider(CONNECTION)
     assert isinstance(provider, GoogleCalendarProvider)
     before = _copy(provider.counters)
-    emulator.reset_counters()
+    if emulator is not None:
+        emulator.reset_counters()
     began = time.perf_counter()
     result = run_now(services, request_sync(services, ITEM))
     wall = time.perf_counter() - began
@@ -293,9 +296,9 @@ def synchronize(services: Services, emulator: TimedEmulator) -> Phase:
     return Phase(
         sync_s=wall,
         server_s=traffic.server_seconds,
-        emulator_s=emulator.handling_seconds,
+        emulator_s=emulator.handling_seconds if emulator else 0.0,
         requests=traffic.requests,
-        token_requests=emulator.token_requests,
+        token_requests=emulator.token_requests if emulator else 0,
         bytes_received=traffic.bytes_received,
         bytes_sent=traffic.bytes_sent,
         events_listed=sync.calendar_items if sync else 0,
@@ -423,16 +426,23 @@ def caldav_figures(entries: int) -> CaldavFigures:
 @dataclass
 class AlikeRun:
     """One turn of the comparison on one backend: Google's initial synchronization of the
-    meetings, then CalDAV's of the same meetings built alike."""
+    meetings, then CalDAV's of the same meetings built alike; `google_cpu_s`: the CPU
+    time calsync's processes took during Google's."""
 
     backend: str
     meetings: int
     google: Phase
+    google_cpu_s: float
     caldav: caldav_alike.Figures
 
     def ratio(self, per: str) -> float:
-        """Google's own time over CalDAV's, per calendar item ("item") or reservation."""
+        """Google's own time over CalDAV's, per calendar item ("item"), per reservation
+        ("reservation"), or in CPU time per calendar item ("cpu")."""
         google, caldav = self.google, self.caldav
+        if per == "cpu":
+            return (self.google_cpu_s / google.events_listed) / (
+                caldav.cpu_s / caldav.calendar_items
+            )
         if per == "item":
             return (google.own_s / google.events_listed) / (caldav.own_s / caldav.calendar_items)
         return (google.own_s / google.reservations_created) / (
@@ -442,8 +452,10 @@ class AlikeRun:
 
 def alike_runs(meetings_count: int, args: argparse.Namespace) -> list[AlikeRun]:
     """For each backend, Google then CalDAV, `args.alike_runs` times, each into a new
-    database and in a fresh interpreter (`--alike-child`), so that neither inherits the
-    other's imports or readers' fork server; both calendars hold the meetings of one day."""
+    database. Each synchronization runs in a fresh interpreter (`--alike-child`), so that
+    neither inherits the other's imports or readers' fork server, and each server in a
+    process of its own (the emulator: `--alike-emulator`), as Radicale runs, so that
+    neither shares calsync's interpreter. Both calendars hold the meetings of one day."""
     today = datetime.now(BERLIN).date()
     storage = caldav_alike.storage_folder(meetings(meetings_count, today), today, log)
     runs = []
@@ -453,25 +465,60 @@ def alike_runs(meetings_count: int, args: argparse.Namespace) -> list[AlikeRun]:
             log(f"postgresql: skipped, {args.postgres_url} is not reachable ({why})")
             continue
         for turn in range(args.alike_runs):
-            with database(backend, args.postgres_url) as url:
-                google = Phase(**alike_child("google", meetings_count, today, url))
+            with (
+                emulator_process(meetings_count, today) as api_url,
+                database(backend, args.postgres_url) as url,
+            ):
+                google = alike_child("google", meetings_count, today, url, api_url)
             with (
                 caldav_alike.serving(storage, backend, log) as server,
                 database(backend, args.postgres_url) as url,
             ):
-                figures = alike_child("caldav", meetings_count, today, url, server.url)
-            run = AlikeRun(backend, meetings_count, google, caldav_alike.Figures(**figures))
+                caldav = alike_child("caldav", meetings_count, today, url, server.url)
+            run = AlikeRun(
+                backend,
+                meetings_count,
+                Phase(**google["phase"]),
+                google["cpu_s"],
+                caldav_alike.Figures(**caldav),
+            )
             log(f"[alike {backend} {turn + 1}] {alike_line(run)}")
             runs.append(run)
     return runs
 
 
+@contextmanager
+def emulator_process(meetings_count: int, today: date) -> Iterator[str]:
+    """The emulator holding the meetings, in a process of its own; yields its URL (its
+    service account key is in KEY_ENV)."""
+    argv = [sys.executable, __file__, "--alike-emulator", "--caldav-alike", str(meetings_count)]
+    argv += ["--today", today.isoformat()]
+    with subprocess.Popen(argv, stdin=PIPE, stdout=PIPE, text=True, cwd=ROOT) as served:
+        assert served.stdin is not None
+        assert served.stdout is not None
+        try:
+            ready = json.loads(served.stdout.readline())
+            os.environ[KEY_ENV] = json.dumps(ready["key"])
+            yield ready["api_url"]
+        finally:
+            served.stdin.close()  # it stops when its input ends
+            served.wait(timeout=60)
+
+
+def alike_emulator_main(args: argparse.Namespace) -> None:
+    """In the emulator's process: fill the calendar, say where it is, serve until stdin ends."""
+    with room_calendar(args.caldav_alike, date.fromisoformat(args.today)) as calendar:
+        key = calendar.emulator.service_account_info("example.com")
+        print(json.dumps({"api_url": calendar.emulator.api_url, "key": key}), flush=True)
+        sys.stdin.read()
+
+
 def alike_child(
-    side: str, meetings_count: int, today: date, database_url: str, dav_url: str = ""
+    side: str, meetings_count: int, today: date, database_url: str, url: str
 ) -> dict[str, Any]:
     """One side's initial synchronization in a fresh interpreter; its figures."""
     argv = [sys.executable, __file__, "--alike-child", side, "--caldav-alike", str(meetings_count)]
-    argv += ["--today", today.isoformat(), "--database-url", database_url, "--dav-url", dav_url]
+    argv += ["--today", today.isoformat(), "--database-url", database_url, "--server-url", url]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{side} synchronization failed ({done.returncode}):\n{done.stderr}")
@@ -479,19 +526,18 @@ def alike_child(
 
 
 def alike_child_main(args: argparse.Namespace) -> None:
-    """In the child: fill the calendar (untimed), synchronize it once, print the figures."""
-    today = date.fromisoformat(args.today)
+    """In the child: synchronize once, print the figures."""
     if args.alike_child == "caldav":
-        figures = caldav_alike.initial_sync(args.database_url, args.dav_url)
-        print(json.dumps(asdict(figures)))
+        print(json.dumps(asdict(caldav_alike.initial_sync(args.database_url, args.server_url))))
         return
-    with room_calendar(args.caldav_alike, today) as calendar:
-        os.environ[KEY_ENV] = json.dumps(calendar.emulator.service_account_info("example.com"))
-        services = start(settings(args.database_url, calendar.emulator.api_url))
-        try:
-            print(json.dumps(asdict(synchronize(services, calendar.emulator))))
-        finally:
-            services.close()
+    services = start(settings(args.database_url, args.server_url))
+    try:
+        began = caldav_alike.cpu_seconds()
+        phase = synchronize(services, None)
+        cpu_s = caldav_alike.cpu_seconds(settle=True) - began
+        print(json.dumps({"phase": asdict(phase), "cpu_s": cpu_s}))
+    finally:
+        services.close()
 
 
 def alike_line(run: AlikeRun) -> str:
@@ -506,37 +552,44 @@ def alike_line(run: AlikeRun) -> str:
         f"{caldav.sync_s:.2f} s, server {caldav.server_s:.2f} s, calsync {caldav.own_s:.2f} s, "
         f"{caldav.calendar_items} items, {caldav.reservations_created} reservations "
         f"{caldav.reservations}, {caldav.answers_queued} answers queued; per item "
-        f"{_ms(caldav.own_s, caldav.calendar_items)} | Google / CalDAV per item "
-        f"{run.ratio('item'):.2f}x, per reservation {run.ratio('reservation'):.2f}x"
+        f"{_ms(caldav.own_s, caldav.calendar_items)} | CPU: Google {run.google_cpu_s:.2f} s, "
+        f"CalDAV {caldav.cpu_s:.2f} s | Google / CalDAV per item {run.ratio('item'):.2f}x, "
+        f"per reservation {run.ratio('reservation'):.2f}x, CPU per item {run.ratio('cpu'):.2f}x"
     )
 
 
 def alike_table(runs: list[AlikeRun]) -> str:
-    head = ["backend", "run", "M", "Google own s", "items", "ms/item", "CalDAV own s"]
-    head += ["items", "ms/item", "Google/CalDAV"]
+    head = ["backend", "run", "M", "items", "Google own s", "ms/item", "CalDAV own s", "ms/item"]
+    head += ["own G/C", "Google CPU s", "ms/item", "CalDAV CPU s", "ms/item", "CPU G/C"]
     rows = [head]
     for backend in dict.fromkeys(run.backend for run in runs):
         mine = [run for run in runs if run.backend == backend]
         for turn, run in enumerate(mine, 1):
             google, caldav = run.google, run.caldav
+            items = google.events_listed
             rows.append(
                 [
                     backend,
                     str(turn),
                     str(run.meetings),
+                    str(items) + ("" if items == caldav.calendar_items else " (!)"),
                     f"{google.own_s:.2f}",
-                    str(google.events_listed),
-                    f"{google.own_s / google.events_listed * 1e3:.3f}",
+                    f"{google.own_s / items * 1e3:.3f}",
                     f"{caldav.own_s:.2f}",
-                    str(caldav.calendar_items),
                     f"{caldav.own_s / caldav.calendar_items * 1e3:.3f}",
                     f"{run.ratio('item'):.2f}x",
+                    f"{run.google_cpu_s:.2f}",
+                    f"{run.google_cpu_s / items * 1e3:.3f}",
+                    f"{caldav.cpu_s:.2f}",
+                    f"{caldav.cpu_s / caldav.calendar_items * 1e3:.3f}",
+                    f"{run.ratio('cpu'):.2f}x",
                 ]
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, "target: Google / CalDAV <= 1.20x per item"])
+    target = "target: Google / CalDAV <= 1.20x per calendar item"
+    return "\n".join([*lines, target])
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -678,9 +731,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     # One side of the like-for-like comparison, run by the bench in a fresh interpreter.
     parser.add_argument("--alike-child", choices=("google", "caldav"), help=argparse.SUPPRESS)
+    parser.add_argument("--alike-emulator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--today", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
-    parser.add_argument("--dav-url", help=argparse.SUPPRESS)
+    parser.add_argument("--server-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - {"sqlite", "postgresql"}
@@ -715,6 +769,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.alike_child:
         alike_child_main(args)
         return
+    if args.alike_emulator:
+        alike_emulator_main(args)
+        return
     results = run_calendar(args.events, args.backends, args) if args.events else []
     if args.events and args.small and args.small != args.events:
         results += run_calendar(args.small, ["sqlite"], args)
@@ -746,7 +803,11 @@ def _as_json(
         "caldav": asdict(caldav) if caldav else None,
         "alike": [
             asdict(run)
-            | {"per_item": run.ratio("item"), "per_reservation": run.ratio("reservation")}
+            | {
+                "per_item": run.ratio("item"),
+                "per_reservation": run.ratio("reservation"),
+                "cpu_per_item": run.ratio("cpu"),
+            }
             for run in alike
         ],
     }
