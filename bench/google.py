@@ -27,7 +27,16 @@
    to show that an incremental synchronization's request count does not grow with N.
 5. With --caldav-entries K (default 0: skipped), runs `bench/initial_and_incremental.py
    --entries K --backends sqlite --no-vdirsyncer --repeat 1 --json` and compares calsync's
-   own time per calendar item and per reservation in the initial synchronization.
+   own time per calendar item and per reservation in the initial synchronization. That
+   calendar is not alike: its series expand into many reservations per calendar item and
+   its room has accepted.
+6. With --caldav-alike M (default 0: skipped), the like-for-like comparison: for each
+   backend, the initial synchronization of M of these meetings from the emulator, then of
+   the same M meetings served by Radicale as a CalDAV calendar built alike
+   (`bench/caldav_alike.py`: each instance an object of its own, the room invited and not
+   yet answered), --alike-runs times in turn, each into a new database; calsync's own time
+   (`sync s` - `server s`) per event and per reservation, Google over CalDAV. --events 0
+   runs the comparison alone.
 
 The emulator shares the process (and the GIL) with calsync: while calsync waits for an
 answer the emulator works, and the other way round, so the split is fair as long as
@@ -54,6 +63,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,6 +75,7 @@ ROOT = BENCH.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(ROOT))
 
+from bench import caldav_alike  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from tests.providers.google_emulator import GoogleCalendarEmulator  # noqa: E402
@@ -74,7 +85,7 @@ from calsync.bootstrap import Services, start  # noqa: E402
 from calsync.config import parse  # noqa: E402
 from calsync.providers.google import GoogleCalendarProvider  # noqa: E402
 from calsync.providers.wire import TrafficCounters  # noqa: E402
-from calsync.store.tables import ReservationRow  # noqa: E402
+from calsync.store.tables import EventRow, ReservationRow  # noqa: E402
 from calsync.worker.runner import request_sync, run_now  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -191,10 +202,10 @@ class Calendar:
 
 
 @contextmanager
-def room_calendar(events: int) -> Iterator[Calendar]:
+def room_calendar(events: int, today: date | None = None) -> Iterator[Calendar]:
     with TimedEmulator() as emulator:
         emulator.add_calendar(ROOM, time_zone=ZONE, summary=ITEM)
-        bodies = meetings(events, datetime.now(BERLIN).date())
+        bodies = meetings(events, today or datetime.now(BERLIN).date())
         began = time.perf_counter()
         ids = [emulator.put_event(ROOM, body)["id"] for body in bodies]
         calendar = Calendar(emulator, bodies, ids, time.perf_counter() - began)
@@ -220,10 +231,15 @@ class Phase:
     mode: str
     error: str = ""
     reservations: dict[str, int] = field(default_factory=dict)
+    answers_queued: int = 0  # the room's `respond` events in the database after it
 
     @property
     def own_s(self) -> float:
         return self.sync_s - self.server_s
+
+    @property
+    def reservations_created(self) -> int:
+        return sum(self.reservations.values())
 
 
 @dataclass
@@ -264,12 +280,14 @@ def settings(database_url: str, api_url: str) -> Any:
     )
 
 
-def synchronize(services: Services, emulator: TimedEmulator) -> Phase:
-    """One synchronization of the item, measured."""
+def synchronize(services: Services, emulator: TimedEmulator | None) -> Phase:
+    """One synchronization of the item, measured (the emulator's figures where it runs in
+    this process)."""
     provider = services.provider(CONNECTION)
     assert isinstance(provider, GoogleCalendarProvider)
     before = _copy(provider.counters)
-    emulator.reset_counters()
+    if emulator is not None:
+        emulator.reset_counters()
     began = time.perf_counter()
     result = run_now(services, request_sync(services, ITEM))
     wall = time.perf_counter() - began
@@ -278,15 +296,16 @@ def synchronize(services: Services, emulator: TimedEmulator) -> Phase:
     return Phase(
         sync_s=wall,
         server_s=traffic.server_seconds,
-        emulator_s=emulator.handling_seconds,
+        emulator_s=emulator.handling_seconds if emulator else 0.0,
         requests=traffic.requests,
-        token_requests=emulator.token_requests,
+        token_requests=emulator.token_requests if emulator else 0,
         bytes_received=traffic.bytes_received,
         bytes_sent=traffic.bytes_sent,
         events_listed=sync.calendar_items if sync else 0,
         mode=sync.mode.value if sync else "",
         error=result.error,
         reservations=reservation_counts(services),
+        answers_queued=answers_queued(services),
     )
 
 
@@ -301,6 +320,13 @@ def reservation_counts(services: Services) -> dict[str, int]:
             select(ReservationRow.status, func.count()).group_by(ReservationRow.status)
         )
         return {str(status): int(n) for status, n in rows}
+
+
+def answers_queued(services: Services) -> int:
+    """The room's answers (`respond` events) in the database."""
+    with services.engine.connect() as connection:
+        query = select(func.count()).select_from(EventRow).where(EventRow.action == "respond")
+        return int(connection.execute(query).scalar_one())
 
 
 def bench_backend(backend: str, calendar: Calendar, args: argparse.Namespace) -> BackendResult:
@@ -392,6 +418,188 @@ def caldav_figures(entries: int) -> CaldavFigures:
         sum(initial["reservations"].values()),
         initial.get("error", ""),
     )
+
+
+# --- like for like: the same meetings as a CalDAV calendar ---------------------------------
+
+
+@dataclass
+class AlikeRun:
+    """One turn of the comparison on one backend: Google's initial synchronization of the
+    meetings, then CalDAV's of the same meetings built alike; `google_cpu_s`: the CPU
+    time calsync's processes took during Google's."""
+
+    backend: str
+    meetings: int
+    google: Phase
+    google_cpu_s: float
+    caldav: caldav_alike.Figures
+
+    def ratio(self, per: str) -> float:
+        """Google's own time over CalDAV's per calendar item: its time less the server's
+        ("item"), less the waits for the server ("unwaited": on Google the same), in CPU
+        time ("cpu"); or its time less the server's per reservation ("reservation")."""
+        google, caldav = self.google, self.caldav
+        if per == "cpu":
+            return (self.google_cpu_s / google.events_listed) / (
+                caldav.cpu_s / caldav.calendar_items
+            )
+        if per == "item":
+            return (google.own_s / google.events_listed) / (caldav.own_s / caldav.calendar_items)
+        if per == "unwaited":
+            return (google.own_s / google.events_listed) / (
+                caldav.own_unwaited_s / caldav.calendar_items
+            )
+        return (google.own_s / google.reservations_created) / (
+            caldav.own_s / caldav.reservations_created
+        )
+
+
+def alike_runs(meetings_count: int, args: argparse.Namespace) -> list[AlikeRun]:
+    """For each backend, Google then CalDAV, `args.alike_runs` times, each into a new
+    database. Each synchronization runs in a fresh interpreter (`--alike-child`), so that
+    neither inherits the other's imports or readers' fork server, and each server in a
+    process of its own (the emulator: `--alike-emulator`), as Radicale runs, so that
+    neither shares calsync's interpreter. Both calendars hold the meetings of one day."""
+    today = datetime.now(BERLIN).date()
+    storage = caldav_alike.storage_folder(meetings(meetings_count, today), today, log)
+    runs = []
+    for backend in args.backends:
+        why = postgres_reachable(args.postgres_url) if backend == "postgresql" else ""
+        if why:
+            log(f"postgresql: skipped, {args.postgres_url} is not reachable ({why})")
+            continue
+        for turn in range(args.alike_runs):
+            with (
+                emulator_process(meetings_count, today) as api_url,
+                database(backend, args.postgres_url) as url,
+            ):
+                google = alike_child("google", meetings_count, today, url, api_url)
+            with (
+                caldav_alike.serving(storage, backend, log) as server,
+                database(backend, args.postgres_url) as url,
+            ):
+                caldav = alike_child("caldav", meetings_count, today, url, server.url)
+            run = AlikeRun(
+                backend,
+                meetings_count,
+                Phase(**google["phase"]),
+                google["cpu_s"],
+                caldav_alike.Figures(**caldav),
+            )
+            log(f"[alike {backend} {turn + 1}] {alike_line(run)}")
+            runs.append(run)
+    return runs
+
+
+@contextmanager
+def emulator_process(meetings_count: int, today: date) -> Iterator[str]:
+    """The emulator holding the meetings, in a process of its own; yields its URL (its
+    service account key is in KEY_ENV)."""
+    argv = [sys.executable, __file__, "--alike-emulator", "--caldav-alike", str(meetings_count)]
+    argv += ["--today", today.isoformat()]
+    with subprocess.Popen(argv, stdin=PIPE, stdout=PIPE, text=True, cwd=ROOT) as served:
+        assert served.stdin is not None
+        assert served.stdout is not None
+        try:
+            ready = json.loads(served.stdout.readline())
+            os.environ[KEY_ENV] = json.dumps(ready["key"])
+            yield ready["api_url"]
+        finally:
+            served.stdin.close()  # it stops when its input ends
+            served.wait(timeout=60)
+
+
+def alike_emulator_main(args: argparse.Namespace) -> None:
+    """In the emulator's process: fill the calendar, say where it is, serve until stdin ends."""
+    with room_calendar(args.caldav_alike, date.fromisoformat(args.today)) as calendar:
+        key = calendar.emulator.service_account_info("example.com")
+        print(json.dumps({"api_url": calendar.emulator.api_url, "key": key}), flush=True)
+        sys.stdin.read()
+
+
+def alike_child(
+    side: str, meetings_count: int, today: date, database_url: str, url: str
+) -> dict[str, Any]:
+    """One side's initial synchronization in a fresh interpreter; its figures."""
+    argv = [sys.executable, __file__, "--alike-child", side, "--caldav-alike", str(meetings_count)]
+    argv += ["--today", today.isoformat(), "--database-url", database_url, "--server-url", url]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{side} synchronization failed ({done.returncode}):\n{done.stderr}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def alike_child_main(args: argparse.Namespace) -> None:
+    """In the child: synchronize once, print the figures."""
+    if args.alike_child == "caldav":
+        print(json.dumps(asdict(caldav_alike.initial_sync(args.database_url, args.server_url))))
+        return
+    services = start(settings(args.database_url, args.server_url))
+    try:
+        began = caldav_alike.cpu_seconds()
+        phase = synchronize(services, None)
+        cpu_s = caldav_alike.cpu_seconds(settle=True) - began
+        print(json.dumps({"phase": asdict(phase), "cpu_s": cpu_s}))
+    finally:
+        services.close()
+
+
+def alike_line(run: AlikeRun) -> str:
+    google, caldav = run.google, run.caldav
+    failed = f"FAILED google: {google.error} " if google.error else ""
+    failed += f"FAILED caldav: {caldav.error} " if caldav.error else ""
+    return failed + (
+        f"Google: sync {google.sync_s:.2f} s, server {google.server_s:.2f} s, calsync "
+        f"{google.own_s:.2f} s, {google.events_listed} items, {google.reservations_created} "
+        f"reservations {google.reservations}, {google.answers_queued} answers queued; "
+        f"per item {_ms(google.own_s, google.events_listed)} | CalDAV: sync "
+        f"{caldav.sync_s:.2f} s, server {caldav.server_s:.2f} s (waited for "
+        f"{caldav.waited_s:.2f} s), calsync {caldav.own_s:.2f} s, "
+        f"{caldav.calendar_items} items, {caldav.reservations_created} reservations "
+        f"{caldav.reservations}, {caldav.answers_queued} answers queued; per item "
+        f"{_ms(caldav.own_s, caldav.calendar_items)} | CPU: Google {run.google_cpu_s:.2f} s, "
+        f"CalDAV {caldav.cpu_s:.2f} s | Google / CalDAV per item {run.ratio('item'):.2f}x, "
+        f"per reservation {run.ratio('reservation'):.2f}x, CPU per item {run.ratio('cpu'):.2f}x"
+    )
+
+
+def alike_table(runs: list[AlikeRun]) -> str:
+    head = ["backend", "run", "M", "items", "Google own s", "ms/item", "CalDAV own s", "ms/item"]
+    head += ["own G/C", "CalDAV unwaited s", "ms/item", "unwaited G/C"]
+    head += ["Google CPU s", "ms/item", "CalDAV CPU s", "ms/item", "CPU G/C"]
+    rows = [head]
+    for backend in dict.fromkeys(run.backend for run in runs):
+        mine = [run for run in runs if run.backend == backend]
+        for turn, run in enumerate(mine, 1):
+            google, caldav = run.google, run.caldav
+            items = google.events_listed
+            rows.append(
+                [
+                    backend,
+                    str(turn),
+                    str(run.meetings),
+                    str(items) + ("" if items == caldav.calendar_items else " (!)"),
+                    f"{google.own_s:.2f}",
+                    f"{google.own_s / items * 1e3:.3f}",
+                    f"{caldav.own_s:.2f}",
+                    f"{caldav.own_s / caldav.calendar_items * 1e3:.3f}",
+                    f"{run.ratio('item'):.2f}x",
+                    f"{caldav.own_unwaited_s:.2f}",
+                    f"{caldav.own_unwaited_s / caldav.calendar_items * 1e3:.3f}",
+                    f"{run.ratio('unwaited'):.2f}x",
+                    f"{run.google_cpu_s:.2f}",
+                    f"{run.google_cpu_s / items * 1e3:.3f}",
+                    f"{caldav.cpu_s:.2f}",
+                    f"{caldav.cpu_s / caldav.calendar_items * 1e3:.3f}",
+                    f"{run.ratio('cpu'):.2f}x",
+                ]
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    target = "target: Google / CalDAV <= 1.20x per calendar item"
+    return "\n".join([*lines, target])
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -521,7 +729,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--caldav-entries", type=int, default=0, help="compare with the CalDAV path (0: none)"
     )
+    parser.add_argument(
+        "--caldav-alike",
+        type=int,
+        default=0,
+        help="like for like: M meetings from Google and as a CalDAV calendar alike (0: none)",
+    )
+    parser.add_argument(
+        "--alike-runs", type=int, default=2, help="turns of the like-for-like comparison"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    # One side of the like-for-like comparison, run by the bench in a fresh interpreter.
+    parser.add_argument("--alike-child", choices=("google", "caldav"), help=argparse.SUPPRESS)
+    parser.add_argument("--alike-emulator", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--today", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--server-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - {"sqlite", "postgresql"}
@@ -553,26 +776,51 @@ def run_calendar(events: int, backends: list[str], args: argparse.Namespace) -> 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    results = run_calendar(args.events, args.backends, args)
-    if args.small and args.small != args.events:
+    if args.alike_child:
+        alike_child_main(args)
+        return
+    if args.alike_emulator:
+        alike_emulator_main(args)
+        return
+    results = run_calendar(args.events, args.backends, args) if args.events else []
+    if args.events and args.small and args.small != args.events:
         results += run_calendar(args.small, ["sqlite"], args)
     caldav = caldav_figures(args.caldav_entries) if args.caldav_entries else None
+    alike = alike_runs(args.caldav_alike, args) if args.caldav_alike else []
     if args.json:
-        print(json.dumps(_as_json(args, results, caldav), indent=2))
+        print(json.dumps(_as_json(args, results, caldav, alike), indent=2))
         return
     print(f"calsync Google benchmark: {args.events} events, {machine()}")
-    print(table(results))
-    print(summary(results, caldav))
+    if results:
+        print(table(results))
+        print(summary(results, caldav))
+    if alike:
+        print(f"Like for like, {args.caldav_alike} meetings, initial synchronization:")
+        print(alike_table(alike))
+        print("\n".join(alike_line(run) for run in alike))
 
 
 def _as_json(
-    args: argparse.Namespace, results: list[BackendResult], caldav: CaldavFigures | None
+    args: argparse.Namespace,
+    results: list[BackendResult],
+    caldav: CaldavFigures | None,
+    alike: list[AlikeRun],
 ) -> dict[str, Any]:
     return {
         "events": args.events,
         "machine": machine(),
         "backends": [asdict(r) | {"reservations_created": r.reservations_created} for r in results],
         "caldav": asdict(caldav) if caldav else None,
+        "alike": [
+            asdict(run)
+            | {
+                "per_item": run.ratio("item"),
+                "per_reservation": run.ratio("reservation"),
+                "unwaited_per_item": run.ratio("unwaited"),
+                "cpu_per_item": run.ratio("cpu"),
+            }
+            for run in alike
+        ],
     }
 
 

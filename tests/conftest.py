@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from calsync.config import parse
 from calsync.providers.caldav import CalDAVProvider
 from calsync.radicale_server import RadicaleServer
 from calsync.store.db import make_engine, upgrade
+from calsync.sync import reading
 
 POSTGRES_URL = os.environ.get(
     "CALSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -177,3 +179,18 @@ def make_services(
     yield make
     for services in made:
         services.close()
+
+
+@pytest.fixture
+def pools_started(monkeypatch: pytest.MonkeyPatch) -> list[ProcessPoolExecutor]:
+    """The pools of processes that readers of payloads (`calsync.sync.reading`) start
+    during the test, in order."""
+    started: list[ProcessPoolExecutor] = []
+
+    class Recorded(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(reading, "ProcessPoolExecutor", Recorded)
+    return started

@@ -1,4 +1,5 @@
-"""ObjectReader: many payloads are read in a pool while the provider sends more."""
+"""ObjectReader: many payloads are read in a pool while the provider sends more, unless
+the adapter's payloads are cheap to read."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from calsync.domain.entries import CalendarObject, Window
 from calsync.errors import InvalidCalendarData
 from calsync.providers.base import RemoteChange
 from calsync.providers.ical.reader import read_payload
+from calsync.sync.apply import object_reader
 from calsync.sync.reading import PARALLEL_FROM, ObjectReader, read_one, stored_payload
-from tests.sync.calendars import ics, vevent
+from tests.sync.calendars import ics, room_settings, vevent
 
 WINDOW = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 11, 1, tzinfo=UTC))
 
@@ -51,6 +53,31 @@ def test_a_few_payloads_are_read_in_process_without_a_pool():
         reads = reader.read(keys(changes))
         assert reader._pool is None
     assert sum(isinstance(r, CalendarObject) for r in reads) == 9
+
+
+def test_a_reader_told_not_to_pool_reads_a_big_page_in_process(pools_started):
+    changes = page(PARALLEL_FROM + 50)
+    with ObjectReader(read_payload, "Europe/Berlin", WINDOW, pooled=False) as reader:
+        reader.warm_up()
+        reader.prefetch(changes)
+        reads = reader.read(keys(changes))
+    assert pools_started == []
+    assert sum(isinstance(r, CalendarObject) for r in reads) == PARALLEL_FROM + 49
+    assert isinstance(reads[7], InvalidCalendarData)
+
+
+def test_a_caldav_calendar_reads_its_big_pages_in_a_pool(
+    make_services, room_calendar, pools_started
+):
+    services = make_services(room_settings(room_calendar))
+    with services.uow() as uow:
+        stored = uow.items.get("Room A")
+    changes = page(PARALLEL_FROM + 50)
+    with object_reader(services, stored, services.clock()) as reader:
+        reader.prefetch(changes)
+        reads = reader.read(keys(changes))
+    assert len(pools_started) == 1
+    assert sum(isinstance(r, CalendarObject) for r in reads) == PARALLEL_FROM + 49
 
 
 def test_a_payload_listed_twice_is_read_once_and_given_to_both():

@@ -107,12 +107,17 @@ class Capabilities:
       its own (Google with `singleEvents`), so a series edit is an edit of one instance.
     - `room_decides`: the service's room resource accepts or declines on its own, so a
       booking sent waits for its answer (`awaiting_confirmation`).
+    - `cheap_to_read`: the adapter's `object_reader()` reads a payload in less time than
+      sending it to another process and its calendar object back would take (Google's
+      JSON), so payloads are read in the synchronizing process, never by a pool of
+      processes (which iCalendar, costly to parse, is worth).
     """
 
     delta_keys: bool = True
     push: bool = False
     expands_instances: bool = False
     room_decides: bool = False
+    cheap_to_read: bool = False
 
 
 @dataclass(frozen=True)

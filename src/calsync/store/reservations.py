@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from calsync.domain.entries import Window
+from calsync.domain.entries import OccurrenceKey, Window
 from calsync.domain.occupancy import Span
 from calsync.domain.reservations import Origin, ProviderApproval, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound, ReservationChanged
@@ -170,6 +170,38 @@ class ReservationRepository:
             for row in self.session.scalars(query):
                 found[row.uid].append(self._to_domain(row))
         return found
+
+    def of_occurrences(
+        self, item_id: int, provider_ids: Iterable[str], keys: Iterable[OccurrenceKey]
+    ) -> dict[str, list[Reservation]]:
+        """By UID, the reservations that mirror one of `provider_ids` or hold one of the
+        occurrences `keys`: all that objects speaking for their own occurrences alone
+        (Google's instances) can touch, without the siblings that share their UID."""
+        found: dict[str, ReservationRow] = {}
+        for chunk in _chunks(set(provider_ids)):
+            query = select(ReservationRow).where(
+                ReservationRow.item_id == item_id, ReservationRow.provider_id.in_(chunk or [])
+            )
+            found.update((row.id, row) for row in self.session.scalars(query))
+        pairs = {(uid, recurrence_key(recurrence_id)) for uid, recurrence_id in keys}
+        # UIDs and keys apart, not as pairs: SQLite searches the unique index for those,
+        # and scans the item's reservations for a list of pairs. What also matches a
+        # key of another UID is left out here.
+        for chunk in _chunks({uid for uid, _ in pairs}):
+            query = select(ReservationRow).where(
+                ReservationRow.item_id == item_id,
+                ReservationRow.uid.in_(chunk or []),
+                ReservationRow.recurrence_key.in_({key for _, key in pairs}),
+            )
+            found.update(
+                (row.id, row)
+                for row in self.session.scalars(query)
+                if (row.uid, row.recurrence_key) in pairs
+            )
+        by_uid: dict[str, list[Reservation]] = defaultdict(list)
+        for row in found.values():
+            by_uid[row.uid].append(self._to_domain(row))
+        return by_uid
 
     def of_provider_id(self, item_id: int, provider_id: str) -> list[Reservation]:
         query = select(ReservationRow).where(
@@ -448,7 +480,7 @@ class ReservationRepository:
             r.status.value,
             r.origin.value,
             r.uid,
-            recurrence_id.isoformat() if recurrence_id else "",
+            recurrence_key(recurrence_id),
             recurrence_id,
             r.subject,
             r.organizer,
@@ -518,6 +550,11 @@ def _double_booking(exc: Exception) -> Exception:
     if "no_double_booking" in str(getattr(exc, "orig", None) or exc):
         return DoubleBooking("the item is already reserved at that time")
     return exc
+
+
+def recurrence_key(recurrence_id: datetime | None) -> str:
+    """The column that makes (item, UID, recurrence id) unique where the id may be None."""
+    return recurrence_id.isoformat() if recurrence_id else ""
 
 
 def _chunks(values: Collection[str] | None, size: int = 500) -> list[list[str] | None]:

@@ -138,13 +138,17 @@ def _capabilities(services: Services, stored: StoredItem) -> tuple[bool, bool]:
 
 
 def object_reader(services: Services, stored: StoredItem, now: datetime) -> ObjectReader:
-    """A reader for the item's calendar (with its adapter's `read_object`), over its
-    synchronization window from `now`."""
+    """A reader for the item's calendar (with its adapter's `read_object`, in a pool of
+    processes unless its payloads are cheap to read), over its synchronization window
+    from `now`."""
     binding = stored.item.binding
     past = binding.window_past if binding else timedelta(days=30)
-    ahead = binding.window_ahead if binding else timedelta(days=365)
-    read_object = services.provider(binding.connection).object_reader() if binding else read_payload
-    return ObjectReader(read_object, stored.item.time_zone, Window(now - past, now + ahead))
+    window = Window(now - past, now + (binding.window_ahead if binding else timedelta(days=365)))
+    if binding is None:
+        return ObjectReader(read_payload, stored.item.time_zone, window)
+    provider = services.provider(binding.connection)
+    pooled = not provider.capabilities.cheap_to_read
+    return ObjectReader(provider.object_reader(), stored.item.time_zone, window, pooled=pooled)
 
 
 class Applier:
@@ -214,7 +218,7 @@ class Applier:
             return None
         decided.touched = frozenset(touched)
         with self.services.read() as uow:
-            existing = _existing(uow, self._stored, readable)
+            existing = _existing(uow, self._stored, readable, expands)
             decided.waiting = waiting_changes(uow, self._stored, existing)
         decided.decide(self._stored, readable, existing, occupancy, window)
         return decided
@@ -334,7 +338,7 @@ def _apply_one_by_one(
                 rules=services.settings.approval_rules_in_order(),
             )
             readable = _read_all([row], reader, now, decided.report)
-            existing = _existing(uow, stored, readable)
+            existing = _existing(uow, stored, readable, capabilities[1])
             decided.waiting = waiting_changes(uow, stored, existing)
             decided.decide(stored, readable, existing, occupancy, window)
             try:
@@ -393,10 +397,20 @@ def _existing(
     uow: UnitOfWork,
     stored: StoredItem,
     readable: list[tuple[PendingItem, CalendarObject | None]],
+    expands_instances: bool,
 ) -> dict[str, list[Reservation]]:
-    """Reservations by provider id for cancellations, by UID for everything else."""
-    uids = [obj.uid for _, obj in readable if obj is not None]
-    found: dict[str, list[Reservation]] = dict(uow.reservations.of_uids(stored.id, uids))
+    """Reservations by provider id for cancellations, by UID for everything else: all of
+    the UID's, or where each object is one instance (`expands_instances`), those its
+    object can touch (see `_apply_one`): a series listed instance by instance would
+    otherwise load every sibling already stored for each of its instances."""
+    found: dict[str, list[Reservation]]
+    objects = [(row, obj) for row, obj in readable if obj is not None]
+    if expands_instances:
+        ids = [row.provider_id for row, _ in objects]
+        keys = [o.key for _, obj in objects for o in obj.occurrences]
+        found = dict(uow.reservations.of_occurrences(stored.id, ids, keys))
+    else:
+        found = dict(uow.reservations.of_uids(stored.id, [obj.uid for _, obj in objects]))
     for row, obj in readable:
         if obj is None:
             found[row.provider_id] = uow.reservations.of_provider_id(stored.id, row.provider_id)

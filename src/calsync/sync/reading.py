@@ -3,8 +3,10 @@
 Reading iCalendar is the costliest step of a large synchronization (icalendar parses
 every content line in Python). Large pages of changes are read by a pool of processes,
 one per CPU, as soon as the provider delivers them (`prefetch`), so that reading overlaps
-the provider's answers; a handful of changes is read in this process when applied. Either
-way each payload yields its `CalendarObject` or the `InvalidCalendarData` that explains it.
+the provider's answers; a handful of changes is read in this process when applied, and so
+is every payload of an adapter whose payloads are cheap to read (Google's JSON: sending a
+page to the pool and its objects back costs more than reading it here). Either way each
+payload yields its `CalendarObject` or the `InvalidCalendarData` that explains it.
 """
 
 from __future__ import annotations
@@ -78,11 +80,15 @@ def _forkserver() -> BaseContext:
 
 class ObjectReader:
     """Reads the payloads of one item's calendar with its adapter's `read_object`; `with`
-    it to release the pool."""
+    it to release the pool. `pooled=False` reads every payload in this process, for an
+    adapter whose payloads cost less to read than to send to a pool
+    (`Capabilities.cheap_to_read`)."""
 
-    def __init__(self, read_object: ObjectReaderFunction, zone: str, window: Window) -> None:
+    def __init__(
+        self, read_object: ObjectReaderFunction, zone: str, window: Window, pooled: bool = True
+    ) -> None:
         self.read_object, self.zone, self.window = read_object, zone, window
-        self._workers = min(os.cpu_count() or 1, 4)
+        self._workers = min(os.cpu_count() or 1, 4) if pooled else 1
         self._pool: ProcessPoolExecutor | None = None
         self._warming: threading.Thread | None = None
         self._early: dict[Payload, Future[list[Read]] | Read] = {}

@@ -12,6 +12,7 @@ import pytest
 from calsync.domain.reservations import Origin, ReservationStatus
 from calsync.store.records import RecordFilter
 from calsync.sync import reservations as reservation_service
+from calsync.sync.reading import PARALLEL_FROM
 from tests.providers.google.conftest import ROOM, someone_elses
 from tests.sync.calendars import drain, reservations, reserve, sync
 
@@ -63,6 +64,22 @@ def test_a_reservation_made_changed_and_cancelled_in_calsync_follows_in_google(g
     assert google.event(ROOM, stored["id"])["status"] == "cancelled"
     sync(services)
     assert [r.status for r in reservations(services)] == [ReservationStatus.cancelled]
+
+
+def test_a_big_calendar_is_read_in_the_synchronizing_process_without_a_pool(
+    google, services, pools_started
+):
+    # More events than a page of iCalendar needs to be read by a pool: Google's JSON is
+    # cheaper to read here than to send to other processes.
+    count = PARALLEL_FROM + 50
+    for n in range(count):
+        day, hour = divmod(n, 10)
+        google.put_event(ROOM, someone_elses(2 + day, 8 + hour, month=12))
+    assert sync(services).calendar_items == count
+    made = reservations(services)
+    assert len(made) == count
+    assert {r.status for r in made} == {ReservationStatus.confirmed}
+    assert pools_started == []
 
 
 def test_someones_series_becomes_one_reservation_per_instance_and_one_can_be_cancelled(

@@ -96,7 +96,7 @@ class GoogleCalendarProvider:
 
     kind: ClassVar[str] = "google"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        delta_keys=True, push=True, expands_instances=True, room_decides=True
+        delta_keys=True, push=True, expands_instances=True, room_decides=True, cheap_to_read=True
     )
 
     def __init__(
