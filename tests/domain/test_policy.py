@@ -302,3 +302,18 @@ def test_without_defaults_an_item_has_calsyncs_policy():
 def test_a_layer_naming_no_rule_of_the_policy_is_refused():
     with pytest.raises(ValueError, match="no booking policy rule named max_people"):
         PolicyLayer.of(max_people=3)
+
+
+def test_a_series_handed_over_instance_by_instance_is_judged_whole_by_its_spans():
+    from calsync.domain.policy import series_refusal
+
+    spans = [(at(9, day), at(10, day)) for day in range(3, 13)]
+    occupancy = Occupancy([(at(9, 4), at(10, 4), "x"), (at(9, 8), at(10, 8), "y")])
+    strict = BookingPolicy(series_max_conflict_share=0.10)
+    refused = series_refusal(spans, strict, occupancy)
+    assert refused is not None
+    assert str(refused) == (
+        "series_conflicts: 2 of 10 occurrences conflict (20%), more than the 10% allowed"
+    )
+    assert series_refusal(spans, BookingPolicy(series_max_conflict_share=0.25), occupancy) is None
+    assert series_refusal(spans, BookingPolicy(), occupancy) is None  # no series rule set

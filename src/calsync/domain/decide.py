@@ -95,6 +95,10 @@ class Change:
     #: The service's room answers on its own (Google auto-accept, an Exchange resource
     #: mailbox): its answer, once shown, is the room's word (see `_room_word`).
     room_decides: bool = False
+    #: The series this object is one instance of was declined whole, and why (judged over
+    #: its instances together where the service hands them over one by one:
+    #: `series_refusal`); empty otherwise.
+    series_refused: str = ""
 
 
 def decide(
@@ -106,7 +110,7 @@ def decide(
     new_id: Callable[[], str],
     rules: ApprovalRules = NO_APPROVALS,
 ) -> Plan:
-    judge = _Judge(item, occupancy, now, rules, change.obj)
+    judge = _Judge(item, occupancy, now, rules, change.obj, change.series_refused)
     by_key = {reservation_key(r): r for r in existing}
     actions: list[Action] = []
     for occurrence in change.obj.occurrences:
@@ -143,7 +147,9 @@ class _Judge:
         now: datetime,
         rules: ApprovalRules,
         obj: CalendarObject,
+        series_refused: str = "",
     ) -> None:
+        self.series_refused = series_refused
         self.item, self.occupancy, self.moment, self.rules = item, occupancy, now, rules
         #: The object is a series (of which a service may hand over one instance alone).
         self.recurring = obj.master.recurring or any(
@@ -161,9 +167,11 @@ class _Judge:
         """Confirmed (holding the span), pending approval (holding it too) or declined,
         with the reason. calsync's own bookings are the workplace's: they ask for no
         approval here."""
+        self.judged.append(reservation_id)
+        if self.series_refused and origin == Origin.calendar:
+            return ReservationStatus.declined, self.series_refused
         booking = Booking.of(self.item, start, end, organizer, self.recurring)
         decision = evaluate(booking, self.item.policy, self.occupancy, self.moment, reservation_id)
-        self.judged.append(reservation_id)
         if decision.verdict == Verdict.decline:
             if CONFLICT in {outcome.rule for outcome in decision.broken}:
                 self.conflicting.add(reservation_id)

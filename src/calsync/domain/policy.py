@@ -10,6 +10,9 @@ conflict are declined whoever asks: no approval makes a double booking.
 declined as a whole for the share or number of its occurrences in conflict, as Exchange
 resource mailboxes do (`ConflictPercentageAllowed`, `MaximumConflictInstances`).
 
+`series_refusal(spans, policy, occupancy)` is the same rule for a series handed over
+instance by instance.
+
 `check(start, end, policy, occupancy, now, ignore)` is the time and conflict part alone:
 the first rule broken, or None.
 
@@ -19,6 +22,7 @@ kind, for the areas it lies in, then its own settings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
@@ -145,6 +149,23 @@ def series_conflicts(
     if count_limit is not None and conflicting > count_limit:
         return PolicyOutcome(SERIES_CONFLICTS, f"{said}, more than the {count_limit} allowed")
     return PolicyOutcome(SERIES_CONFLICTS, f"{said}: only those are declined", kept=True)
+
+
+def series_refusal(
+    spans: Sequence[tuple[datetime, datetime]], policy: BookingPolicy, occupancy: Occupancy
+) -> PolicyOutcome | None:
+    """The series' own rule broken by these occurrences (their spans), judged against what
+    already holds the item; None when the series may be accepted occurrence by occurrence.
+    For services that hand over a series instance by instance (Google's `singleEvents`),
+    where no one calendar object holds the whole series."""
+    conflicting = sum(
+        1
+        for start, end in spans
+        if (outcome := _conflict(start, end, policy, occupancy, None)) is not None
+        and not outcome.kept
+    )
+    verdict = series_conflicts(conflicting, len(spans), policy)
+    return verdict if verdict is not None and not verdict.kept else None
 
 
 def _impossible(end: datetime) -> PolicyOutcome:

@@ -33,6 +33,7 @@ from calsync.domain.decide import (
 from calsync.domain.entries import CalendarObject, Window
 from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus
 from calsync.domain.occupancy import Occupancy
+from calsync.domain.policy import series_refusal
 from calsync.domain.reservations import Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, InvalidCalendarData, ReservationChanged
 from calsync.providers.ical.reader import read_payload
@@ -280,6 +281,9 @@ class _Decided:
     expands_instances: bool = False
     rules: ApprovalRules = NO_APPROVALS
     item_id: int = 0
+    #: Series declined whole, by UID, with why (`series_refusal`), where the service
+    #: hands a series over instance by instance.
+    series_refused: dict[str, str] = field(default_factory=dict)
 
     def decide(
         self,
@@ -291,6 +295,8 @@ class _Decided:
     ) -> None:
         """Decide the readable items in booking order, gathering writes and verdicts."""
         self.item_id = stored.id
+        if self.expands_instances:
+            self.series_refused = _series_refused(stored, readable, existing, occupancy)
         for row, obj in _in_booking_order(readable):
             status = _apply_one(self, stored, row, obj, existing, occupancy, window)
             self.report.count(status)
@@ -393,6 +399,34 @@ def _in_booking_order(
     return sorted(readable, key=order)
 
 
+def _series_refused(
+    stored: StoredItem,
+    readable: list[tuple[PendingItem, CalendarObject | None]],
+    existing: dict[str, list[Reservation]],
+    occupancy: Occupancy,
+) -> dict[str, str]:
+    """The series whose new instances in this batch break the series' own rule (too many
+    of them in conflict), by UID, with why. Only instances not yet reserved count: a series
+    met before was judged then; one split over two batches is judged by each part."""
+    policy = stored.item.policy
+    if policy.series_max_conflict_share is None and policy.series_max_conflicts is None:
+        return {}
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for _, obj in readable:
+        if obj is None:
+            continue
+        known = {reservation_key(r) for r in existing.get(obj.uid, [])}
+        for occurrence in obj.occurrences:
+            if occurrence.recurrence_id is not None and occurrence.key not in known:
+                spans.setdefault(obj.uid, []).append((occurrence.start, occurrence.end))
+    refused = {}
+    for uid, series in spans.items():
+        outcome = series_refusal(series, policy, occupancy) if len(series) > 1 else None
+        if outcome is not None:
+            refused[uid] = str(outcome)
+    return refused
+
+
 def _existing(
     uow: UnitOfWork,
     stored: StoredItem,
@@ -448,6 +482,7 @@ def _apply_one(
             window,
             decided.authoritative,
             decided.room_decides,
+            decided.series_refused.get(obj.uid, ""),
         )
         plan = decide(change, current, stored.item, occupancy, now, writes.new_id, decided.rules)
         held = keeping(plan, decided.waiting.keep, as_read)

@@ -115,16 +115,7 @@ def test_a_booking_cancelled_in_the_calendar_withdraws_its_request(side, service
     assert _status(services) == ReservationStatus.cancelled
 
 
-def test_a_series_with_too_many_conflicts_is_declined_whole(side, strict_series, request):  # noqa: F811
-    if side.kind == "google":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="known gap: Google lists each instance of a series as an event of its "
-                "own, judged alone; the series' own rule (declined whole above its share of "
-                "conflicts) is applied only where the calendar hands over the series itself",
-            )
-        )
+def test_a_series_with_too_many_conflicts_is_declined_whole(side, strict_series):  # noqa: F811
     side.meeting("taken", 4, 10)
     sync(strict_series)
     side.meeting("daily", 3, 10, count=5)  # 1 of its 5 conflicts: 20%
