@@ -19,3 +19,15 @@ def test_a_stranger_deciding_anothers_decided_approval_learns_nothing_of_it(
     probed = api.client.post(f"{path}/approve", headers=stranger(api))
     assert "boss@example.com" not in probed.text, (probed.status_code, probed.text)
     assert probed.status_code in (403, 404)
+
+
+def test_a_reason_holding_a_nul_is_refused_as_bad_input_not_a_server_error(
+    waiting,  # noqa: F811
+):
+    """PostgreSQL text holds no NUL character: the reason reaches the database as it came."""
+    api = waiting
+    [approval] = api.get("/api/v1/approvals").json()["results"]
+    answer = api.client.post(
+        f"/api/v1/approvals/{approval['id']}/reject", headers=boss(api), json={"reason": "a\x00b"}
+    )
+    assert answer.status_code in (200, 422), (answer.status_code, answer.text)
