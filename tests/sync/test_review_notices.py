@@ -51,3 +51,29 @@ def test_in_digests_a_new_request_for_a_booking_rejected_before_is_told(
     clock.advance(hours=2)
     notify_approvers(services)
     assert len(sink.received) == 2, "the approver never hears of the second request"
+
+
+def test_two_workers_telling_approvers_at_once_mail_each_request_once(
+    make_services, room_calendar, organizer, sink, monkeypatch
+):
+    """Every worker runs `notify_approvers` on every turn ("any number of workers"), with
+    nothing claimed between reading the requests not yet told and recording them told:
+    a second worker's turn falling while the first one's mail is on its way (here: run
+    from inside the first's send) mails the same approver the same request again."""
+    from calsync.sync import approval_notices
+
+    services = make_services(room_settings(room_calendar), None, mailing(sink))
+    book(organizer, room_calendar, "m1", 3)
+    sync(services)
+    real = approval_notices.tell_approvers
+    turns = []
+
+    def first_worker_sending(settings, requests):
+        if not turns:
+            turns.append("second worker's turn")
+            notify_approvers(services)  # the other worker, at the same moment
+        return real(settings, requests)
+
+    monkeypatch.setattr(approval_notices, "tell_approvers", first_worker_sending)
+    notify_approvers(services)
+    assert len(sink.received) == 1, [m.recipients for m in sink.received]
