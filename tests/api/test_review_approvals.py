@@ -31,3 +31,57 @@ def test_a_reason_holding_a_nul_is_refused_as_bad_input_not_a_server_error(
         f"/api/v1/approvals/{approval['id']}/reject", headers=boss(api), json={"reason": "a\x00b"}
     )
     assert answer.status_code in (200, 422), (answer.status_code, answer.text)
+
+
+def test_one_page_for_an_approver_with_nothing_to_decide_reads_a_bounded_number_of_rows(
+    approving_api,
+):
+    """GET /api/v1/approvals?limit=1 by an approver who decides none of N pending
+    approvals walks them all, two rows per query: N/2 queries for one request."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import event, text
+
+    from tests.api.test_approvals import stranger
+
+    api = approving_api
+    with api.services.uow() as uow:
+        item_id = uow.items.get("Room A").id
+        start = datetime(2027, 1, 1, tzinfo=UTC)
+        for n in range(300):
+            at = start + timedelta(hours=n)
+            uow.session.execute(
+                text(
+                    "INSERT INTO reservations (id, item_id, start_at, end_at, status, origin,"
+                    " uid, recurrence_key, subject, organizer, all_day, sequence, reason,"
+                    " created_at, updated_at) VALUES (:id, :item, :start, :end,"
+                    " 'pending_approval', 'calendar', :uid, '', '', 'a@example.com', false, 0,"
+                    " '', :start, :start)"
+                ),
+                {"id": f"00000000-0000-7000-8000-{n:012d}", "item": item_id, "start": at,
+                 "end": at + timedelta(minutes=30), "uid": f"u{n}"},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO approvals (reservation_id, item_id, rule, performer,"
+                    " requested_because, state, requested_at, expires_at, decided_by, reason)"
+                    " VALUES (:id, :item, 'board', 'person:boss@example.com', '', 'pending',"
+                    " :now, :later, '', '')"
+                ),
+                {"id": f"00000000-0000-7000-8000-{n:012d}", "item": item_id,
+                 "now": start, "later": start + timedelta(days=400)},
+            )
+        uow.commit()
+    statements = []
+    engine = api.services.engine
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        answer = api.client.get(
+            "/api/v1/approvals", params={"limit": 1}, headers=stranger(api)
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert answer.json()["results"] == []
+    reads = [s for s in statements if "FROM approvals" in s]
+    assert len(reads) <= 5, f"{len(reads)} queries of approvals for one empty page"
