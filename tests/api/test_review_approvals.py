@@ -85,3 +85,10 @@ def test_one_page_for_an_approver_with_nothing_to_decide_reads_a_bounded_number_
     assert answer.json()["results"] == []
     reads = [s for s in statements if "FROM approvals" in s]
     assert len(reads) <= 5, f"{len(reads)} queries of approvals for one empty page"
+
+
+def test_an_approval_id_past_the_columns_range_is_not_found(approving_api):
+    """The route takes ids up to 2**62; the approvals' id column is a 32-bit integer, and
+    PostgreSQL refuses 99999999999 as out of range: a server error, where SQLite says 404."""
+    api = approving_api
+    assert api.get("/api/v1/approvals/99999999999").status_code == 404
