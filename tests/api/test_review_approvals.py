@@ -58,8 +58,13 @@ def test_one_page_for_an_approver_with_nothing_to_decide_reads_a_bounded_number_
                     " 'pending_approval', 'calendar', :uid, '', '', 'a@example.com', false, 0,"
                     " '', :start, :start)"
                 ),
-                {"id": f"00000000-0000-7000-8000-{n:012d}", "item": item_id, "start": at,
-                 "end": at + timedelta(minutes=30), "uid": f"u{n}"},
+                {
+                    "id": f"00000000-0000-7000-8000-{n:012d}",
+                    "item": item_id,
+                    "start": at,
+                    "end": at + timedelta(minutes=30),
+                    "uid": f"u{n}",
+                },
             )
             uow.session.execute(
                 text(
@@ -68,8 +73,12 @@ def test_one_page_for_an_approver_with_nothing_to_decide_reads_a_bounded_number_
                     " VALUES (:id, :item, 'board', 'person:boss@example.com', '', 'pending',"
                     " :now, :later, '', '')"
                 ),
-                {"id": f"00000000-0000-7000-8000-{n:012d}", "item": item_id,
-                 "now": start, "later": start + timedelta(days=400)},
+                {
+                    "id": f"00000000-0000-7000-8000-{n:012d}",
+                    "item": item_id,
+                    "now": start,
+                    "later": start + timedelta(days=400),
+                },
             )
         uow.commit()
     statements = []
@@ -77,9 +86,7 @@ def test_one_page_for_an_approver_with_nothing_to_decide_reads_a_bounded_number_
     listen = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(engine, "before_cursor_execute", listen)
     try:
-        answer = api.client.get(
-            "/api/v1/approvals", params={"limit": 1}, headers=stranger(api)
-        )
+        answer = api.client.get("/api/v1/approvals", params={"limit": 1}, headers=stranger(api))
     finally:
         event.remove(engine, "before_cursor_execute", listen)
     assert answer.json()["results"] == []

@@ -28,11 +28,14 @@ def test_a_reservation_id_part_all_digits_decides_that_reservations_approval(
     calsync("sync")
     waiting = json.loads(calsync("approvals", "list", "--json"))
     target = next(a for a in waiting if int(a["reservation_id"][-8:]) != a["id"])
+    part = target["reservation_id"][-8:]
+    out = calsync("approvals", "approve", part, "--as", "anna@example.com", code=1)
+    assert f"{part!r} is approval" in out
+    assert "give more characters" in out
+    still = json.loads(calsync("approvals", "list", "--json"))
+    assert len(still) == len(waiting)  # nothing decided
     out = calsync(
-        "approvals", "approve", target["reservation_id"][-8:], "--as", "anna@example.com",
-        "--json",
-    )  # fmt: skip
-    [decided] = json.loads(out)
-    assert decided["reservation_id"] == target["reservation_id"], (
-        f"asked for reservation {target['reservation_id']}, decided {decided['reservation_id']}"
+        "approvals", "approve", target["reservation_id"], "--as", "anna@example.com", "--json"
     )
+    [decided] = json.loads(out)
+    assert decided["reservation_id"] == target["reservation_id"]

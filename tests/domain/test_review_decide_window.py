@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import ReservationStatus
-
 from tests.domain.test_decide_approvals import NOW, WINDOW, decide, ids, meeting, room
 
 

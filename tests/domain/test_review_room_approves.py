@@ -8,7 +8,6 @@ from calsync.domain.decide import decide
 from calsync.domain.items import BookingPolicy, WorkplaceItem
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.reservations import ReservationStatus
-
 from tests.domain.test_decide_approvals import BINDING, NOW, at, ids, meeting
 
 APPROVING = WorkplaceItem(

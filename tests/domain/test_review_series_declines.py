@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from calsync.domain.occupancy import Occupancy
-
 from tests.domain.test_decide_approvals import NOW, decide, ids, meeting, room
 
 

@@ -15,15 +15,19 @@ from tests.store.test_store import NINE
 def _guards(connection) -> set[str]:
     if connection.dialect.name == "sqlite":
         rows = connection.execute(
-            text("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')"
-                 " AND tbl_name = 'reservations'")
+            text(
+                "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')"
+                " AND tbl_name = 'reservations'"
+            )
         )
     else:
         rows = connection.execute(
-            text("SELECT conname FROM pg_constraint WHERE conrelid = 'reservations'::regclass"
-                 " UNION SELECT tgname FROM pg_trigger WHERE tgrelid = 'reservations'::regclass"
-                 " AND NOT tgisinternal UNION SELECT indexname FROM pg_indexes"
-                 " WHERE tablename = 'reservations'")
+            text(
+                "SELECT conname FROM pg_constraint WHERE conrelid = 'reservations'::regclass"
+                " UNION SELECT tgname FROM pg_trigger WHERE tgrelid = 'reservations'::regclass"
+                " AND NOT tgisinternal UNION SELECT indexname FROM pg_indexes"
+                " WHERE tablename = 'reservations'"
+            )
         )
     return {name for (name,) in rows}
 
@@ -36,8 +40,12 @@ def _book(connection, reservation_id: str) -> None:
             " created_at, updated_at) VALUES (:id, 1, :start, :end, 'confirmed',"
             " 'workplace', :uid, '', '', '', false, 0, '', :start, :start)"
         ),
-        {"id": reservation_id, "uid": f"{reservation_id}@calsync", "start": NINE,
-         "end": NINE + timedelta(hours=1)},
+        {
+            "id": reservation_id,
+            "uid": f"{reservation_id}@calsync",
+            "start": NINE,
+            "end": NINE + timedelta(hours=1),
+        },
     )
 
 

@@ -65,15 +65,15 @@ def test_two_workers_telling_approvers_at_once_mail_each_request_once(
     services = make_services(room_settings(room_calendar), None, mailing(sink))
     book(organizer, room_calendar, "m1", 3)
     sync(services)
-    real = approval_notices.tell_approvers
+    real = approval_notices.send_plan
     turns = []
 
-    def first_worker_sending(settings, requests):
+    def first_worker_sending(settings, plan):
         if not turns:
             turns.append("second worker's turn")
             notify_approvers(services)  # the other worker, at the same moment
-        return real(settings, requests)
+        return real(settings, plan)
 
-    monkeypatch.setattr(approval_notices, "tell_approvers", first_worker_sending)
+    monkeypatch.setattr(approval_notices, "send_plan", first_worker_sending)
     notify_approvers(services)
     assert len(sink.received) == 1, [m.recipients for m in sink.received]

@@ -9,6 +9,7 @@ not its performer.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,6 +22,9 @@ from calsync.tables import approvals_table
 if TYPE_CHECKING:
     from calsync.bootstrap import Services
     from calsync.domain.approvals import Identity
+
+#: The largest id an approval may have (the column is a 32-bit integer).
+MAX_APPROVAL_ID = 2**31 - 1
 
 approvals_app = typer.Typer(
     help="Approvals of bookings that wait for a performer.", no_args_is_help=True
@@ -189,22 +193,36 @@ def _refused(exc: Exception, code: ExitCode) -> None:
 
 
 def _approval_ids(services: Services, given: list[str]) -> list[int]:
-    """Each approval named by its id, or the pending one of the reservation named."""
-    from calsync.errors import NotFound
+    """Each approval named by its id, or the pending one of the reservation named. Digits
+    alone may be either (an id's last characters can all be digits): taken as what they
+    name, and refused as ambiguous when they name both."""
+    return [_approval_id(services, text) for text in given]
+
+
+def _approval_id(services: Services, text: str) -> int:
+    from calsync.errors import AmbiguousId, NotFound
     from calsync.store.short_ids import resolve_reservation_id
 
-    ids = []
     with services.read() as uow:
-        for text in given:
-            if text.isdigit() and len(text) < 12:
-                ids.append(uow.approvals.get(int(text)).id)
-                continue
+        approval = None
+        if text.isdigit() and int(text) <= MAX_APPROVAL_ID:
+            with contextlib.suppress(NotFound):
+                approval = uow.approvals.get(int(text)).id
+        try:
             reservation = resolve_reservation_id(uow.session, text)
-            waiting = uow.approvals.pending_of([reservation]).get(reservation)
-            if waiting is None:
-                raise NotFound(f"reservation {reservation} waits for no approval")
-            ids.append(waiting.id)
-    return ids
+        except (NotFound, AmbiguousId):
+            if approval is not None:
+                return approval
+            raise
+        if approval is not None:
+            raise AmbiguousId(
+                f"{text!r} is approval {approval} and part of reservation {reservation}: "
+                "give more characters of the reservation's id"
+            )
+        waiting = uow.approvals.pending_of([reservation]).get(reservation)
+        if waiting is None:
+            raise NotFound(f"reservation {reservation} waits for no approval")
+        return waiting.id
 
 
 def _identity(who: str | None, roles: list[str] | None) -> Identity | None:

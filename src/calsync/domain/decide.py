@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from calsync.domain.approvals import (
+    ROOM_APPROVAL_DECLINED,
     Approval,
     ApprovalRules,
     approval_for,
@@ -274,7 +275,17 @@ def _plan_occurrence(
         )
         decided = replace(updated, status=status, reason=reason)
         return None if decided == current else Update(decided)
-    if _same_span(updated, current) and current.status != ReservationStatus.cancelled:
+    # The room's own approval declined it, and now no longer does (a delegate's misclick
+    # put right): judged again, as if revived.
+    revived = current.reason == ROOM_APPROVAL_DECLINED and updated.provider_approval not in (
+        None,
+        ProviderApproval.declined,
+    )
+    if (
+        _same_span(updated, current)
+        and current.status != ReservationStatus.cancelled
+        and not revived
+    ):
         # Only the subject, organizer, sequence, version or the room's own approval
         # changed: calsync's decision stands, and meets the room's.
         status, reason = _both_sides(
@@ -425,9 +436,11 @@ def _room_answer(
     if change.room_decides and shown == "DECLINED":
         return None, ()  # the room said no itself
     shown_declines = _shown_declines(change.obj, binding.room_address)
-    if shown == answer and shown_declines == set(declines):
+    within = {o.recurrence_id for o in change.obj.occurrences}
+    if shown == answer and shown_declines & within == set(declines):
         return None, ()
-    return answer, declines
+    # Declines shown outside the window (an occurrence past) are kept as they are.
+    return answer, tuple(sorted(set(declines) | (shown_declines - within)))
 
 
 def room_answer(

@@ -41,6 +41,10 @@ RECURRING = "allow_recurring"
 CONFLICT = "conflict"
 SERIES_CONFLICTS = "series_conflicts"
 
+#: The most occurrences of one series the room declines one by one: a series with more
+#: in conflict is declined whole.
+ONE_BY_ONE_DECLINES = 50
+
 #: Rules no request overrides: times that cannot be, and a double booking.
 UNREQUESTABLE = frozenset({IMPOSSIBLE_TIMES, CONFLICT})
 
@@ -140,10 +144,18 @@ def series_conflicts(
     """Whether a series with `conflicting` of its `occurrences` in conflict is kept (only
     those declined) or broken (declined as a whole); None when the policy sets no limit."""
     share_limit, count_limit = policy.series_max_conflict_share, policy.series_max_conflicts
-    if policy.allow_conflicts or occurrences <= 0 or (share_limit is None and count_limit is None):
+    if policy.allow_conflicts or occurrences <= 0:
         return None
     share = conflicting / occurrences
     said = f"{conflicting} of {occurrences} occurrences conflict ({share:.0%})"
+    if conflicting > ONE_BY_ONE_DECLINES and (count_limit is None or count_limit >= conflicting):
+        # Each occurrence declined alone is an override written into the organizer's
+        # object, a copy of the meeting with all its attendees: past this many, the
+        # series is declined whole whatever the limits.
+        why = f"{said}, more than the {ONE_BY_ONE_DECLINES} calsync declines one by one"
+        return PolicyOutcome(SERIES_CONFLICTS, why)
+    if share_limit is None and count_limit is None:
+        return None
     if share_limit is not None and share > share_limit:
         return PolicyOutcome(SERIES_CONFLICTS, f"{said}, more than the {share_limit:.0%} allowed")
     if count_limit is not None and conflicting > count_limit:

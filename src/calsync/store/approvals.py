@@ -15,7 +15,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from calsync.domain.approvals import Approval, ApprovalState, Group, Performer, Person, Role
@@ -227,16 +228,16 @@ class ApprovalRepository:
 
     # --- who was told ---------------------------------------------------------------------
 
-    def told(self, reservation_ids: Collection[str]) -> set[tuple[str, str]]:
-        """The (reservation, recipient) pairs told of these reservations."""
-        if not reservation_ids:
+    def told(self, approval_ids: Collection[int]) -> set[tuple[int, str]]:
+        """The (approval, recipient) pairs told (or being told) of these requests."""
+        if not approval_ids:
             return set()
         rows = self.session.execute(
-            select(ApprovalNoticeRow.reservation_id, ApprovalNoticeRow.recipient).where(
-                ApprovalNoticeRow.reservation_id.in_(list(reservation_ids))
+            select(ApprovalNoticeRow.approval_id, ApprovalNoticeRow.recipient).where(
+                ApprovalNoticeRow.approval_id.in_(list(approval_ids))
             )
         )
-        return {(reservation, recipient) for reservation, recipient in rows}
+        return {(int(approval), str(recipient)) for approval, recipient in rows}
 
     def last_sent(self) -> dict[str, datetime]:
         """Each recipient's last mail."""
@@ -247,9 +248,27 @@ class ApprovalRepository:
         )
         return {str(recipient): sent for recipient, sent in rows}
 
-    def record_told(self, pairs: Collection[tuple[str, str]], now: datetime) -> None:
-        known = self.told({reservation for reservation, _ in pairs})
-        self.session.add_all(
-            ApprovalNoticeRow(reservation_id=reservation, recipient=recipient, sent_at=now)
-            for reservation, recipient in set(pairs) - known
-        )
+    def claim_told(self, pairs: Collection[tuple[int, str]], now: datetime) -> set[tuple[int, str]]:
+        """Record these pairs as told, before the mail goes; those another worker claimed
+        first are left out of the answer (the unique key decides)."""
+        claimed = set()
+        for approval_id, recipient in sorted(set(pairs)):
+            try:
+                with self.session.begin_nested():
+                    self.session.add(
+                        ApprovalNoticeRow(approval_id=approval_id, recipient=recipient, sent_at=now)
+                    )
+            except IntegrityError:
+                continue
+            claimed.add((approval_id, recipient))
+        return claimed
+
+    def forget_told(self, pairs: Collection[tuple[int, str]]) -> None:
+        """The mails of these pairs failed: they are to be told again."""
+        for approval_id, recipient in pairs:
+            self.session.execute(
+                delete(ApprovalNoticeRow).where(
+                    ApprovalNoticeRow.approval_id == approval_id,
+                    ApprovalNoticeRow.recipient == recipient,
+                )
+            )

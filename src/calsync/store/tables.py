@@ -207,13 +207,15 @@ class ApprovalRow(Base):
 
 
 class ApprovalNoticeRow(Base):
-    """One recipient told of one booking waiting for approval (by mail), and when."""
+    """One recipient told of one approval request (by mail), and when. Written before the
+    mail is sent (its unique key is the claim: two workers never mail one request to one
+    recipient twice), removed again when the mail failed."""
 
     __tablename__ = "approval_notices"
-    __table_args__ = (UniqueConstraint("reservation_id", "recipient", name="uq_approval_notice"),)
+    __table_args__ = (UniqueConstraint("approval_id", "recipient", name="uq_approval_notice"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    reservation_id: Mapped[str] = mapped_column(String(36))
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"))
     recipient: Mapped[str] = mapped_column(String(500), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -95,10 +95,10 @@ def _with_series(
         return list(wanted.values())
     for stored in list(wanted.values()):
         reservation = uow.reservations.get(stored.approval.reservation)
-        if reservation.provider_id is None:
-            continue
-        siblings = uow.reservations.of_provider_id(stored.item_id, reservation.provider_id)
-        waiting = uow.approvals.pending_of([r.id for r in siblings if r.uid == reservation.uid])
+        # The series' occurrences by its UID: one calendar object on CalDAV, one event
+        # per instance where the service lists them apart (Google).
+        siblings = uow.reservations.of_uids(stored.item_id, [reservation.uid])
+        waiting = uow.approvals.pending_of([r.id for r in siblings.get(reservation.uid, [])])
         wanted.update({s.id: s for s in waiting.values()})
     return sorted(wanted.values(), key=lambda s: s.id)
 

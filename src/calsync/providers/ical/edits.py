@@ -62,8 +62,14 @@ def decline_occurrences(
     DECLINED. An answer is not a significant change: SEQUENCE stays (RFC 5546 §2.1.4)."""
     calendar = parse_calendar(data)
     master = _master_or_none(calendar)
+    # Each override found once (not decoded again for every occurrence declined).
+    overrides = {
+        _instant(event.decoded("RECURRENCE-ID")): event
+        for event in _events(calendar)
+        if "RECURRENCE-ID" in event
+    }
     for recurrence_id in recurrence_ids:
-        target = next(iter(_overrides_of(calendar, recurrence_id)), None)
+        target = overrides.get(recurrence_id.astimezone(UTC))
         if target is None:
             if master is None:
                 continue  # an occurrence the object does not hold: nothing to answer
@@ -71,6 +77,7 @@ def decline_occurrences(
             length = _length(master)
             target.add("DTSTART", _like_start(master, recurrence_id))
             target.add("DTEND", _like_start(master, recurrence_id + length))
+            overrides[recurrence_id.astimezone(UTC)] = target
         set_room_partstat(target, room_address, "DECLINED")
     return bytes(calendar.to_ical())
 

@@ -8,7 +8,7 @@ Create Date: 2026-12-02 04:00:00.000000
 
 One row per request: its reservation, the rule that asked for it and its performer, its
 state (pending, approved, rejected, expired, withdrawn), when it expires, and who decided
-when and why; and who was told of which booking by mail, when. At most one pending
+when and why; and who was told of which request by mail, when. At most one pending
 request per reservation (a partial unique index): two syncs asking at once, or a decision
 racing a new request, leave one.
 
@@ -152,11 +152,12 @@ def upgrade() -> None:
     op.create_table(
         "approval_notices",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("reservation_id", sa.String(length=36), nullable=False),
+        sa.Column("approval_id", sa.Integer(), nullable=False),
         sa.Column("recipient", sa.String(length=500), nullable=False),
         sa.Column("sent_at", moment, nullable=False),
+        sa.ForeignKeyConstraint(["approval_id"], ["approvals.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("reservation_id", "recipient", name="uq_approval_notice"),
+        sa.UniqueConstraint("approval_id", "recipient", name="uq_approval_notice"),
     )
     op.create_index("ix_approval_notices_recipient", "approval_notices", ["recipient"])
     _allow_conflicts()

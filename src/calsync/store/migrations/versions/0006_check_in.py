@@ -33,16 +33,14 @@ AND checked_in_at IS NULL
 
 def upgrade() -> None:
     moment = calsync.store.types.UTCDateTime(timezone=True)
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("checked_in_at", moment, nullable=True))
-        batch_op.add_column(sa.Column("checked_out_at", moment, nullable=True))
-        batch_op.add_column(sa.Column("no_show_released_at", moment, nullable=True))
+    for name in ("checked_in_at", "checked_out_at", "no_show_released_at"):
+        op.add_column("reservations", sa.Column(name, moment, nullable=True))
     op.execute(CHECK_IN_DUE)
 
 
 def downgrade() -> None:
     op.drop_index("ix_reservations_check_in_due", table_name="reservations")
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.drop_column("no_show_released_at")
-        batch_op.drop_column("checked_out_at")
-        batch_op.drop_column("checked_in_at")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+), never a rebuilt table: a rebuild
+    # would drop the double-booking triggers on reservations.
+    for name in ("no_show_released_at", "checked_out_at", "checked_in_at"):
+        op.drop_column("reservations", name)
