@@ -98,4 +98,6 @@ def test_an_approval_id_past_the_columns_range_is_not_found(approving_api):
     """The route takes ids up to 2**62; the approvals' id column is a 32-bit integer, and
     PostgreSQL refuses 99999999999 as out of range: a server error, where SQLite says 404."""
     api = approving_api
-    assert api.get("/api/v1/approvals/99999999999").status_code == 404
+    answer = api.get("/api/v1/approvals/99999999999")
+    assert answer.status_code == 422  # no such id can exist: bad input, never a 500
+    assert "less than or equal to 2147483647" in answer.json()["message"]

@@ -22,16 +22,21 @@ from calsync.api.shapes import Approval
 from calsync.domain.access import Permission
 from calsync.domain.approvals import ApprovalState, Identity, may_decide
 from calsync.exports import approval_json
-from calsync.store.approvals import ApprovalFilter, StoredApproval
+from calsync.store.approvals import ApprovalFilter, StoredApproval, performers_of
 from calsync.sync.approvals import decide_approvals
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
-ApprovalId = Annotated[int, Path(description="The approval's id.", ge=1, le=2**62)]
+ApprovalId = Annotated[int, Path(description="The approval's id.", ge=1, le=2**31 - 1)]
 _LIST = "approvals"
 
 
 class Decision(BaseModel):
-    reason: str = Field("", max_length=2000, description="Why: shown to the organizer.")
+    reason: str = Field(
+        "",
+        max_length=2000,
+        pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
+        description="Why: shown to the organizer (no control characters).",
+    )
     whole_series: bool = Field(
         False, description="Decide every waiting occurrence of the same series too."
     )
@@ -56,21 +61,12 @@ def list_approvals(
     """Approvals, oldest first; an approver sees those it may decide."""
     after = last_id(_LIST, cursor) or 0
     groups = services.settings.group_members()
-    deciding_only = not _sees_all(who)
-    shown: list[StoredApproval] = []
+    mine = None if _sees_all(who) else performers_of(identity(who), groups)
     with services.read() as uow:
         item_id = uow.items.get(item).id if item is not None else None
-        while len(shown) <= limit:
-            batch = uow.approvals.find(ApprovalFilter(state, item_id, None, after, limit + 1))
-            if not batch:
-                break
-            after = batch[-1].id
-            shown.extend(
-                s
-                for s in batch
-                if not deciding_only or may_decide(identity(who), s.approval, groups)
-            )
-        rows = [(s, uow.reservations.get(s.approval.reservation)) for s in shown[: limit + 1]]
+        where = ApprovalFilter(state, item_id, None, after, limit + 1, mine)
+        shown = uow.approvals.find(where)
+        rows = [(s, uow.reservations.get(s.approval.reservation)) for s in shown]
     return page(_LIST, rows, limit, lambda row: [row[0].id], lambda row: approval_json(*row))
 
 
@@ -115,6 +111,9 @@ def reject(
 def _decide(
     services: ServicesDep, who: Caller, approval_id: int, approve: bool, body: Decision
 ) -> list[dict[str, Any]]:
+    with services.read() as uow:
+        # A caller who may not see it learns nothing of it, decided or not: 404 as GET.
+        _visible(services, who, uow.approvals.get(approval_id))
     decision = decide_approvals(
         services, [approval_id], identity(who), approve, body.reason, body.whole_series
     )

@@ -19,7 +19,16 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from calsync.domain.approvals import Approval, ApprovalState, Group, Performer, Person, Role
+from calsync.domain.approvals import (
+    Approval,
+    ApprovalState,
+    Group,
+    Groups,
+    Identity,
+    Performer,
+    Person,
+    Role,
+)
 from calsync.errors import NotFound
 from calsync.store.tables import ApprovalNoticeRow, ApprovalRow, ReservationRow
 
@@ -41,6 +50,17 @@ def performer_text(performer: Performer) -> str:
 def performer_of(text: str) -> Performer:
     kind, _, name = text.partition(":")
     return _KINDS[kind](name)
+
+
+def performers_of(who: Identity, groups: Groups) -> frozenset[str]:
+    """The performers (as stored) that `who` stands for: the person, each group they
+    belong to, each role they hold (the filter `may_decide` agrees with, admin aside)."""
+    address = who.address.lower()
+    named = {f"role:{role}" for role in who.roles}
+    if address:
+        named.add(f"person:{address}")
+        named.update(f"group:{name}" for name, members in groups.items() if address in members)
+    return frozenset(named)
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,8 @@ class ApprovalFilter:
     #: Only ids above this one (the last of the previous page).
     after_id: int = 0
     limit: int = 100
+    #: Only those naming one of these performers (`performer_text`); None: any.
+    performers: frozenset[str] | None = None
 
 
 class ApprovalRepository:
@@ -191,6 +213,8 @@ class ApprovalRepository:
             query = query.where(ApprovalRow.item_id == where.item_id)
         if where.reservation_id is not None:
             query = query.where(ApprovalRow.reservation_id == where.reservation_id)
+        if where.performers is not None:
+            query = query.where(ApprovalRow.performer.in_(sorted(where.performers)))
         rows = self.session.scalars(query.order_by(ApprovalRow.id).limit(where.limit))
         return [StoredApproval.of(row) for row in rows]
 

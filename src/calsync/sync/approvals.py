@@ -57,8 +57,11 @@ def decide_approvals(
 ) -> Decision:
     now, groups = services.clock(), services.settings.group_members()
     with services.uow() as uow:
-        first = uow.approvals.get(approval_ids[0])
-        uow.reservations.lock_item(first.item_id)
+        # Every item's writer lock first, in one order (decisions on several items at
+        # once never deadlock), then the approvals as committed under them.
+        items = {uow.approvals.get(approval_id).item_id for approval_id in approval_ids}
+        for item_id in sorted(items):
+            uow.reservations.lock_item(item_id)
         wanted = _with_series(uow, approval_ids, whole_series)
         decided: list[tuple[StoredApproval, Approval]] = []
         for stored in wanted:
@@ -77,13 +80,19 @@ def expire_due(services: Services, limit: int = 500) -> Expiry:
     with services.read() as uow:
         due = uow.approvals.due(now, limit)
     for item_id in sorted({stored.item_id for stored in due}):
-        with services.uow() as uow:
-            uow.reservations.lock_item(item_id)
-            still = [s for s in uow.approvals.due(now, limit) if s.item_id == item_id]
-            decision = _settle(uow, [(s, s.approval.expire(now)) for s in still], now)
-            uow.commit()
-        done.expired.extend(stored.id for stored in decision.approvals)
-        done.events.extend(decision.events)
+        for stored in [s for s in due if s.item_id == item_id]:
+            with services.uow() as uow:
+                uow.reservations.lock_item(item_id)
+                current = uow.approvals.get(stored.id)
+                if not current.approval.due(now):
+                    continue  # decided (or withdrawn) meanwhile
+                try:
+                    decision = _settle(uow, [(current, current.approval.expire(now))], now)
+                except ApprovalDecided:
+                    continue  # the booking no longer waits: its request is withdrawn
+                uow.commit()
+            done.expired.extend(s.id for s in decision.approvals)
+            done.events.extend(decision.events)
     return done
 
 
