@@ -163,3 +163,29 @@ def test_a_google_key_that_is_json_null_is_a_clear_configuration_error(tmp_path,
     )
     with pytest.raises(ConfigError):
         settings.connections["workspace"].check_secrets()
+
+
+def test_an_occurrence_cancelled_in_calsync_after_alice_changed_it_leaves_google(google, services):
+    """Alice renames one occurrence of her series, then calsync cancels it before reading
+    that change. The delete meets her version: her change is applied and the delete is
+    sent over it. The version applied went to the cancelled reservation only (each
+    instance is an object of its own), and the delete was based on the one it held
+    before: it met her change again each time, and was retried for ever."""
+    from calsync.sync import reservations as reservation_service
+    from tests.providers.google.conftest import someone_elses
+    from tests.sync.calendars import sync
+
+    series = google.put_event(
+        ROOM, someone_elses(7, 10, month=12, recurrence=["RRULE:FREQ=DAILY;COUNT=3"])
+    )
+    sync(services)
+    drain(services)
+    third = f"{series['id']}_20261209T090000Z"
+    google.patch_event(ROOM, third, {"summary": "Planning, the last one"})
+    made = sorted(reservations(services), key=lambda r: r.start)
+    reservation_service.cancel(services, made[2].id)
+    drain(services)
+    assert google.event(ROOM, third)["status"] == "cancelled"
+    assert [(e.action, e.state) for e in _events(services, action="delete")] == [
+        ("delete", "processed")
+    ]
