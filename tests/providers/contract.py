@@ -2,12 +2,12 @@
 
 It speaks the seam's words only (`calsync.providers.base.Provider`): book, rebook,
 cancel, read changes, get, locate, edit someone else's meeting (answer as the room,
-cancel or move one occurrence), and the adapter's own reader for its payloads. A test
-module subclasses `ProviderContract` and supplies the `provider` and `calendar`
-fixtures, and an `organizer` who puts someone else's series in the room's calendar as
-that service's users do: the in-memory provider directly, the CalDAV adapter against a
-real Radicale, the Google adapter against its emulator. Where services differ, the
-adapter's `Capabilities` say how, never its kind.
+cancel or move one occurrence), name and list a series' instances, and the adapter's own
+reader for its payloads. A test module subclasses `ProviderContract` and supplies the
+`provider` and `calendar` fixtures, and an `organizer` who puts someone else's series in
+the room's calendar as that service's users do: the in-memory provider directly, the
+CalDAV adapter against a real Radicale, the Google adapter against its emulator. Where
+services differ, the adapter's `Capabilities` say how, never its kind.
 """
 
 from __future__ import annotations
@@ -306,6 +306,46 @@ class ProviderContract:
         answers = room_answers(provider, calendar)
         assert answers[at(8, 10)] == "ACCEPTED"
         assert spans(provider, calendar) == before
+
+    # Series whose instances are objects of their own
+
+    def test_an_instance_names_its_series_whose_instances_are_listed_as_read(
+        self, provider, calendar, organizer
+    ):
+        organizer.series(calendar, "s", 3)
+        held = occurrences(provider, calendar)
+        named = {provider.series_of(change.data or b"") for change, _ in held.values()}
+        if not provider.capabilities.answers_series:
+            assert named == {None}
+            return
+        [series_id] = named
+        assert series_id is not None
+        listed = provider.instances(calendar, series_id, Window(at(8, 0), at(10, 0)))
+        assert {(c.provider_id, c.version) for c in listed} == {
+            (change.provider_id, change.version)
+            for original, (change, _) in held.items()
+            if original >= at(8, 0)
+        }
+
+    def test_an_answer_on_the_series_reaches_every_instance(self, provider, calendar, organizer):
+        if not provider.capabilities.answers_series:
+            pytest.skip("a series is one object: answering it answers every occurrence")
+        organizer.series(calendar, "s", 3)
+        [change, *_] = [change for change, _ in occurrences(provider, calendar).values()]
+        series_id = provider.series_of(change.data or b"")
+        assert series_id is not None
+        series = provider.get(calendar, series_id)
+        assert series.version is not None
+        answer = RoomAnswer(ROOM, "ACCEPTED", EDITED_AT)
+        provider.edit(calendar, series_id, series.version, series.data, answer)
+        assert set(room_answers(provider, calendar).values()) == {"ACCEPTED"}
+
+    def test_the_instances_of_an_unknown_series_are_refused_as_gone(self, provider, calendar):
+        if not provider.capabilities.answers_series:
+            pytest.skip("a series is one object: it has no instances of its own")
+        with pytest.raises(ProviderRejected) as refused:
+            provider.instances(calendar, "nosuchseries", WINDOW)
+        assert refused.value.status in (404, 410)
 
 
 def _written_is_what_get_shows(provider: Provider, calendar: str, written: WriteResult) -> None:
