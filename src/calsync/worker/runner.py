@@ -119,7 +119,7 @@ def run_once(services: Services, limit: int = 20) -> list[RunResult]:
     while len(results) < limit and (claims := claim_next(services)):
         for claim in claims:
             if claim.action == Action.respond.value:
-                joined = join_series(services, [claim], SERIES_ANSWERS)
+                joined = _with_series(services, [claim])
                 if len(joined) > 1:
                     results += run_answers(services, joined, joined=True)
                     continue
@@ -213,7 +213,7 @@ def run_answers(
     path run alone (`run_claimed`), their leases kept alive meanwhile. Once `giving_back`
     is set (a worker stopping gives its claims back), nothing more is sent."""
     if not joined:
-        claims = join_series(services, claims, SERIES_ANSWERS)
+        claims = _with_series(services, claims)
     with Heartbeat(services, *claims) as heartbeat:
 
         def lost() -> Collection[int]:
@@ -231,6 +231,17 @@ def run_answers(
         except Exception as exc:  # noqa: BLE001 - a fault in calsync fails its events, not the worker
             return [_failure(services, claim, exc) for claim in claims]
         return [_result_of(services, run, giving_back) for run in runs]
+
+
+def _with_series(services: Services, claims: Sequence[Claim]) -> list[Claim]:
+    """`claims` and the due answers of the series they answer (`join_series`); only
+    `claims` when the database fails meanwhile (nothing more was claimed then)."""
+    try:
+        return join_series(services, claims, SERIES_ANSWERS)
+    except SQLAlchemyError as exc:
+        ids = ", ".join(str(claim.event_id) for claim in claims)
+        log.warning("event %s: the answers of its series were not joined: %s", ids, exc)
+        return list(claims)
 
 
 def _result_of(

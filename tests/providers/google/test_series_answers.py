@@ -221,6 +221,27 @@ def test_a_worker_sends_a_series_answers_in_one_write(google, services):
     assert _answers(services) == [("processed", "")] * 30
 
 
+def test_a_database_failing_while_a_run_joins_its_series_answers_sends_those_it_holds(
+    google, services, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    from calsync.worker import runner
+
+    _series(google, 5)
+    sync(services)
+    held = claim_next(services, 5, "outbound")
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(runner, "join_series", database_gone)
+    google.reset_counters()
+    results = runner.run_answers(services, held)
+    assert [(r.outcome, r.error) for r in results] == [("processed", "")] * 5
+    assert len(_patches(google)) == 1
+
+
 def test_calsync_sync_sends_the_answers_of_a_series_longer_than_its_claim_in_one_write(
     google, services
 ):
