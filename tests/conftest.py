@@ -145,13 +145,16 @@ def settings_for(
     radicale_url: str,
     items: list[dict[str, Any]],
     sync: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
+    """Settings on this database and Radicale; `extra`: more sections (policies, rules)."""
     return parse(
         {
             "database": {"url": database_url},
             "sync": {"backoff_seconds": 1.0, "max_attempts": 3, **(sync or {})},
             "connections": {"dav": {"kind": "caldav", "url": radicale_url}},
             "items": items,
+            **(extra or {}),
         }
     )
 
@@ -162,8 +165,12 @@ def make_services(
 ) -> Iterator[Callable[..., Services]]:
     made: list[Services] = []
 
-    def make(items: list[dict[str, Any]], sync: dict[str, Any] | None = None) -> Services:
-        services = start(settings_for(database_url, radicale.url, items, sync), clock)
+    def make(
+        items: list[dict[str, Any]],
+        sync: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Services:
+        services = start(settings_for(database_url, radicale.url, items, sync, extra), clock)
         made.append(services)
         return services
 

@@ -263,3 +263,43 @@ def _literal(message: str) -> str:
     import re
 
     return re.escape(message)
+
+
+CHECK_IN = """
+[policies.kinds.desk]
+check_in_required = true
+no_show_after_minutes = 10
+
+[[policies.locations]]
+location = { site = "HQ", building = "South" }
+check_in_opens_minutes = 30
+"""
+
+
+def test_check_in_is_required_per_policy_layer_with_its_margin_and_grace_period(tmp_path):
+    found = items(tmp_path, ITEMS + CHECK_IN)
+    desk, boardroom = found["Desk 7"].policy, found["Boardroom"].policy
+    assert desk.check_in_required
+    assert desk.no_show_after == timedelta(minutes=10)  # the kind's
+    assert desk.check_in_opens == timedelta(minutes=30)  # building South's
+    assert not boardroom.check_in_required
+    assert (boardroom.check_in_opens, boardroom.no_show_after) == (
+        timedelta(minutes=15),
+        timedelta(minutes=15),
+    )
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (CHECK_IN.replace("no_show_after_minutes = 10", "no_show_after_minutes = 0"),
+         "policies.kinds.desk.no_show_after_minutes"),
+        (CHECK_IN.replace("check_in_opens_minutes = 30", "check_in_opens_minutes = -5"),
+         "policies.locations.0.check_in_opens_minutes"),
+        (CHECK_IN.replace("check_in_required = true", 'check_in_required = "sometimes"'),
+         "policies.kinds.desk.check_in_required"),
+    ],
+)  # fmt: skip
+def test_a_broken_check_in_setting_says_which_key_is_wrong(tmp_path, broken, message):
+    with pytest.raises(ConfigError, match=_literal(message)):
+        load(write(tmp_path, ITEMS + broken))

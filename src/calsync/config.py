@@ -4,7 +4,8 @@ The file is `calsync.toml`, or the path given by `--config` or `CALSYNC_CONFIG`.
 `CALSYNC_DATABASE_URL` overrides the database URL. Secrets are never written in the file:
 a connection names where its secret is, an environment variable (`password_env`,
 `token_env`, `service_account_env`) or a file (`token_file`, `service_account_file`).
-This is the only module that reads the environment and those files.
+This module and `config_mail` (the mail server's password, the same way) are the only ones
+that read the environment and those files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from calsync.config_mail import SmtpSettings
 from calsync.config_policies import (
     ApprovalRuleSettings,
     ApprovalSettings,
@@ -37,6 +39,7 @@ from calsync.domain.items import (
     ItemKind,
     WorkplaceItem,
 )
+from calsync.domain.notices import AddressBook
 from calsync.domain.synchronizations import SweepGuard
 from calsync.errors import ConfigError, ConfigNotFound
 
@@ -367,6 +370,9 @@ class BindingSettings(_Strict):
     #: Whose change wins when calsync's pending change meets a change made in the calendar
     #: to an object calsync created: "calendar" (default) or "calsync".
     conflict_resolution: ConflictResolution = ConflictResolution.calendar
+    #: The room's own calendar approves requests too (its delegates decide): calsync reads
+    #: its answer instead of answering, and confirms a booking once both sides approved.
+    room_approves: bool = False
 
 
 class ItemSettings(_Strict):
@@ -399,6 +405,7 @@ class Settings(_Strict):
     groups: dict[str, GroupSettings] = {}
     approvals: ApprovalSettings = ApprovalSettings()
     approval_rules: list[ApprovalRuleSettings] = []
+    smtp: SmtpSettings | None = None
 
     @model_validator(mode="after")
     def _bindings_name_connections(self) -> Settings:
@@ -430,6 +437,11 @@ class Settings(_Strict):
                 connection.check_secrets()
             except ConfigError as error:
                 missing.append(f"connection {name!r}: {error}")
+        if self.smtp is not None:
+            try:
+                self.smtp.check_secrets()
+            except ConfigError as error:
+                missing.append(str(error))
         if missing:
             raise ConfigError("; ".join(missing))
 
@@ -445,6 +457,22 @@ class Settings(_Strict):
 
     def group_members(self) -> Groups:
         return {name: frozenset(group.members) for name, group in self.groups.items()}
+
+    def address_book(self) -> AddressBook:
+        """Where approvers are written to: the groups' members, each role's addresses."""
+        roles = self.approvals.role_addresses.items()
+        return AddressBook(
+            groups=self.group_members(),
+            roles={role: frozenset(addresses) for role, addresses in roles},
+        )
+
+    def roles_without_address(self) -> list[str]:
+        """The roles that decide approvals (by a rule or out of policy) with no address in
+        `[approvals] role_addresses`: with [smtp] set, their requests are mailed to nobody."""
+        performers = [rule.performer for rule in self.approval_rules]
+        performers.append(self.approvals.out_of_policy)
+        named = {p.role for p in performers if p.role is not None}
+        return sorted(named - set(self.approvals.role_addresses))
 
     def _domain_item(self, item: ItemSettings) -> WorkplaceItem:
         location = item.location.location()
@@ -473,6 +501,7 @@ class Settings(_Strict):
             window_ahead=timedelta(days=ahead),
             dry_run=binding.dry_run,
             conflict_resolution=binding.conflict_resolution,
+            room_approves=binding.room_approves,
         )
 
 

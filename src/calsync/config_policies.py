@@ -16,6 +16,7 @@ members = ["anna@example.com", "ben@example.com"]
 [approvals]
 expire_after_hours = 48
 out_of_policy = { role = "approver" }
+role_addresses = { approver = ["facilities@example.com"] }
 
 [[approval_rules]]                  # ordered: the first matching rule wins
 name = "large rooms"
@@ -64,6 +65,7 @@ def _address_or_domain(value: str) -> str:
 
 Address = Annotated[str, AfterValidator(_address)]
 AddressOrDomain = Annotated[str, AfterValidator(_address_or_domain)]
+RoleName = Literal["approver", "admin"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -97,8 +99,10 @@ class WorkingHoursSettings(_Strict):
 class PolicySettings(_Strict):
     """A booking policy's rules; each one left out is inherited (from the area's, the
     kind's, the defaults', else calsync's: 365 days ahead, no duration limit, any hour,
-    recurring meetings accepted, conflicts declined, everyone may book). For the day and
-    hour limits 0 means none."""
+    recurring meetings accepted, conflicts declined, everyone may book, no check-in
+    required). For the day and hour limits 0 means none. With `check_in_required`, a
+    reservation not checked in `no_show_after_minutes` after its start (default 15) is
+    released as a no-show; check-in opens `check_in_opens_minutes` before it (default 15)."""
 
     booking_window_days: Annotated[int, Field(ge=0)] | None = None
     max_duration_hours: Annotated[float, Field(ge=0)] | None = None
@@ -112,6 +116,9 @@ class PolicySettings(_Strict):
     series_max_conflicts: Annotated[int, Field(ge=0)] | None = None
     book_in_policy: list[AddressOrDomain] | None = None
     request_out_of_policy: list[AddressOrDomain] | None = None
+    check_in_required: bool | None = None
+    check_in_opens_minutes: Annotated[float, Field(ge=0)] | None = None
+    no_show_after_minutes: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_word_for_conflicts(self) -> PolicySettings:
@@ -144,7 +151,17 @@ class PolicySettings(_Strict):
         for who in ("book_in_policy", "request_out_of_policy"):
             if getattr(self, who) is not None:
                 rules[who] = tuple(getattr(self, who))
-        return PolicyLayer.of(**rules)
+        return PolicyLayer.of(**rules, **self._check_in_rules())
+
+    def _check_in_rules(self) -> dict[str, Any]:
+        rules: dict[str, Any] = {}
+        if self.check_in_required is not None:
+            rules["check_in_required"] = self.check_in_required
+        if self.check_in_opens_minutes is not None:
+            rules["check_in_opens"] = timedelta(minutes=self.check_in_opens_minutes)
+        if self.no_show_after_minutes is not None:
+            rules["no_show_after"] = timedelta(minutes=self.no_show_after_minutes)
+        return rules
 
 
 def _limit(value: timedelta) -> timedelta | None:
@@ -270,8 +287,10 @@ def _hours(value: float | None) -> timedelta | None:
 
 
 class ApprovalSettings(_Strict):
-    """How long a request waits for a decision (then it is declined), and who decides a
-    booking out of policy that no approval rule matches."""
+    """How long a request waits for a decision (then it is declined), who decides a
+    booking out of policy that no approval rule matches, and where each role is written
+    to when a request waits for it (a role has no address of its own)."""
 
     expire_after_hours: Annotated[float, Field(gt=0)] = 48.0
     out_of_policy: PerformerSettings = PerformerSettings(role="approver")
+    role_addresses: dict[RoleName, list[Address]] = {}

@@ -15,6 +15,7 @@ CalsyncError
 ├── ClaimLost                        a run's claim was taken over: it commits and sends nothing more
 ├── ApprovalDecided                  an approval was already decided (or expired): decided once
 ├── NotAPerformer                    the caller is not the performer an approval names
+├── CheckInRefused                   a check-in or check-out that cannot be (says why)
 └── ProviderError                    a calendar service failed
     ├── DeltaKeyExpired              the delta key is no longer valid: synchronize in full
     ├── ProviderThrottled(retry_after)  429/503: try again later
@@ -100,6 +101,11 @@ class ApprovalDecided(CalsyncError):
 
 class NotAPerformer(CalsyncError):
     """The caller may not decide this approval; the message names who decides it."""
+
+
+class CheckInRefused(CalsyncError):
+    """A check-in or check-out refused: too early, already ended, not holding its item,
+    already checked in or out. The message says which, and when."""
 
 
 class ProviderError(CalsyncError):

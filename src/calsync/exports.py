@@ -16,6 +16,9 @@ from calsync.domain.reservations import Reservation
 from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
 
 if TYPE_CHECKING:
+    from calsync.store.approvals import StoredApproval
+    from calsync.store.items import StoredItem
+    from calsync.store.overview import ItemState
     from calsync.store.retention import Cutoffs, PurgeReport
 
 
@@ -106,6 +109,58 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
         "provider_id": reservation.provider_id,
         "provider_version": reservation.provider_version,
         "reason": reservation.reason or None,
+        "provider_approval": (
+            reservation.provider_approval.value if reservation.provider_approval else None
+        ),
+        "checked_in_at": _when(reservation.checked_in_at),
+        "checked_out_at": _when(reservation.checked_out_at),
+        "no_show_released_at": _when(reservation.no_show_released_at),
+    }
+
+
+def workplace_item_json(stored: StoredItem, state: ItemState) -> dict[str, Any]:
+    """A workplace item, its calendar binding (the connection by name) and where its
+    synchronization stands."""
+    item, binding, last = stored.item, stored.item.binding, state.last
+    return {
+        "schema": "calsync.workplace_item/1",
+        "name": item.name,
+        "kind": item.kind.value,
+        "time_zone": item.time_zone,
+        "capacity": item.capacity,
+        "location": {
+            "site": item.location.site,
+            "building": item.location.building,
+            "floor": item.location.floor,
+        },
+        "binding": None
+        if binding is None
+        else {
+            "connection": binding.connection,
+            "calendar": binding.calendar,
+            "room_address": binding.room_address,
+            "active": binding.active,
+            "dry_run": binding.dry_run,
+            "window_past_days": binding.window_past.total_seconds() / 86400,
+            "window_ahead_days": binding.window_ahead.total_seconds() / 86400,
+            "conflict_resolution": binding.conflict_resolution.value,
+        },
+        "synchronization": {
+            "delta_key": stored.delta_key,
+            "synchronized_at": _when(stored.synchronized_at),
+            "last_succeeded_at": _when(state.last_succeeded_at),
+            "last": None
+            if last is None
+            else {
+                "id": last.id,
+                "mode": last.mode,
+                "outcome": last.outcome,
+                "started_at": _when(last.started_at),
+                "finished_at": _when(last.finished_at),
+            },
+            "events_waiting": state.events_waiting,
+            "events_in_error": state.events_in_error,
+        },
     }
 
 
@@ -123,3 +178,26 @@ def purge_json(report: PurgeReport, cutoffs: Cutoffs) -> dict[str, Any]:
             "synchronization": _when(cutoffs.synchronization),
         },
     }
+
+
+def approval_json(stored: StoredApproval, reservation: Reservation | None = None) -> dict[str, Any]:
+    """An approval request and its decision; with its reservation when given."""
+    approval = stored.approval
+    data: dict[str, Any] = {
+        "schema": "calsync.approval/1",
+        "id": stored.id,
+        "reservation_id": approval.reservation,
+        "rule": approval.rule,
+        "performer": str(approval.performer),
+        "requested_because": stored.requested_because,
+        "state": approval.state.value,
+        "requested_at": approval.requested_at.isoformat(),
+        "expires_at": approval.expires_at.isoformat(),
+        "decided_by": approval.decided_by or None,
+        "decided_at": _when(approval.decided_at),
+        "reason": approval.reason or None,
+        "notified_at": _when(stored.notified_at),
+    }
+    if reservation is not None:
+        data["reservation"] = reservation_json(reservation)
+    return data

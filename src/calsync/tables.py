@@ -98,3 +98,23 @@ def calendar_items_table(rows: Sequence[dict[str, Any]]) -> Table:
             for r in rows
         ],
     )
+
+
+def approvals_table(rows: Sequence[dict[str, Any]]) -> Table:
+    return table(
+        "approvals",
+        ["id", "reservation", "item", "start (UTC)", "rule", "performer", "state", "expires"],
+        [
+            [
+                str(r["id"]),
+                short_id(r["reservation_id"]),
+                r.get("reservation", {}).get("item", ""),
+                r.get("reservation", {}).get("start", "")[:16],
+                r["rule"],
+                r["performer"],
+                r["state"],
+                r["expires_at"][:16],
+            ]
+            for r in rows
+        ],
+    )

@@ -93,7 +93,7 @@ def test_serve_runs_the_route_and_the_worker_and_stops_on_sigterm(tmp_path, goog
     assert channel["token"] not in stderr
 
 
-def test_serve_without_the_worker_only_answers_webhooks(tmp_path, google):
+def test_serve_without_the_worker_answers_webhooks_and_the_api(tmp_path, google):
     port = free_port()
     config = configure(tmp_path, google, port)
     process = serve(config, port, "--no-worker")
@@ -102,6 +102,13 @@ def test_serve_without_the_worker_only_answers_webhooks(tmp_path, google):
         wait_for(lambda: answers(url), timeout=30)
         refused = httpx.post(url, headers={"X-Goog-Channel-ID": "x", "X-Goog-Channel-Token": "y"})
         assert refused.status_code == 404
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
+        assert httpx.get(f"{base}/api/v1/events").status_code == 401
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "viewer"]).stdout.strip()  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/api/v1/events", headers=headers).status_code == 200
         time.sleep(0.5)
         assert google.channels() == []  # no worker: no channel opened
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -199,6 +200,8 @@ def pending(performer=FACILITIES) -> Approval:
         (Role("approver"), Identity("x@example.com", frozenset({"approver"})), True),
         (Role("approver"), Identity("x@example.com", frozenset({"viewer"})), False),
         (Person("boss@example.com"), Identity(""), False),
+        (Person("boss@example.com"), Identity("root@example.com", frozenset({"admin"})), True),
+        (FACILITIES, Identity("root@example.com", frozenset({"admin"})), True),
     ],
 )
 def test_only_the_performer_may_decide(performer, who, may):
@@ -257,3 +260,13 @@ def test_a_request_cannot_expire_early_nor_be_decided_after_its_time():
         pending().expire(NOW + timedelta(hours=1))
     with pytest.raises(ApprovalDecided, match="expired at"):
         pending().approve(ANNA, GROUPS, NOW + timedelta(hours=49))
+
+
+def test_a_request_asked_again_by_the_same_rule_keeps_waiting_and_another_rule_restarts_it():
+    waiting = pending()
+    again = replace(waiting, requested_at=NOW + timedelta(hours=5))
+    assert waiting.keeps(again)
+    assert not waiting.keeps(replace(again, rule="another rule"))
+    assert not waiting.keeps(replace(again, performer=Person("boss@example.com")))
+    decided = waiting.approve(ANNA, GROUPS, NOW)
+    assert not decided.keeps(again)

@@ -22,6 +22,9 @@ POLICY = {
     "series_max_conflicts": 3,
     "book_in_policy": ["example.com"],
     "request_out_of_policy": ["boss@partner.org"],
+    "check_in_required": True,
+    "check_in_opens_minutes": 5,
+    "no_show_after_minutes": 20,
 }
 
 
@@ -58,3 +61,5 @@ def test_a_policy_stored_before_the_newer_rules_reads_with_their_defaults(servic
     assert policy.allow_recurring
     assert not policy.working_hours_only
     assert policy.book_in_policy == ()
+    assert not policy.check_in_required
+    assert policy.no_show_after.total_seconds() == 15 * 60

@@ -1,20 +1,65 @@
 """`create_app(services)`: the FastAPI application `calsync serve` runs. Nothing happens at
-import time; the services (settings, store, providers) are handed in."""
+import time; the services (settings, store, providers) are handed in and kept on the
+application (`calsync.api.services`).
+
+Open without a token: `/healthz`, the provider webhooks (each notification verified on
+its own, `calsync.api.webhooks`) and the API's documentation (`/docs`, `/openapi.json`).
+Everything else asks for `Authorization: Bearer <token>` with a role that may (see
+`calsync.api.auth` and `calsync.domain.access`).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from calsync.api import (
+    approvals,
+    calendar_items,
+    connections,
+    errors,
+    events,
+    health,
+    items,
+    reservations,
+    synchronizations,
+)
+from calsync.api.metrics import metrics_router
 from calsync.api.webhooks import webhook_router
 from calsync.bootstrap import Services
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    """The routes under /api/v1, each module one part of DESIGN.md's words."""
+    api = APIRouter(prefix=API_PREFIX)
+    parts = (
+        items,
+        reservations,
+        approvals,
+        events,
+        calendar_items,
+        synchronizations,
+        connections,
+    )
+    for part in parts:
+        api.include_router(part.router)
+    return api
 
 
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="calsync",
         description="Workplace reservations kept in step with room calendars.",
-        docs_url=None,
+        version="1",
+        docs_url="/docs",
         redoc_url=None,
+        openapi_url="/openapi.json",
     )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(health.router)
     app.include_router(webhook_router(services))
+    app.include_router(metrics_router(services))
+    app.include_router(api_router())
     return app

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from calsync import config as config_module
+from calsync.cli.approvals import approvals_app
 from calsync.cli.common import (
     ConfigOption,
     ItemOption,
@@ -30,6 +31,7 @@ from calsync.cli.exit_codes import HELP as EXIT_CODES_HELP
 from calsync.cli.log import deltas_app, events_app, items_app
 from calsync.cli.maintenance import purge
 from calsync.cli.reservations import reservations_app
+from calsync.cli.tokens import tokens_app
 
 app = typer.Typer(
     help="calsync: workplace reservations <-> room calendars.\n\n" + EXIT_CODES_HELP,
@@ -40,8 +42,10 @@ app.add_typer(events_app, name="events")
 app.add_typer(items_app, name="items")
 app.add_typer(deltas_app, name="deltas")
 app.add_typer(reservations_app, name="reservations")
+app.add_typer(approvals_app, name="approvals")
 app.add_typer(config_app, name="config")
 app.add_typer(connections_app, name="connections")
+app.add_typer(tokens_app, name="tokens")
 app.command()(purge)
 
 
@@ -94,7 +98,30 @@ def config_check() -> None:
             console.print(f"group {name}: {len(group.members)} members")
         for order, rule in enumerate(settings.approval_rules_in_order().rules, start=1):
             console.print(f"approval rule {order} {rule.name!r}: decided by {rule.performer}")
+        if settings.smtp is not None:
+            _say_smtp(settings)
         console.print("[green]configuration is valid[/green]")
+
+
+def _say_smtp(settings: config_module.Settings) -> None:
+    """The mail server, and each role that decides approvals with nobody to write to."""
+    from rich.markup import escape
+
+    smtp = settings.smtp
+    assert smtp is not None
+    how = "ssl" if smtp.ssl else "starttls" if smtp.starttls else "no TLS"
+    when = (
+        f"a digest every {smtp.digest_minutes} minutes" if smtp.digest else "one mail per request"
+    )
+    console.print(f"smtp: {smtp.host}:{smtp.port_number} ({how}), from {smtp.from_address}, {when}")
+    for role in settings.roles_without_address():
+        console.print(
+            escape(
+                f"warning: role {role} decides approvals but has no address in "
+                "[approvals] role_addresses: its requests are mailed to nobody"
+            ),
+            style="yellow",
+        )
 
 
 # --- synchronization ------------------------------------------------------------------
@@ -367,8 +394,10 @@ def serve(
         str, typer.Option("--log-format", help="calsync's log lines: text or json.")
     ] = "text",
 ) -> None:
-    """Serve calsync over HTTP: `POST /webhooks/google` takes Google's push notifications
-    (set `[push] address` to its public https URL). Unless --no-worker, the worker runs
+    """Serve calsync over HTTP: the API under /api/v1 (bearer tokens from `calsync tokens
+    create`; OpenAPI at /docs), /healthz, /metrics, and `POST /webhooks/google` for Google's
+    push notifications (set `[push] address` to its public https URL). Unless --no-worker,
+    the worker runs
     beside it (`calsync worker`), opening and renewing the push channels, polling and
     running what notifications queue. SIGTERM or SIGINT stops both.
     """

@@ -4,8 +4,7 @@ out delta keys. The first thing to run when a room stops syncing. Needs no datab
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,24 +16,6 @@ if TYPE_CHECKING:
     from calsync.config import Settings
 
 connections_app = typer.Typer(help="Connections to calendar services.", no_args_is_help=True)
-
-
-@dataclass(frozen=True)
-class CalendarResult:
-    item: str
-    calendar: str
-    ok: bool
-    delta_keys: bool | None
-    detail: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "calendar": self.calendar,
-            "ok": self.ok,
-            "delta_keys": self.delta_keys,
-            "detail": self.detail,
-        }
 
 
 @connections_app.command("list")
@@ -63,36 +44,15 @@ def check_connection(
 ) -> None:
     """Prove the credentials and each bound calendar (one cheap request each, nothing
     listed). Exit code 7 when anything failed."""
-    from calsync.bootstrap import make_provider
-    from calsync.errors import CalsyncError
+    from calsync.sync.connections import check_connection as prove
 
     with errors():
         settings = config_module.load(state["config"])
-        connection = settings.connection(name)
-        connection.check_secrets()
-        provider = make_provider(settings, name)
-    results = []
-    try:
-        for item, calendar in _bound_calendars(settings, name):
-            try:
-                found = provider.check(calendar)
-                results.append(CalendarResult(item, calendar, True, found.delta_keys, found.detail))
-            except CalsyncError as exc:
-                results.append(CalendarResult(item, calendar, False, None, str(exc)))
-    finally:
-        provider.close()
-    ok = all(r.ok for r in results)
+        check = prove(settings, name)
+    results, ok = check.calendars, check.ok
+    connection = settings.connection(name)
     if as_json:
-        print_json(
-            {
-                "connection": name,
-                "kind": connection.kind,
-                "url": connection.url,
-                "capabilities": asdict(provider.capabilities),
-                "ok": ok,
-                "calendars": [r.as_json() for r in results],
-            }
-        )
+        print_json(check.as_json())
     else:
         print_table(
             f"connection {name} ({connection.kind}, {connection.url})",
@@ -109,15 +69,9 @@ def check_connection(
 
 
 def _bound(settings: Settings, name: str) -> list[str]:
-    return [item for item, _ in _bound_calendars(settings, name)]
+    from calsync.sync.connections import bound_calendars
 
-
-def _bound_calendars(settings: Settings, name: str) -> list[tuple[str, str]]:
-    return [
-        (item.name, item.binding.calendar)
-        for item in settings.items
-        if item.binding is not None and item.binding.connection == name
-    ]
+    return [item for item, _ in bound_calendars(settings, name)]
 
 
 def _yes_no(value: bool | None) -> str:

@@ -28,11 +28,17 @@ class ExitCode(IntEnum):
     not_alive = 6
     #: `connections test`: the credentials or a bound calendar failed.
     connection_failed = 7
+    #: `approvals approve|reject`: the approval was already decided (or expired, or the
+    #: booking no longer waits): nothing was changed.
+    already_decided = 8
+    #: `approvals approve|reject`: the caller is not a performer of the approval.
+    not_a_performer = 9
 
 
 HELP = (
     "Exit codes: 0 all good; 1 configuration or other error; 2 wrong command line;"
     " 3 events ended in error; 4 a synchronization needs confirmation;"
     " 5 calendar busy (another run holds it); 6 worker --check found no live worker;"
-    " 7 connections test found a failure."
+    " 7 connections test found a failure; 8 approval already decided;"
+    " 9 not a performer of the approval."
 )

@@ -1,4 +1,5 @@
-"""Reservations from the command line: `calsync reservations list|show|create|update|cancel`.
+"""Reservations from the command line: `calsync reservations list|show|create|update|cancel`,
+and `check-in|check-out` (a refused one exits 1, saying why).
 
 An id is taken whole or as any unique prefix or suffix (the tables show the last eight
 characters, where time-ordered ids differ): see `calsync.store.short_ids`.
@@ -18,6 +19,7 @@ from calsync.cli.common import (
     SinceOption,
     StatusOption,
     UntilOption,
+    console,
     errors,
     item_id,
     open_services,
@@ -114,6 +116,29 @@ def reservations_cancel(reservation_id: IdArgument, as_json: JsonOption = False)
     _show_reservation(cancelled, as_json)
 
 
+@reservations_app.command("check-in")
+def reservations_check_in(reservation_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Check a reservation in: from its item's check-in margin before its start until it
+    ends. Where the item requires check-in, one not checked in within the grace period is
+    released as a no-show."""
+    from calsync.sync import check_in as check_in_service
+
+    with errors(), open_services() as services:
+        checked_in = check_in_service.check_in(services, full_id(services, reservation_id))
+    _show_reservation(checked_in, as_json)
+
+
+@reservations_app.command("check-out")
+def reservations_check_out(reservation_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Check a reservation out early: it ends now (at the next whole minute), and its
+    calendar entry is shortened through the outbox."""
+    from calsync.sync import check_in as check_in_service
+
+    with errors(), open_services() as services:
+        checked_out = check_in_service.check_out(services, full_id(services, reservation_id))
+    _show_reservation(checked_out, as_json)
+
+
 def full_id(services: Services, given: str) -> str:
     """The reservation id that `given` (a full id, or a unique prefix or suffix) names."""
     from calsync.store.short_ids import resolve_reservation_id
@@ -125,4 +150,22 @@ def full_id(services: Services, given: str) -> str:
 def _show_reservation(reservation: Any, as_json: bool) -> None:
     from calsync.exports import reservation_json
 
-    show_rows([reservation_json(reservation)], as_json, reservations_table, one=True)
+    shown = reservation_json(reservation)
+    show_rows([shown], as_json, reservations_table, one=True)
+    facts = _check_in_facts(shown)
+    if facts and not as_json:
+        console.print(facts)
+
+
+def _check_in_facts(shown: dict[str, Any]) -> str:
+    """When it was checked in, checked out or released as a no-show, in words (UTC)."""
+    said = {
+        "checked_in_at": "checked in",
+        "checked_out_at": "checked out",
+        "no_show_released_at": "released as a no-show",
+    }
+    return "; ".join(
+        f"{words} at {shown[key][:19].replace('T', ' ')} UTC"
+        for key, words in said.items()
+        if shown[key]
+    )

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from calsync.domain.bookings import Booking, address_in, in_words
 from calsync.domain.items import ItemKind, Location
-from calsync.domain.reservations import ReservationStatus
+from calsync.domain.reservations import ProviderApproval, ReservationStatus
 from calsync.errors import ApprovalDecided, NotAPerformer
 
 
@@ -199,13 +199,16 @@ class ApprovalRequirement:
     reason: str
     expire_after: timedelta
 
-    def request(self, reservation: str, now: datetime) -> Approval:
+    def request(self, reservation: str, now: datetime, ends: datetime | None = None) -> Approval:
+        """The request, waiting `expire_after` or, for a booking ending sooner, until its
+        end: a decision after the meeting is over decides nothing."""
+        expires = now + self.expire_after
         return Approval(
             reservation=reservation,
             rule=self.rule,
             performer=self.performer,
             requested_at=now,
-            expires_at=now + self.expire_after,
+            expires_at=min(expires, ends) if ends is not None and ends > now else expires,
         )
 
 
@@ -238,6 +241,9 @@ class ApprovalState(StrEnum):
     approved = "approved"
     rejected = "rejected"
     expired = "expired"
+    #: The booking no longer waits: cancelled, or moved where another rule (or none)
+    #: applies. Nobody decided it.
+    withdrawn = "withdrawn"
 
 
 #: What each state makes of the reservation waiting for it.
@@ -246,6 +252,7 @@ RESERVATION_STATUS = {
     ApprovalState.approved: ReservationStatus.confirmed,
     ApprovalState.rejected: ReservationStatus.declined,
     ApprovalState.expired: ReservationStatus.declined,
+    ApprovalState.withdrawn: ReservationStatus.cancelled,
 }
 
 
@@ -257,9 +264,15 @@ class Identity:
     roles: frozenset[str] = frozenset()
 
 
+#: The role that may decide any approval (and is audited as deciding it).
+ADMIN = "admin"
+
+
 def may_decide(who: Identity, approval: Approval, groups: Groups) -> bool:
     """Whether `who` is the approval's performer: the person it names, a member of the
-    group it names, or a holder of the role it names."""
+    group it names, or a holder of the role it names; an admin decides any."""
+    if ADMIN in who.roles:
+        return True
     performer = approval.performer
     address = who.address.lower()
     if isinstance(performer, Person):
@@ -290,6 +303,16 @@ class Approval:
     def due(self, now: datetime) -> bool:
         """Undecided and out of time: to be expired."""
         return self.state == ApprovalState.pending and now >= self.expires_at
+
+    def keeps(self, requested: Approval) -> bool:
+        """Whether this pending request stands for `requested`, asked again for the same
+        booking (moved, or read again): the same rule and performer keep it waiting, with
+        its time; another rule restarts it."""
+        return (
+            self.state == ApprovalState.pending
+            and self.rule == requested.rule
+            and self.performer == requested.performer
+        )
 
     def approve(self, who: Identity, groups: Groups, now: datetime, reason: str = "") -> Approval:
         return self._decide(ApprovalState.approved, who, groups, now, reason)
@@ -340,3 +363,42 @@ class Approval:
                 f"the approval of reservation {self.reservation} expired at "
                 f"{self.expires_at.isoformat()}"
             )
+
+
+# --- where the room's own calendar approves too ----------------------------------------
+
+#: Why a booking holds the room without being confirmed: the room's approval is missing.
+ROOM_APPROVAL_WAITING = "waiting for the room's own approval in the calendar"
+#: Why a booking is declined when the room's own approval declined it.
+ROOM_APPROVAL_DECLINED = "the room's own approval declined it in the calendar"
+
+
+def provider_approval_of(partstat: str | None) -> ProviderApproval:
+    """The room's own approval from its PARTSTAT in the calendar."""
+    if partstat == "ACCEPTED":
+        return ProviderApproval.accepted
+    if partstat == "DECLINED":
+        return ProviderApproval.declined
+    return ProviderApproval.awaiting
+
+
+def both_sides(
+    status: ReservationStatus, reason: str, provider: ProviderApproval | None
+) -> tuple[ReservationStatus, str]:
+    """A booking's status once calsync's side (`status`) meets the room's own approval
+    (`provider`, None where the calendar gives none): confirmed only when both approved,
+    declined when the room's side declined, waiting for the room (`awaiting_confirmation`)
+    when calsync approved and the room has not yet. calsync's own refusals and waits stand."""
+    if provider is None:
+        return status, reason
+    if provider == ProviderApproval.declined and status in (
+        ReservationStatus.confirmed,
+        ReservationStatus.awaiting_confirmation,
+        ReservationStatus.pending_approval,
+    ):
+        return ReservationStatus.declined, ROOM_APPROVAL_DECLINED
+    if status == ReservationStatus.confirmed and provider != ProviderApproval.accepted:
+        return ReservationStatus.awaiting_confirmation, ROOM_APPROVAL_WAITING
+    if status == ReservationStatus.awaiting_confirmation and provider == ProviderApproval.accepted:
+        return ReservationStatus.confirmed, ""
+    return status, reason

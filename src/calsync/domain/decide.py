@@ -1,8 +1,14 @@
 """What one calendar item does to the reservations of one workplace item: a pure plan.
 
-`decide(change, existing, item, occupancy, now, new_id)` compares the occurrences a
+`decide(change, existing, item, occupancy, now, new_id, rules)` compares the occurrences a
 calendar object holds now with the reservations that mirror it and returns a `Plan` of
-small actions (`Create`, `Update`, `Cancel`) plus the room's answer to the organizer.
+small actions (`Create`, `Update`, `Cancel`), the approvals it requests, and the room's
+answer to the organizer. Each occurrence to judge goes through the item's booking policy
+(`evaluate`) and the approval rules (`approval_for`): accepted (`confirmed`), waiting for
+a performer's approval (`pending_approval`, the room answers TENTATIVE), or declined with
+the rules it broke. A series with too many occurrences in conflict is declined as a whole
+(`series_conflicts`); below that, the room accepts it and declines the conflicting
+occurrences one by one (`Plan.room_declines`).
 `decide_removal(existing)` does the same for an object the calendar no longer has.
 Nothing is written here; the service layer carries the plan out (decide first, then act,
 as vdirsyncer's sync does).
@@ -17,11 +23,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from calsync.domain.approvals import (
+    Approval,
+    ApprovalRules,
+    approval_for,
+    both_sides,
+    provider_approval_of,
+)
+from calsync.domain.bookings import Booking
 from calsync.domain.entries import CalendarObject, Occurrence, OccurrenceKey, Window
 from calsync.domain.items import WorkplaceItem
 from calsync.domain.occupancy import Occupancy
-from calsync.domain.policy import check
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.policy import CONFLICT, Verdict, evaluate, series_conflicts
+from calsync.domain.reservations import (
+    Origin,
+    ProviderApproval,
+    Reservation,
+    ReservationStatus,
+)
+
+#: No approval rules: every booking the policy accepts is confirmed.
+NO_APPROVALS = ApprovalRules()
 
 
 @dataclass(frozen=True)
@@ -44,10 +66,14 @@ Action = Create | Update | Cancel
 
 @dataclass(frozen=True)
 class Plan:
-    """The actions for one calendar item and, when the room must answer, its PARTSTAT."""
+    """The actions for one calendar item, the approvals they wait for and, when the room
+    must answer, its PARTSTAT (with the occurrences of a series it declines one by one,
+    by their RECURRENCE-ID)."""
 
     actions: tuple[Action, ...]
     room_partstat: str | None = None
+    approvals: tuple[Approval, ...] = ()
+    room_declines: tuple[datetime, ...] = ()
 
     @property
     def changes_nothing(self) -> bool:
@@ -78,12 +104,14 @@ def decide(
     occupancy: Occupancy,
     now: datetime,
     new_id: Callable[[], str],
+    rules: ApprovalRules = NO_APPROVALS,
 ) -> Plan:
+    judge = _Judge(item, occupancy, now, rules, change.obj)
     by_key = {reservation_key(r): r for r in existing}
     actions: list[Action] = []
     for occurrence in change.obj.occurrences:
         current = by_key.pop(occurrence.key, None)
-        action = _plan_occurrence(occurrence, current, change, item, occupancy, now, new_id)
+        action = _plan_occurrence(occurrence, current, change, judge, new_id)
         if action is not None:
             actions.append(action)
     for gone in by_key.values():
@@ -91,7 +119,96 @@ def decide(
         if gone.status != ReservationStatus.cancelled and _within(gone, change.window):
             occupancy.release(gone.id)
             actions.append(Cancel(gone.cancel("removed from the calendar")))
-    return Plan(tuple(actions), _room_answer(change, existing, actions, item))
+    actions = judge.whole_series(actions)
+    requested = judge.approvals
+    approvals = tuple(
+        requested[a.reservation.id]
+        for a in actions
+        if a.reservation.id in requested
+        and a.reservation.status == ReservationStatus.pending_approval
+    )
+    answer, declines = _room_answer(change, existing, actions, item)
+    return Plan(tuple(actions), answer, approvals, declines)
+
+
+class _Judge:
+    """Judges occurrences of one calendar object by the item's booking policy and the
+    approval rules, and remembers what it found: the approvals requested, and which
+    occurrences were declined for a conflict (for the series' own rule)."""
+
+    def __init__(
+        self,
+        item: WorkplaceItem,
+        occupancy: Occupancy,
+        now: datetime,
+        rules: ApprovalRules,
+        obj: CalendarObject,
+    ) -> None:
+        self.item, self.occupancy, self.moment, self.rules = item, occupancy, now, rules
+        #: The object is a series (of which a service may hand over one instance alone).
+        self.recurring = obj.master.recurring or any(
+            o.recurrence_id is not None for o in obj.occurrences
+        )
+        #: The object holds the series itself, so the series' own rule can be judged here.
+        self.whole = obj.master.recurring
+        self.approvals: dict[str, Approval] = {}
+        self.judged: list[str] = []
+        self.conflicting: set[str] = set()
+
+    def __call__(
+        self, start: datetime, end: datetime, organizer: str, reservation_id: str, origin: Origin
+    ) -> tuple[ReservationStatus, str]:
+        """Confirmed (holding the span), pending approval (holding it too) or declined,
+        with the reason. calsync's own bookings are the workplace's: they ask for no
+        approval here."""
+        booking = Booking.of(self.item, start, end, organizer, self.recurring)
+        decision = evaluate(booking, self.item.policy, self.occupancy, self.moment, reservation_id)
+        self.judged.append(reservation_id)
+        if decision.verdict == Verdict.decline:
+            if CONFLICT in {outcome.rule for outcome in decision.broken}:
+                self.conflicting.add(reservation_id)
+            return ReservationStatus.declined, decision.reason
+        out_of_policy = decision.reason if decision.verdict == Verdict.request else ""
+        needed = None
+        if origin == Origin.calendar and end > self.moment:
+            # A meeting already over has nothing left to decide.
+            needed = approval_for(booking, self.rules, out_of_policy)
+        elif out_of_policy:
+            return ReservationStatus.declined, decision.reason
+        self.occupancy.hold(start, end, reservation_id)
+        if needed is None:
+            return ReservationStatus.confirmed, ""
+        self.approvals[reservation_id] = needed.request(reservation_id, self.moment, end)
+        return ReservationStatus.pending_approval, needed.reason
+
+    def again(self, reservation: Reservation) -> tuple[ReservationStatus, str]:
+        """Judge an existing reservation at its new span."""
+        r = reservation
+        return self(r.start, r.end, r.organizer, r.id, r.origin)
+
+    def whole_series(self, actions: list[Action]) -> list[Action]:
+        """The actions, with every occurrence judged now declined when the series has
+        more of them in conflict than the policy allows."""
+        if not self.whole or not self.judged:
+            return actions
+        verdict = series_conflicts(len(self.conflicting), len(self.judged), self.item.policy)
+        if verdict is None or verdict.kept:
+            return actions
+        judged, declined = set(self.judged), []
+        for action in actions:
+            reservation = action.reservation
+            if reservation.id in judged and not isinstance(action, Cancel):
+                self.occupancy.release(reservation.id)
+                self.approvals.pop(reservation.id, None)
+                reason = str(verdict)
+                action = replace(
+                    action,
+                    reservation=replace(
+                        reservation, status=ReservationStatus.declined, reason=reason
+                    ),
+                )
+            declined.append(action)
+        return declined
 
 
 def decide_removal(existing: Sequence[Reservation], occupancy: Occupancy) -> Plan:
@@ -112,47 +229,85 @@ def _plan_occurrence(
     occurrence: Occurrence,
     current: Reservation | None,
     change: Change,
-    item: WorkplaceItem,
-    occupancy: Occupancy,
-    now: datetime,
+    judge: _Judge,
     new_id: Callable[[], str],
 ) -> Action | None:
+    item, occupancy = judge.item, judge.occupancy
+    provider = _room_approval(change, item, occurrence)
     if current is None:
         # A new meeting (or a new instance of a series): the policy decides.
         reservation_id = new_id()
-        status, reason = _judge(
-            occurrence.start, occurrence.end, reservation_id, item, occupancy, now
+        status, reason = judge(
+            occurrence.start, occurrence.end, occurrence.organizer, reservation_id, Origin.calendar
         )
         status, reason = _room_word(
             change, item, Origin.calendar, status, reason, occupancy, reservation_id
         )
-        return Create(_mirror(occurrence, change, reservation_id, item.name, status, reason))
+        status, reason = _both_sides(status, reason, provider, occupancy, reservation_id)
+        mirror = _mirror(occurrence, change, reservation_id, item.name, status, reason)
+        return Create(replace(mirror, provider_approval=provider))
     if occurrence.sequence < current.sequence and not change.authoritative:
         # A replay older than what we hold: the newer revision wins.
         return None
     updated = _mirror(
         occurrence, change, current.id, item.name, current.status, current.reason, current.origin
     )
+    if current.origin == Origin.calendar:
+        updated = replace(updated, provider_approval=provider)
     if updated == current:
         # The same revision again (a replay, or an echo of our own write): nothing to do.
         return None
     if change.room_decides and current.origin == Origin.workplace:
         # calsync's booking at a service whose room decides: the room's answer settles it.
         occupancy.release(current.id)
-        status, reason = _judge(updated.start, updated.end, updated.id, item, occupancy, now)
+        status, reason = judge.again(updated)
         status, reason = _room_word(
             change, item, current.origin, status, reason, occupancy, current.id
         )
         decided = replace(updated, status=status, reason=reason)
         return None if decided == current else Update(decided)
     if _same_span(updated, current) and current.status != ReservationStatus.cancelled:
-        # Only the subject, organizer, sequence or version changed: the decision stands.
-        return Update(updated)
+        # Only the subject, organizer, sequence, version or the room's own approval
+        # changed: calsync's decision stands, and meets the room's.
+        status, reason = _both_sides(
+            current.status, current.reason, updated.provider_approval, occupancy, current.id
+        )
+        return Update(replace(updated, status=status, reason=reason))
     # Moved, resized or revived: release the old span and let the policy decide again.
     occupancy.release(current.id)
-    status, reason = _judge(updated.start, updated.end, updated.id, item, occupancy, now)
+    status, reason = judge.again(updated)
     status, reason = _room_word(change, item, current.origin, status, reason, occupancy, current.id)
+    status, reason = _both_sides(status, reason, updated.provider_approval, occupancy, current.id)
     return Update(replace(updated, status=status, reason=reason))
+
+
+def _room_approval(
+    change: Change, item: WorkplaceItem, occurrence: Occurrence
+) -> ProviderApproval | None:
+    """The room's own approval of the occurrence, where its calendar gives one."""
+    binding = item.binding
+    if binding is None or not binding.room_approves:
+        return None
+    address = binding.room_address.lower()
+    entries = [e for e in change.obj.entries if e.recurrence_id == occurrence.recurrence_id]
+    for entry in entries or [change.obj.master]:
+        for attendee in entry.attendees:
+            if attendee.address == address:
+                return provider_approval_of(attendee.partstat)
+    return provider_approval_of(None)
+
+
+def _both_sides(
+    status: ReservationStatus,
+    reason: str,
+    provider: ProviderApproval | None,
+    occupancy: Occupancy,
+    reservation_id: str,
+) -> tuple[ReservationStatus, str]:
+    settled, why = both_sides(status, reason, provider)
+    if settled == ReservationStatus.declined and status != ReservationStatus.declined:
+        occupancy.release(reservation_id)
+    return settled, why
 
 
 #: Why a reservation is conflicted or declined when the room itself said no.
@@ -171,6 +326,10 @@ def room_verdict(answer: str | None) -> tuple[ReservationStatus, str]:
     return ReservationStatus.awaiting_confirmation, ROOM_WAITING
 
 
+#: What the room's own answer may still overturn.
+_ANSWERABLE = frozenset({ReservationStatus.confirmed, ReservationStatus.pending_approval})
+
+
 def _room_word(
     change: Change,
     item: WorkplaceItem,
@@ -184,7 +343,7 @@ def _room_word(
     room that declined frees the span (calsync's booking `conflicted`, someone's meeting
     `declined`); calsync's booking the room has not answered yet is
     `awaiting_confirmation`. The policy's refusal stands whatever the room said."""
-    if not change.room_decides or status != ReservationStatus.confirmed:
+    if not change.room_decides or status not in _ANSWERABLE:
         return status, reason
     shown = _shown_partstat(change.obj, item.binding.room_address) if item.binding else None
     if shown == "DECLINED":
@@ -198,22 +357,6 @@ def _room_word(
     if origin == Origin.workplace and shown not in ("ACCEPTED", "TENTATIVE"):
         return ReservationStatus.awaiting_confirmation, ROOM_WAITING
     return status, reason
-
-
-def _judge(
-    start: datetime,
-    end: datetime,
-    reservation_id: str,
-    item: WorkplaceItem,
-    occupancy: Occupancy,
-    now: datetime,
-) -> tuple[ReservationStatus, str]:
-    """Confirmed (and holding the span) or declined with the reason."""
-    refusal = check(start, end, item.policy, occupancy, now, reservation_id)
-    if refusal is not None:
-        return ReservationStatus.declined, str(refusal)
-    occupancy.hold(start, end, reservation_id)
-    return ReservationStatus.confirmed, ""
 
 
 def _mirror(
@@ -254,26 +397,68 @@ def _within(reservation: Reservation, window: Window) -> bool:
 
 def _room_answer(
     change: Change, existing: Sequence[Reservation], actions: Sequence[Action], item: WorkplaceItem
-) -> str | None:
-    """ACCEPTED if any occurrence holds the room, DECLINED if all were declined.
-
-    None when the binding names no room address or the calendar already shows the answer.
-    """
+) -> tuple[str | None, tuple[datetime, ...]]:
+    """The room's answer and the occurrences it declines one by one (`room_answer`), or
+    None when the binding names no room address or the calendar already shows it."""
     binding = item.binding
     if binding is None or not binding.room_address:
-        return None
+        return None, ()
     if change.room_decides and any(r.origin == Origin.workplace for r in existing):
-        return None  # calsync's own booking: the room answers it, not calsync
+        return None, ()  # calsync's own booking: the room answers it, not calsync
     statuses = {reservation_key(r): r.status for r in existing}
     statuses.update({reservation_key(a.reservation): a.reservation.status for a in actions})
-    live = [statuses[o.key] for o in change.obj.occurrences if o.key in statuses]
-    if not live:
-        return None
-    answer = "DECLINED" if all(s == ReservationStatus.declined for s in live) else "ACCEPTED"
+    live = [(o, statuses[o.key]) for o in change.obj.occurrences if o.key in statuses]
+    answer, declines = room_answer(
+        [(o.recurrence_id, status) for o, status in live], change.obj.master.recurring
+    )
+    if answer is None or (binding.room_approves and answer != "DECLINED"):
+        return None, ()  # the room's own approval speaks, unless calsync refused it all
     shown = _shown_partstat(change.obj, binding.room_address)
     if change.room_decides and shown == "DECLINED":
-        return None  # the room said no itself
-    return None if shown == answer else answer
+        return None, ()  # the room said no itself
+    shown_declines = _shown_declines(change.obj, binding.room_address)
+    if shown == answer and shown_declines == set(declines):
+        return None, ()
+    return answer, declines
+
+
+def room_answer(
+    occurrences: Sequence[tuple[datetime | None, ReservationStatus]], recurring: bool
+) -> tuple[str | None, tuple[datetime, ...]]:
+    """The room's PARTSTAT for a calendar object whose occurrences (by RECURRENCE-ID)
+    have these statuses: ACCEPTED when any is confirmed, else TENTATIVE when any waits
+    for approval, else DECLINED when all were declined; None when none is live. With an
+    accepted series, the declined occurrences are declined one by one."""
+    live = [(rid, s) for rid, s in occurrences if s != ReservationStatus.cancelled]
+    if not live:
+        return None, ()
+    held = {s for _, s in live}
+    if ReservationStatus.confirmed in held or ReservationStatus.awaiting_confirmation in held:
+        answer = "ACCEPTED"
+    elif ReservationStatus.pending_approval in held:
+        answer = "TENTATIVE"
+    elif held <= _REFUSED:
+        return "DECLINED", ()
+    else:
+        answer = "ACCEPTED"
+    declines = tuple(
+        sorted(rid for rid, s in live if s in _REFUSED and rid is not None and recurring)
+    )
+    return answer, declines
+
+
+_REFUSED = frozenset({ReservationStatus.declined, ReservationStatus.conflicted})
+
+
+def _shown_declines(obj: CalendarObject, room_address: str) -> set[datetime]:
+    """The occurrences whose override shows the room declining."""
+    address = room_address.lower()
+    return {
+        entry.recurrence_id
+        for entry in obj.entries[1:]
+        if entry.recurrence_id is not None
+        and any(a.address == address and a.partstat == "DECLINED" for a in entry.attendees)
+    }
 
 
 def _shown_partstat(obj: CalendarObject, room_address: str) -> str | None:

@@ -70,6 +70,9 @@ class BookingPolicy:
     - `book_in_policy`: who may book (addresses or domains); empty: everyone.
     - `request_out_of_policy`: who may ask for a booking that breaks a rule: it then
       waits for approval instead of being declined (a conflict is declined all the same).
+    - `check_in_required`: a reservation not checked in `no_show_after` its start is
+      released as a no-show; check-in opens `check_in_opens` before the start
+      (`calsync.domain.check_in`).
     """
 
     booking_window: timedelta | None = timedelta(days=365)
@@ -82,6 +85,9 @@ class BookingPolicy:
     series_max_conflicts: int | None = None
     book_in_policy: tuple[str, ...] = ()
     request_out_of_policy: tuple[str, ...] = ()
+    check_in_required: bool = False
+    check_in_opens: timedelta = timedelta(minutes=15)
+    no_show_after: timedelta = timedelta(minutes=15)
 
 
 class ConflictResolution(StrEnum):
@@ -105,6 +111,11 @@ class CalendarBinding:
     window_ahead: timedelta = timedelta(days=365)
     dry_run: bool = False
     conflict_resolution: ConflictResolution = ConflictResolution.calendar
+    #: The room's own calendar approves requests too (an Exchange room mailbox whose
+    #: delegates decide): calsync does not answer for the room but reads its answer, and
+    #: a booking is confirmed only once both sides approved. A rejection in calsync still
+    #: declines it in the calendar, freeing the room.
+    room_approves: bool = False
 
 
 @dataclass(frozen=True)

@@ -149,11 +149,14 @@ class Booking:
 @dataclass(frozen=True)
 class RoomAnswer:
     """The room accepts, declines or tentatively accepts someone's meeting (`partstat`:
-    ACCEPTED, DECLINED or TENTATIVE, the RFC 5545 names the domain uses)."""
+    ACCEPTED, DECLINED or TENTATIVE, the RFC 5545 names the domain uses); of an accepted
+    series, it declines the occurrences `declined` (their original starts, UTC) one by
+    one."""
 
     room_address: str
     partstat: str
     written_at: datetime
+    declined: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True)

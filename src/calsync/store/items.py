@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from calsync.domain.items import (
@@ -22,6 +24,8 @@ from calsync.domain.items import (
 )
 from calsync.errors import NotFound
 from calsync.store.tables import ItemRow
+
+log = logging.getLogger("calsync.store")
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,30 @@ class ItemRepository:
             item.location.building,
             item.location.floor,
         )
+        allowed_before = row.policy is not None and _load_policy(row.policy).allow_conflicts
         row.policy, row.binding = _dump_policy(item.policy), binding
         self.session.flush()
+        if allowed_before and not item.policy.allow_conflicts:
+            self._exclusive_again(row.id, item.name)
         return _stored(row)
+
+    def _exclusive_again(self, item_id: int, name: str) -> None:
+        """The item no longer allows conflicts: its reservations are exclusive again, so
+        that the database refuses new overlaps with them (PostgreSQL marks each row; the
+        SQLite triggers read the item's policy). Overlaps held from before stay as they
+        are, with a warning: the synchronization declines new ones all the same."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        statement = text("UPDATE reservations SET exclusive = true WHERE item_id = :item_id")
+        try:
+            with self.session.begin_nested():
+                self.session.execute(statement, {"item_id": item_id})
+        except IntegrityError:
+            log.warning(
+                "item %r no longer allows conflicts but holds overlapping reservations from "
+                "when it did: cancel one of each overlap for the database to refuse new ones",
+                name,
+            )
 
     def get(self, name: str) -> StoredItem:
         row = self.session.scalar(select(ItemRow).where(ItemRow.name == name))
@@ -83,6 +108,24 @@ class ItemRepository:
         return [
             _stored(row) for row in self.session.scalars(select(ItemRow).order_by(ItemRow.name))
         ]
+
+    def connections(self) -> dict[int, str]:
+        """item id → the connection its binding names, for the bound items (no policy read)."""
+        rows = self.session.execute(
+            select(ItemRow.id, ItemRow.binding).where(ItemRow.binding.is_not(None))
+        )
+        return {
+            item_id: json.loads(binding)["connection"]
+            for item_id, binding in rows
+            if binding is not None
+        }
+
+    def page(self, after_id: int | None, limit: int) -> list[StoredItem]:
+        """Up to `limit` items by id, after `after_id` (a page of a list)."""
+        query = select(ItemRow).order_by(ItemRow.id).limit(limit)
+        if after_id is not None:
+            query = query.where(ItemRow.id > after_id)
+        return [_stored(row) for row in self.session.scalars(query)]
 
     def set_delta_key(self, item_id: int, delta_key: str | None) -> None:
         row = self.session.get(ItemRow, item_id)
@@ -135,6 +178,9 @@ def _dump_policy(policy: BookingPolicy) -> str:
             "series_max_conflicts": policy.series_max_conflicts,
             "book_in_policy": list(policy.book_in_policy),
             "request_out_of_policy": list(policy.request_out_of_policy),
+            "check_in_required": policy.check_in_required,
+            "check_in_opens": policy.check_in_opens.total_seconds(),
+            "no_show_after": policy.no_show_after.total_seconds(),
         },
         sort_keys=True,
     )
@@ -163,6 +209,9 @@ def _load_policy(text: str) -> BookingPolicy:
         series_max_conflicts=data.get("series_max_conflicts"),
         book_in_policy=tuple(data.get("book_in_policy", ())),
         request_out_of_policy=tuple(data.get("request_out_of_policy", ())),
+        check_in_required=bool(data.get("check_in_required", False)),
+        check_in_opens=_delta(data.get("check_in_opens")) or default.check_in_opens,
+        no_show_after=_delta(data.get("no_show_after")) or default.no_show_after,
     )
 
 
@@ -172,6 +221,10 @@ def _dump_binding(binding: CalendarBinding | None) -> str | None:
     data = asdict(binding)
     data["window_past"] = binding.window_past.total_seconds()
     data["window_ahead"] = binding.window_ahead.total_seconds()
+    if not binding.room_approves:
+        # Left out when off, so that bindings stored before it existed compare equal
+        # (a changed binding forgets its delta key).
+        del data["room_approves"]
     return json.dumps(data, sort_keys=True)
 
 

@@ -40,6 +40,11 @@ class RecordFilter:
     until: datetime | None = None
     synchronization_id: int | None = None
     limit: int = 200
+    #: Only records of these actions (events), or of this kind (calendar items).
+    actions: tuple[str, ...] = ()
+    kind: str | None = None
+    #: Only records older than this id: the next page of a list, newest first.
+    before_id: int | None = None
 
 
 def new_event(
@@ -134,6 +139,8 @@ class EventRepository(EventClaims):
         query = _filtered(select(EventRow), EventRow, where, EventRow.state)
         if where.action:
             query = query.where(EventRow.action == where.action)
+        if where.actions:
+            query = query.where(EventRow.action.in_(where.actions))
         return list(self.session.scalars(query.order_by(EventRow.id.desc()).limit(where.limit)))
 
 
@@ -235,6 +242,8 @@ class CalendarItemRepository:
         query = _filtered(select(CalendarItemRow), CalendarItemRow, where, CalendarItemRow.status)
         if where.synchronization_id is not None:
             query = query.where(CalendarItemRow.synchronization_id == where.synchronization_id)
+        if where.kind:
+            query = query.where(CalendarItemRow.kind == where.kind)
         query = query.order_by(CalendarItemRow.id.desc()).limit(where.limit)
         return list(self.session.scalars(query))
 
@@ -391,4 +400,6 @@ def _filtered(query: Select[Any], table: Any, where: RecordFilter, status: Any) 
         query = query.where(stamp >= where.since)
     if where.until is not None:
         query = query.where(stamp < where.until)
+    if where.before_id is not None:
+        query = query.where(table.id < where.before_id)
     return query

@@ -10,13 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from calsync.domain.entries import Window
 from calsync.domain.occupancy import Span
-from calsync.domain.reservations import Origin, Reservation, ReservationStatus
+from calsync.domain.reservations import Origin, ProviderApproval, Reservation, ReservationStatus
 from calsync.errors import DoubleBooking, NotFound, ReservationChanged
 from calsync.store.bulk import insert_values
 from calsync.store.tables import ReservationRow
@@ -36,6 +46,8 @@ class ReservationFilter:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = 500
+    #: Only reservations after this (start, id): the next page of a list by start.
+    after: tuple[datetime, str] | None = None
 
 
 #: The condition of the partial index `ix_reservations_holding` (migration 0001), written
@@ -53,6 +65,24 @@ def holding(item_id: int, window: Window) -> Select[datetime, datetime, str]:
         HOLDING_CONDITION,
         ReservationRow.end_at > window.start,
         ReservationRow.start_at < window.end,
+    )
+
+
+def check_in_overdue(
+    item_ids: Collection[int], started_by: datetime, now: datetime
+) -> Select[str, int]:
+    """The query of (id, item id) of the items' holding reservations never checked in
+    that started by `started_by` and end after `now`. It repeats the condition of the
+    partial index `ix_reservations_check_in_due` (migration 0006), by item and end: the
+    items' running and future reservations are read, not their past (unordered: an
+    order by end makes SQLite, planning without statistics, take the index of holding
+    reservations by start instead, and read the past)."""
+    return select(ReservationRow.id, ReservationRow.item_id).where(
+        ReservationRow.item_id.in_(sorted(item_ids)),
+        HOLDING_CONDITION,
+        ReservationRow.checked_in_at.is_(None),
+        ReservationRow.end_at > now,
+        ReservationRow.start_at <= started_by,
     )
 
 
@@ -74,6 +104,7 @@ _INSERTED = (
     "provider_id",
     "provider_version",
     "reason",
+    "provider_approval",
     "updated_at",
     "created_at",
 )
@@ -346,6 +377,48 @@ class ReservationRepository:
             query = query.where(held)
         self.session.execute(query.values(provider_version=version))
 
+    def no_show_candidates(
+        self, item_ids: Collection[int], started_by: datetime, now: datetime
+    ) -> list[tuple[str, int]]:
+        """(id, item id) of the items' reservations that hold them, were never checked in,
+        started by `started_by` (their grace period before `now`) and still run at `now`:
+        their no-shows, if they require check-in. One query per 500 items."""
+        ordered = sorted(item_ids)
+        return [
+            (reservation_id, item_id)
+            for start in range(0, len(ordered), 500)
+            for reservation_id, item_id in self.session.execute(
+                check_in_overdue(ordered[start : start + 500], started_by, now)
+            )
+        ]
+
+    def record_check_in(self, item_id: int, reservation: Reservation, as_read: Reservation) -> None:
+        """Write the check-in facts (checked in, checked out, released as a no-show) of a
+        reservation of `item_id` if they are still as `as_read` had them; else
+        `ReservationChanged`: of a check-in and a no-show release that race, one wins and
+        the other is refused."""
+        facts = ("checked_in_at", "checked_out_at", "no_show_released_at")
+        self.lock_item(item_id)
+        written = (
+            self.session.connection()
+            .execute(
+                update(ReservationRow)
+                .where(
+                    ReservationRow.id == reservation.id,
+                    *(
+                        getattr(ReservationRow, f).is_not_distinct_from(getattr(as_read, f))
+                        for f in facts
+                    ),
+                )
+                .values({f: getattr(reservation, f) for f in facts})
+            )
+            .rowcount
+        )
+        if written != 1:
+            raise ReservationChanged(
+                f"reservation {reservation.id} was checked in or released meanwhile"
+            )
+
     def refresh_statistics(self) -> None:
         """PostgreSQL's planner statistics for reservations, after a bulk load (SQLite: none)."""
         if self.session.get_bind().dialect.name == "postgresql":
@@ -384,6 +457,7 @@ class ReservationRepository:
             r.provider_id,
             r.provider_version,
             r.reason,
+            r.provider_approval.value if r.provider_approval else None,
             now,
             now,
         ]
@@ -409,6 +483,12 @@ class ReservationRepository:
             provider_id=row.provider_id,
             provider_version=row.provider_version,
             reason=row.reason,
+            provider_approval=ProviderApproval(row.provider_approval)
+            if row.provider_approval
+            else None,
+            checked_in_at=row.checked_in_at,
+            checked_out_at=row.checked_out_at,
+            no_show_released_at=row.no_show_released_at,
         )
 
 
@@ -457,4 +537,6 @@ def _filtered(where: ReservationFilter) -> Select[Any]:
         query = query.where(ReservationRow.end_at > where.start)
     if where.end is not None:
         query = query.where(ReservationRow.start_at < where.end)
+    if where.after is not None:
+        query = query.where(tuple_(ReservationRow.start_at, ReservationRow.id) > where.after)
     return query.limit(where.limit)

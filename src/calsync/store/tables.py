@@ -50,6 +50,7 @@ class ReservationRow(Base):
         UniqueConstraint("item_id", "uid", "recurrence_key", name="uq_reservation_occurrence"),
         Index("ix_reservations_item_start", "item_id", "start_at"),
         Index("ix_reservations_provider_id", "item_id", "provider_id"),
+        Index("ix_reservations_page", "start_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -70,10 +71,19 @@ class ReservationRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Check-in facts (`calsync.domain.check_in`), written only by their own conditional
+    #: updates (`ReservationRepository.record_check_in`). The partial index
+    #: `ix_reservations_check_in_due` over them lives in the migrations only (0006).
+    #: The room's own approval in the calendar (`ProviderApproval`), where it gives one.
+    provider_approval: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    no_show_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SynchronizationRow(Base):
     __tablename__ = "synchronizations"
+    __table_args__ = (Index("ix_synchronizations_item_page", "item_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
@@ -94,6 +104,7 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_claim", "state", "next_attempt_at"),
+        Index("ix_events_item_page", "item_id", "id"),
         # Never two synchronizations of one calendar at once, whatever the worker count:
         # the partial unique index `uq_events_one_read_in_progress` (item_id, where action
         # = 'read' and state = 'processing') lives in the migrations only. Declared here,
@@ -126,7 +137,10 @@ class EventRow(Base):
 
 class CalendarItemRow(Base):
     __tablename__ = "calendar_items"
-    __table_args__ = (Index("ix_calendar_items_status", "status", "item_id"),)
+    __table_args__ = (
+        Index("ix_calendar_items_status", "status", "item_id"),
+        Index("ix_calendar_items_item_page", "item_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"), index=True)
@@ -164,3 +178,58 @@ class ChannelRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApprovalRow(Base):
+    """One request for a reservation's approval and, once made, its decision (who, when,
+    why). At most one request per reservation is pending: the partial unique index
+    `uq_approvals_one_pending` lives in the migrations only (see `EventRow`)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_state_expires", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workplace_items.id"))
+    rule: Mapped[str] = mapped_column(String(200))
+    #: `person:<address>`, `group:<name>` or `role:<name>`.
+    performer: Mapped[str] = mapped_column(String(500))
+    #: Why it was asked for: the rule's criteria met, the policy rules broken.
+    requested_because: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(500), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: When its performers were told (None: not yet, or the mail failed).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApprovalNoticeRow(Base):
+    """One recipient told of one booking waiting for approval (by mail), and when."""
+
+    __tablename__ = "approval_notices"
+    __table_args__ = (UniqueConstraint("reservation_id", "recipient", name="uq_approval_notice"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(36))
+    recipient: Mapped[str] = mapped_column(String(500), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiTokenRow(Base):
+    """A token for the HTTP API. Kept only as the SHA-256 of the whole token: a caller
+    proves itself with the token, which the store cannot give away. `key` is the token's
+    public part, shown in lists and named to revoke it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    performer: Mapped[str] = mapped_column(String(500), default="")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from calsync.store.approvals import ApprovalRepository
 from calsync.store.channels import ChannelRepository
 from calsync.store.items import ItemRepository
 from calsync.store.records import (
@@ -19,6 +20,7 @@ from calsync.store.records import (
     SynchronizationRepository,
 )
 from calsync.store.reservations import ReservationRepository
+from calsync.store.tokens import TokenRepository
 
 
 class UnitOfWork:
@@ -29,6 +31,8 @@ class UnitOfWork:
     calendar_items: CalendarItemRepository
     synchronizations: SynchronizationRepository
     channels: ChannelRepository
+    approvals: ApprovalRepository
+    tokens: TokenRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -43,6 +47,8 @@ class UnitOfWork:
         self.calendar_items = CalendarItemRepository(self.session)
         self.synchronizations = SynchronizationRepository(self.session)
         self.channels = ChannelRepository(self.session)
+        self.approvals = ApprovalRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     def __exit__(

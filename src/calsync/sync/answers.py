@@ -36,12 +36,13 @@ from typing import Any
 
 from calsync.bootstrap import Services
 from calsync.domain.events import Action, EventState
-from calsync.errors import ProviderThrottled, ProviderUnavailable
+from calsync.errors import InvalidCalendarData, ProviderThrottled, ProviderUnavailable
 from calsync.providers import load
-from calsync.providers.base import Provider, RoomAnswer, WriteResult
+from calsync.providers.base import Provider, WriteResult
 from calsync.store.claims import Claim
 from calsync.store.items import StoredItem
 from calsync.sync.conflicts import CalendarMoved, written_over
+from calsync.sync.respond import room_answer_of
 from calsync.sync.series import Place, Series, answer_series, by_series
 
 
@@ -74,9 +75,14 @@ class _Answer:
     attempt: int
     item: StoredItem
     provider_id: str
-    partstat: str
+    answer: dict[str, Any]
     version: str
     decided: bytes
+
+    @property
+    def partstat(self) -> str:
+        """The room's answer (PARTSTAT), by which a series' answers are grouped."""
+        return str(self.answer.get("partstat", "")).upper()
 
 
 def send_answers(
@@ -93,10 +99,11 @@ def send_answers(
     sender = _Sender(services, lost, runs)
     for item_answers in _by_item(answers):
         provider = _provider(services, item_answers[0])
-        series, alone = by_series(provider, item_answers)
+        plain = [answer for answer in item_answers if _plain_answer(answer, services)]
+        series, alone = by_series(provider, plain)
         # The instances given another answer first: their own answer is theirs to keep
         # whatever the series' answer is.
-        sender.each(alone)
+        sender.each([answer for answer in item_answers if answer not in plain] + alone)
         for group in series:
             sender.each(sender.on_series(provider, group))
     _queue_reads(services, sender.done)
@@ -232,6 +239,16 @@ class _Sender:
         return time.monotonic() - self.started
 
 
+def _plain_answer(answer: _Answer, services: Services) -> bool:
+    """A valid PARTSTAT alone, which an answer written on its series can stand for (not
+    an answer declining occurrences one by one, nor one refused as invalid)."""
+    try:
+        said = room_answer_of(answer.answer, "", services.clock())
+    except InvalidCalendarData:
+        return False
+    return not said.declined
+
+
 def _by_item(answers: Sequence[_Answer]) -> list[list[_Answer]]:
     """The answers of each item together, in the order they came."""
     found: dict[int, list[_Answer]] = {}
@@ -309,7 +326,7 @@ def _prepare(
             runs.append(AnswerRun(claim, Outcome.ALONE, name, attempt))
             continue
         answers.append(
-            _Answer(claim, attempt, stored, provider_id, partstat, version, decided.encode("utf-8"))
+            _Answer(claim, attempt, stored, provider_id, payload, version, decided.encode("utf-8"))
         )
     return answers
 
@@ -328,7 +345,7 @@ def _write(services: Services, answer: _Answer) -> WriteResult | CalendarMoved:
     binding = answer.item.item.binding
     assert binding is not None  # on the plain path
     provider = services.provider(binding.connection)
-    edit = RoomAnswer(binding.room_address, answer.partstat, services.clock())
+    edit = room_answer_of(answer.answer, binding.room_address, services.clock())
     return written_over(
         provider, binding.calendar, answer.provider_id, answer.version, answer.decided, edit
     )

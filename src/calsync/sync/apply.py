@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync.bootstrap import Services
+from calsync.domain.approvals import Approval, ApprovalRules
 from calsync.domain.decide import (
+    NO_APPROVALS,
     Cancel,
     Change,
     Create,
@@ -39,6 +41,7 @@ from calsync.store.records import PendingItem, new_event
 from calsync.store.unit_of_work import UnitOfWork
 from calsync.sync.ids import reservation_ids
 from calsync.sync.reading import ObjectReader
+from calsync.sync.respond import respond_payload
 from calsync.sync.waiting import Waiting, keeping, waiting_changes
 
 #: After creating this many reservations, an applier refreshes the planner's statistics once.
@@ -84,6 +87,10 @@ class _Writes:
     new_id: Callable[[], str] = field(default_factory=lambda: reservation_ids())
     #: Reservations whose queued changes the calendar made obsolete, with why.
     superseded: dict[str, str] = field(default_factory=dict)
+    #: Approvals the batch asks for, each with why.
+    approvals: list[tuple[Approval, str]] = field(default_factory=list)
+    #: Reservations that waited for approval as read: their requests may be withdrawn.
+    were_waiting: set[str] = field(default_factory=set)
 
     @property
     def created(self) -> int:
@@ -97,13 +104,20 @@ class _Writes:
         self.runs[-1][1].append(reservation)
         if as_read is not None:
             self.runs[-1][2].append(as_read)
+            if as_read.status == ReservationStatus.pending_approval:
+                self.were_waiting.add(as_read.id)
 
-    def flush(self, uow: UnitOfWork, now: datetime) -> None:
+    def flush(self, uow: UnitOfWork, item_id: int, now: datetime) -> None:
         for is_new, reservations, as_read in self.runs:
             if is_new:
                 uow.reservations.add_many(reservations, now)
             else:
                 uow.reservations.update_many(reservations, now, as_read)
+        if self.were_waiting:
+            why = "the booking changed in the calendar and no longer waits for this approval"
+            uow.approvals.withdraw_unless_waiting(self.were_waiting, why, now)
+        if self.approvals:
+            uow.approvals.request_many(item_id, self.approvals, now)
         uow.events.add_many(self.answers)
         for reservation_id, reason in self.superseded.items():
             uow.events.supersede_waiting([reservation_id], reason, now)
@@ -157,6 +171,7 @@ class Applier:
         self._in_flight: tuple[_Decided, Future[None]] | None = None
         self._after_id = 0  # calendar items up to this id are written or in flight
         self._batch_size = services.settings.sync.apply_batch
+        self._rules = services.settings.approval_rules_in_order()
 
     def apply(self, through_id: int | None = None) -> ApplyReport:
         """Apply what is pending (up to the calendar item `through_id`) and wait until it
@@ -189,7 +204,9 @@ class Applier:
         was refused."""
         now, window = self.services.clock(), self.reader.window
         room_decides, expands = _capabilities(self.services, self._stored)
-        decided = _Decided(rows, now, room_decides=room_decides, expands_instances=expands)
+        decided = _Decided(
+            rows, now, room_decides=room_decides, expands_instances=expands, rules=self._rules
+        )
         readable = _read_all(rows, self.reader, now, decided.report)
         touched = {row.provider_id for row, _ in readable} | {o.uid for _, o in readable if o}
         overlaps = self._in_flight is not None and touched & self._in_flight[0].touched
@@ -257,6 +274,8 @@ class _Decided:
     room_decides: bool = False
     #: The item's service lists each instance of a series as an object of its own.
     expands_instances: bool = False
+    rules: ApprovalRules = NO_APPROVALS
+    item_id: int = 0
 
     def decide(
         self,
@@ -267,13 +286,14 @@ class _Decided:
         window: Window,
     ) -> None:
         """Decide the readable items in booking order, gathering writes and verdicts."""
+        self.item_id = stored.id
         for row, obj in _in_booking_order(readable):
             status = _apply_one(self, stored, row, obj, existing, occupancy, window)
             self.report.count(status)
 
     def write(self, uow: UnitOfWork) -> None:
         """The batch's reservations, answers and calendar item verdicts, in `uow`."""
-        self.writes.flush(uow, self.now)
+        self.writes.flush(uow, self.item_id, self.now)
         uow.calendar_items.settle(self.rows)
 
 
@@ -311,6 +331,7 @@ def _apply_one_by_one(
                 authoritative=authoritative,
                 room_decides=capabilities[0],
                 expands_instances=capabilities[1],
+                rules=services.settings.approval_rules_in_order(),
             )
             readable = _read_all([row], reader, now, decided.report)
             existing = _existing(uow, stored, readable)
@@ -414,7 +435,7 @@ def _apply_one(
             decided.authoritative,
             decided.room_decides,
         )
-        plan = decide(change, current, stored.item, occupancy, now, writes.new_id)
+        plan = decide(change, current, stored.item, occupancy, now, writes.new_id, decided.rules)
         held = keeping(plan, decided.waiting.keep, as_read)
         plan, kept = held.plan, held.note
         for dropped in held.dropped:
@@ -439,6 +460,8 @@ def _apply_one(
                 f"the calendar changed it before calsync's change was sent (calendar item "
                 f"{row.id}); conflict_resolution = calendar: the calendar's change wins"
             )
+    planned = {a.reservation.id: a.reservation for a in plan.actions}
+    writes.approvals.extend((a, planned[a.reservation].reason) for a in plan.approvals)
     if plan.room_partstat is not None:
         writes.answers.append(_answer(stored, row, plan, now))
     status, outcome = _verdict(plan, as_read)
@@ -462,6 +485,10 @@ def _verdict(plan: Plan, before: dict[str, Reservation]) -> tuple[CalendarItemSt
     declined = [a for a in created + updated if a.reservation.status == ReservationStatus.declined]
     if declined:
         outcome += f", declined {len(declined)} ({declined[0].reservation.reason})"
+    if plan.approvals:
+        waiting = {a.reservation.id: a.reservation for a in plan.actions}
+        first = waiting[plan.approvals[0].reservation]
+        outcome += f", waiting for approval {len(plan.approvals)} ({first.reason})"
     if plan.changes_nothing or _only_versions_changed(plan, before):
         return CalendarItemStatus.skipped, "no effective change"
     if declined and len(declined) == len(created) + len(updated) and not cancelled:
@@ -489,16 +516,17 @@ def _answer(stored: StoredItem, row: PendingItem, plan: Plan, now: datetime) -> 
     """The room's answer to the organizer: a respond event for the outbox."""
     binding = stored.item.binding
     assert binding is not None
-    payload = {
-        "item": stored.item.name,
-        "provider_id": row.provider_id,
-        "room_address": binding.room_address,
-        "partstat": plan.room_partstat,
+    payload = respond_payload(
+        stored.item.name,
+        row.provider_id,
+        binding.room_address,
+        plan.room_partstat or "",
+        plan.room_declines,
         # The version this answer was decided on, as the calendar item holds it: the
         # answer is written into that version only, without reading it again.
-        "version": row.provider_version,
-        "calendar_item_id": row.id,
-    }
+        version=row.provider_version,
+        calendar_item_id=row.id,
+    )
     return new_event(
         stored.id,
         Action.respond,

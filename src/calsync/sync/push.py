@@ -46,7 +46,6 @@ from calsync.providers.base import (
     OccurrenceMove,
     Provider,
     RemoteChange,
-    RoomAnswer,
     WriteResult,
 )
 from calsync.store.claims import Claim
@@ -62,6 +61,7 @@ from calsync.sync.conflicts import (
     refused_as_changed,
     written_over,
 )
+from calsync.sync.respond import room_answer_of
 from calsync.sync.waiting import calsync_owns
 
 DRY_RUN = "dry run: nothing was sent to the provider"
@@ -522,7 +522,7 @@ def _respond(
     # An answer is written only into the version it was decided on: an older answer
     # retried after a newer one was decided must not overwrite it.
     decided_on = frozenset({payload["version"]}) if "version" in payload else applied
-    answer = RoomAnswer(room, partstat, run.services.clock())
+    answer = room_answer_of(payload, room, run.services.clock())
     if decided is not None:
         version = payload["version"]
         result = written_over(provider, binding.calendar, provider_id, version, decided, answer)

@@ -57,7 +57,7 @@ def create(
         )
         _admit(uow, stored, reservation, now)
         uow.reservations.add(reservation, now)
-        _outbox(uow, stored, Action.create, reservation, now)
+        outbox(uow, stored, Action.create, reservation, now)
         uow.commit()
     return reservation
 
@@ -82,7 +82,7 @@ def update(
         )
         _admit(uow, stored, changed, now)
         uow.reservations.save(changed, now)
-        _outbox(uow, stored, Action.update, changed, now)
+        outbox(uow, stored, Action.update, changed, now)
         uow.commit()
     return changed
 
@@ -98,9 +98,16 @@ def cancel(
         stored = uow.items.get(current.item)
         cancelled = current.cancel(reason)
         uow.reservations.save(cancelled, now)
-        _outbox(uow, stored, Action.delete, cancelled, now)
+        withdraw_approval(uow, current, reason, now)
+        outbox(uow, stored, Action.delete, cancelled, now)
         uow.commit()
     return cancelled
+
+
+def withdraw_approval(uow: UnitOfWork, before: Reservation, why: str, now: datetime) -> None:
+    """A booking that waited for approval and no longer does: its request is withdrawn."""
+    if before.status == ReservationStatus.pending_approval:
+        uow.approvals.withdraw_unless_waiting([before.id], why, now)
 
 
 def export_item(services: Services, item: str) -> int:
@@ -113,7 +120,7 @@ def export_item(services: Services, item: str) -> int:
         )
         unsent = [r for r in future if r.holds_item and r.provider_id is None]
         for reservation in unsent:
-            _outbox(uow, stored, Action.create, reservation, now)
+            outbox(uow, stored, Action.create, reservation, now)
         uow.commit()
     return len(unsent)
 
@@ -133,9 +140,11 @@ def _admit(uow: UnitOfWork, stored: StoredItem, reservation: Reservation, now: d
         raise PolicyViolation(refusal.rule, refusal.reason)
 
 
-def _outbox(
+def outbox(
     uow: UnitOfWork, stored: StoredItem, action: Action, reservation: Reservation, now: datetime
 ) -> None:
+    """Queue the outbound event of a reservation change, in the change's transaction; none
+    for an item whose calendar binding is missing or inactive."""
     binding = stored.item.binding
     if binding is None or not binding.active:
         return

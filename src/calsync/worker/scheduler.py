@@ -14,9 +14,10 @@ every turn of its loop (`liveness_age` reads it for `calsync worker --check`), a
 `stop` is set it claims nothing more, lets the events in hand finish for
 `sync.stop_grace_seconds` and gives back the claims of those still running. Once every
 `retention.interval_minutes` it purges what `[retention]` no longer keeps
-(`calsync.store.retention`, in transactions of `retention.batch` rows). With `[push]
-address` set, it keeps the push channels of bound calendars open, renewed and stopped
-(`calsync.worker.channels`).
+(`calsync.store.retention`, in transactions of `retention.batch` rows). On every turn it
+releases the no-shows of items that require check-in (`calsync.sync.check_in`), with one
+log line for a run that released any. With `[push] address` set, it keeps the push
+channels of bound calendars open, renewed and stopped (`calsync.worker.channels`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,32 @@ from calsync.bootstrap import Services
 from calsync.errors import CalsyncError
 from calsync.store.records import Claim
 from calsync.store.retention import purge, purge_due
+from calsync.sync.approval_notices import notify_approvers
+from calsync.sync.approvals import expire_due
+from calsync.sync.check_in import release_no_shows
 from calsync.sync.room_answers import recheck_awaiting
 from calsync.worker.channels import ChannelUpkeep
 from calsync.worker.dispatch import Dispatcher
 from calsync.worker.runner import RunResult, claim_next
+
+
+def _approvals(services: Services) -> None:
+    """Expire what ran out of time, then tell approvers of what waits for them."""
+    expiry = expire_due(services)
+    if expiry.expired:
+        log.info(
+            "expired %d approvals undecided in time (declined; answers queued: events %s)",
+            len(expiry.expired),
+            ", ".join(str(e) for e in expiry.events) or "none",
+        )
+    told = notify_approvers(services)
+    if told.sent or told.failed:
+        log.info(
+            "told approvers: %d mails sent, %d failed%s",
+            len(told.sent),
+            len(told.failed),
+            f" ({told.failed[0].reason})" if told.failed else "",
+        )
 
 
 def enqueue_due_polls(services: Services) -> list[int]:
@@ -66,6 +89,18 @@ def enqueue_due_polls(services: Services) -> list[int]:
 
 
 log = logging.getLogger("calsync.worker")
+
+
+def release_due_no_shows(services: Services) -> list[str]:
+    """Release the reservations that are no-shows now; one log line if any was."""
+    done = release_no_shows(services)
+    if done.released:
+        log.info(
+            "released %d no-shows (not checked in within their grace period): %s",
+            len(done.released),
+            ", ".join(done.released),
+        )
+    return done.released
 
 
 class Retention:
@@ -126,6 +161,8 @@ def run_forever(
                     liveness.touch()
                 enqueue_due_polls(services)
                 recheck_awaiting(services)
+                _approvals(services)
+                release_due_no_shows(services)
                 retention.purge_if_due()
                 channels.keep_if_due()
             except (CalsyncError, SQLAlchemyError, OSError) as exc:

@@ -1,6 +1,7 @@
 """Changes calsync makes to calendar objects that someone else wrote.
 
-`cancel_occurrence(data, recurrence_id, dtstamp)` and `reschedule(data, ...)` edit the
+`cancel_occurrence(data, recurrence_id, dtstamp)`, `reschedule(data, ...)` and
+`decline_occurrences(data, room_address, recurrence_ids)` edit the
 object in place, so that attendees, descriptions and everything calsync does not own
 stay as the organizer wrote them. A reservation that mirrors one occurrence of a series
 never replaces the series: cancelling it adds an EXDATE to the master and drops the
@@ -16,6 +17,7 @@ calsync mirrors moves.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -26,7 +28,7 @@ from calsync.domain.entries import Occurrence, Window
 from calsync.errors import InvalidCalendarData
 from calsync.providers.ical.reader import parse_calendar, read_calendar_object
 from calsync.providers.ical.timezones import resolve_zone
-from calsync.providers.ical.writer import wall_time
+from calsync.providers.ical.writer import set_room_partstat, wall_time
 
 _SERIES_ONLY = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 
@@ -50,6 +52,36 @@ def cancel_occurrence(data: bytes, recurrence_id: datetime, dtstamp: datetime) -
     master.add("EXDATE", _like_start(master, recurrence_id))
     _revise(master, dtstamp)
     return bytes(calendar.to_ical())
+
+
+def decline_occurrences(
+    data: bytes, room_address: str, recurrence_ids: tuple[datetime, ...]
+) -> bytes:
+    """The room declines these occurrences of an accepted series, one by one: each one's
+    override (written where there is none, at the occurrence's own time) shows the room
+    DECLINED. An answer is not a significant change: SEQUENCE stays (RFC 5546 §2.1.4)."""
+    calendar = parse_calendar(data)
+    master = _master_or_none(calendar)
+    for recurrence_id in recurrence_ids:
+        target = next(iter(_overrides_of(calendar, recurrence_id)), None)
+        if target is None:
+            if master is None:
+                continue  # an occurrence the object does not hold: nothing to answer
+            target = _new_override(calendar, master, recurrence_id)
+            length = _length(master)
+            target.add("DTSTART", _like_start(master, recurrence_id))
+            target.add("DTEND", _like_start(master, recurrence_id + length))
+        set_room_partstat(target, room_address, "DECLINED")
+    return bytes(calendar.to_ical())
+
+
+def _length(master: Event) -> timedelta:
+    start = master.decoded("DTSTART")
+    if "DTEND" in master:
+        return master.decoded("DTEND") - start  # type: ignore[no-any-return]
+    if "DURATION" in master:
+        return master.decoded("DURATION")  # type: ignore[no-any-return]
+    return timedelta(days=1) if not isinstance(start, datetime) else timedelta(0)
 
 
 def reschedule(
@@ -199,7 +231,8 @@ def _new_override(calendar: Calendar, master: Event, recurrence_id: datetime) ->
     override = Event()
     for name, value in master.property_items(recursive=False):
         if name not in ("BEGIN", "END", "DTSTART", "DTEND", "DURATION", *_SERIES_ONLY):
-            override.add(name, value, encode=False)
+            # A copy: the override's properties (its attendees' PARTSTAT) change alone.
+            override.add(name, copy.deepcopy(value), encode=False)
     override.add("RECURRENCE-ID", _like_start(master, recurrence_id))
     calendar.add_component(override)
     return override

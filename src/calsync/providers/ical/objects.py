@@ -18,7 +18,7 @@ from calsync.providers.base import (
     RoomAnswer,
     WriteResult,
 )
-from calsync.providers.ical.edits import cancel_occurrence, reschedule
+from calsync.providers.ical.edits import cancel_occurrence, decline_occurrences, reschedule
 from calsync.providers.ical.reader import object_uid, read_payload
 from calsync.providers.ical.writer import render_reservation, with_room_partstat
 
@@ -89,7 +89,10 @@ def edited_text(data: bytes, edit: Edit) -> bytes | None:
     """`data` with `edit` made; None: nothing is left of the object."""
     match edit:
         case RoomAnswer():
-            return with_room_partstat(data, edit.room_address, edit.partstat)
+            answered = with_room_partstat(data, edit.room_address, edit.partstat)
+            if edit.declined:
+                answered = decline_occurrences(answered, edit.room_address, edit.declined)
+            return answered
         case OccurrenceCancel():
             return cancel_occurrence(data, edit.recurrence_id, edit.written_at)
         case OccurrenceMove():

@@ -69,15 +69,19 @@ def with_room_partstat(data: bytes, room_address: str, partstat: str) -> bytes:
     events = [c for c in calendar.subcomponents if isinstance(c, Event)]
     if not events:
         raise InvalidCalendarData("calendar object holds no VEVENT")
-    room = _bare(room_address)
     for event in events:
-        attendees = _attendee_list(event)
-        matching = [a for a in attendees if _bare(str(a)) == room]
-        for attendee in matching:
-            attendee.params["PARTSTAT"] = partstat.upper()
-        if not matching:
-            event.add("ATTENDEE", _room(room_address, "", partstat))
+        set_room_partstat(event, room_address, partstat)
     return bytes(calendar.to_ical())
+
+
+def set_room_partstat(event: Event, room_address: str, partstat: str) -> None:
+    """The room's PARTSTAT on one VEVENT (the room added as attendee if missing)."""
+    room = _bare(room_address)
+    matching = [a for a in _attendee_list(event) if _bare(str(a)) == room]
+    for attendee in matching:
+        attendee.params["PARTSTAT"] = partstat.upper()
+    if not matching:
+        event.add("ATTENDEE", _room(room_address, "", partstat))
 
 
 def wall_time(instant: datetime, zone: tzinfo) -> datetime:
