@@ -12,6 +12,13 @@ service does, with its own optimistic concurrency, and reports "changed meanwhil
 layer handles once (`calsync.sync.conflicts`). What an adapter can do is declared in
 `Capabilities`, never asked as "which kind is it".
 
+Series: where the service lists each instance of a series as an object of its own
+(`Capabilities.answers_series`), `series_of` names the object that is an instance's
+series and `instances` lists that series' instances as they are now; a `RoomAnswer`
+edit of the series object answers every instance that is not an exception of its own
+(`calsync.sync.series`). Adapters whose objects each hold their whole series inherit
+`WholeSeries`: no object of theirs is an instance of another.
+
 Terms:
 - *calendar*: the provider's address of one room calendar (a CalDAV collection URL).
 - *provider id*: where one calendar object lives (a CalDAV href, a Google event id).
@@ -111,6 +118,10 @@ class Capabilities:
       sending it to another process and its calendar object back would take (Google's
       JSON), so payloads are read in the synchronizing process, never by a pool of
       processes (which iCalendar, costly to parse, is worth).
+    - `answers_series`: the room's answer to the instances of a series can be written
+      once, on the series (`series_of`, `instances`), instead of instance by instance
+      (where each answered instance becomes an exception that no longer follows its
+      series).
     """
 
     delta_keys: bool = True
@@ -118,6 +129,7 @@ class Capabilities:
     expands_instances: bool = False
     room_decides: bool = False
     cheap_to_read: bool = False
+    answers_series: bool = False
 
 
 @dataclass(frozen=True)
@@ -288,6 +300,17 @@ class Provider(Protocol):
         create that may have landed before its run was cut short."""
         ...
 
+    def series_of(self, data: bytes) -> str | None:
+        """The provider id of the series whose instance the payload `data` is, where the
+        service lists instances as objects of their own; None for any other object."""
+        ...
+
+    def instances(self, calendar: str, series_id: str, window: Window) -> list[RemoteChange]:
+        """The live instances of the series `series_id` that overlap `window`, each with
+        its version and payload, as the calendar holds them now. ProviderRejected with
+        404 or 410 when the series is gone or cannot be seen."""
+        ...
+
     def watch(
         self, calendar: str, address: str, channel_id: str, token: str, ttl_seconds: int
     ) -> Channel:
@@ -313,6 +336,27 @@ def credentials_refused(exc: ProviderRejected, connection: str) -> ProviderRejec
     if type(exc) is not ProviderRejected or exc.status != 401 or str(exc).startswith(named):
         return exc
     return ProviderRejected(f"{named}credentials refused: {exc}", 401)
+
+
+class WholeSeries:
+    """`series_of` and `instances` of an adapter whose objects each hold a whole series
+    (its instances are no objects of their own)."""
+
+    kind: ClassVar[str]
+
+    def series_of(self, data: bytes) -> str | None:  # noqa: ARG002 - the seam's signature
+        return None
+
+    def instances(
+        self,
+        calendar: str,  # noqa: ARG002 - the seam's signature
+        series_id: str,
+        window: Window,  # noqa: ARG002
+    ) -> list[RemoteChange]:
+        raise ProviderRejected(
+            f"{self.kind} calendars keep a series whole in one object: {series_id} has no "
+            "instances of its own"
+        )
 
 
 class NoPush:

@@ -73,6 +73,7 @@ from calsync.providers.base import (
     Exchange,
     NoPush,
     RemoteChange,
+    WholeSeries,
     WriteResult,
     credentials_refused,
 )
@@ -114,7 +115,7 @@ def _boundary(
     return guarded
 
 
-class CalDAVProvider(NoPush, ICalendarObjects):
+class CalDAVProvider(NoPush, WholeSeries, ICalendarObjects):
     """One CalDAV account. `calendar` is a collection path relative to `base_url` (or a URL
     at the same origin); a provider id is an object's absolute path (`hrefs.canonical_id`).
     The seam's writes are whole iCalendar objects (`ICalendarObjects`) put with If-Match.

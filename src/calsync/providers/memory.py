@@ -23,6 +23,7 @@ from calsync.providers.base import (
     Exchange,
     NoPush,
     RemoteChange,
+    WholeSeries,
     WriteResult,
 )
 from calsync.providers.ical.objects import ICalendarObjects
@@ -38,7 +39,7 @@ class _Calendar:
     oldest_valid: int = 0
 
 
-class InMemoryProvider(NoPush, ICalendarObjects):
+class InMemoryProvider(NoPush, WholeSeries, ICalendarObjects):
     kind: ClassVar[str] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(delta_keys=True)
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, text
+from sqlalchemy import Select, and_, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from calsync.domain.events import Action, EventState
 from calsync.errors import CalendarBusy, ClaimLost, EventBusy, NotFound
-from calsync.store.tables import EventRow, ItemRow
+from calsync.store.tables import EventRow, ItemRow, ReservationRow
 
 #: PostgreSQL advisory lock space of "queueing a read of this item" (`queue_read`).
 READ_QUEUE_LOCK = 0x72656164  # "read"
@@ -42,10 +42,13 @@ class Claim:
     token: int
     #: The event's action, as claimed: room answers are sent together (worker.answers).
     action: str = ""
+    #: For a room answer, the series it answers (its item and reservation's UID), so that
+    #: a series' answers are sent in one run; "" when not known.
+    series: str = ""
 
     @classmethod
-    def of(cls, row: EventRow) -> Claim:
-        return cls(row.id, row.claim_token, row.action)
+    def of(cls, row: EventRow, series: str = "") -> Claim:
+        return cls(row.id, row.claim_token, row.action, series)
 
 
 def _due(now: datetime) -> Any:
@@ -224,6 +227,80 @@ class EventClaims:
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=EventRow)
         return [self._take(row, now, lease) for row in self.session.scalars(query)]
+
+    def claims_of(self, rows: Collection[EventRow]) -> list[Claim]:
+        """The claims of these claimed events, each room answer's naming the series it
+        answers (`Claim.series`)."""
+        answers = [row.reservation_id for row in rows if row.action == Action.respond.value]
+        uids: dict[str, str] = {}
+        if any(answers):
+            query = select(ReservationRow.id, ReservationRow.uid).where(
+                ReservationRow.id.in_({a for a in answers if a})
+            )
+            uids = dict(self.session.execute(query).all())
+        return [
+            Claim.of(row, f"{row.item_id}:{uids[row.reservation_id]}")
+            if row.reservation_id in uids
+            else Claim.of(row)
+            for row in rows
+        ]
+
+    def series_answered(self, event_ids: Collection[int]) -> list[tuple[int, str]]:
+        """(item id, UID) of the reservations that these room answers (respond events)
+        answer: the series they belong to, where each instance is an object of its own."""
+        query = (
+            select(EventRow.item_id, ReservationRow.uid)
+            .join(ReservationRow, ReservationRow.id == EventRow.reservation_id)
+            .where(EventRow.id.in_(event_ids), EventRow.action == Action.respond.value)
+            .distinct()
+        )
+        return [(item_id, uid) for item_id, uid in self.session.execute(query)]
+
+    def claim_series_answers(
+        self,
+        series: Collection[tuple[int, str]],
+        held: Collection[int],
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[EventRow]:
+        """Up to `limit` more room answers of these series ((item id, UID) of the
+        reservations they answer), besides the events `held`, each claimed as `claim`
+        would: due, and the oldest unfinished outbound event of its reservation. So that
+        a series' answers are written together (`calsync.sync.series`)."""
+        if not series:
+            return []
+        earlier = aliased(EventRow)
+        waits = exists().where(
+            earlier.reservation_id == EventRow.reservation_id,
+            earlier.id < EventRow.id,
+            earlier.action != Action.read.value,
+            earlier.state.in_([EventState.new.value, EventState.processing.value]),
+        )
+        of_series = or_(
+            *(
+                and_(EventRow.item_id == item_id, ReservationRow.uid == uid)
+                for item_id, uid in series
+            )
+        )
+        query = (
+            select(EventRow)
+            .join(ReservationRow, ReservationRow.id == EventRow.reservation_id)
+            .where(
+                EventRow.action == Action.respond.value,
+                of_series,
+                EventRow.id.not_in(held),
+                _due(now),
+                ~waits,
+            )
+            .order_by(EventRow.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=EventRow)
+        claimed = [self._take(row, now, lease) for row in self.session.scalars(query)]
+        self.session.flush()
+        return claimed
 
     def claim_one(self, event_id: int, now: datetime, lease: timedelta) -> EventRow:
         """This event, marked processing under a new claim token: to run it now, outside

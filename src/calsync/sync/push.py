@@ -178,8 +178,10 @@ def push_event(services: Services, event_id: int, claim: Claim | None = None) ->
             assert isinstance(attempt, CalendarMoved)
             change = apply_calendar_state(services, stored, event_id, attempt, run.hold, applied)
             with services.read() as uow:
-                applied = _applied_versions(uow, stored.id, payload, reservation)
                 now_held = uow.reservations.get(reservation.id)
+                # As held now: an occurrence cancelled in calsync mirrors the instance it
+                # leaves alone, and only its own row took the version just applied.
+                applied = _applied_versions(uow, stored.id, payload, now_held)
             if action != Action.delete and now_held.status == ReservationStatus.cancelled:
                 why = (
                     f"superseded: its organizer removed it from the calendar (calendar item "

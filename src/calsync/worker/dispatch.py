@@ -7,7 +7,8 @@ goes to a due read first, claimed for that slot only: a read is long, and one cl
 ahead would hold its calendar back from the other workers. Outbound events are claimed
 `PREFETCH` times as many as the slots, in one claim (which costs about as much for 64
 events as for one: a window over every unfinished event), and started as slots free up;
-room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), their bookkeeping shared.
+room answers go `ANSWERS_PER_RUN` to a run (`run_answers`), their bookkeeping shared,
+the answers of one series in one run.
 A claimed event still starts well within its lease: one that waited a third of it is
 given back unstarted and claimed again later. Writes of one calendar object never run at
 once and keep their order: the claim skips an event while an earlier one of its
@@ -42,11 +43,26 @@ ANSWERS_PER_RUN = 8
 
 def _runs(claims: list[Claim], slots: int) -> list[list[Claim]]:
     """The claims as runs: every event alone but room answers, which share runs of up to
-    `ANSWERS_PER_RUN`, no more than fill every slot (a few answers go side by side)."""
+    `ANSWERS_PER_RUN`, no more than fill every slot (a few answers go side by side). The
+    answers of one series stay in one run, whatever their number: where the service
+    takes a series' answer once, that run writes it once (`calsync.sync.series`)."""
     answers = [claim for claim in claims if claim.action == Action.respond.value]
     others = [[claim] for claim in claims if claim.action != Action.respond.value]
     size = max(1, min(ANSWERS_PER_RUN, -(-len(answers) // slots)))
-    return others + [answers[at : at + size] for at in range(0, len(answers), size)]
+    series: dict[str, list[Claim]] = {}
+    for claim in answers:
+        series.setdefault(claim.series or f"event {claim.event_id}", []).append(claim)
+    runs: list[list[Claim]] = []
+    run: list[Claim] = []
+    for together in series.values():
+        if run and len(run) + len(together) > size:
+            runs.append(run)
+            run = []
+        run += together
+        if len(run) >= size:
+            runs.append(run)
+            run = []
+    return others + runs + ([run] if run else [])
 
 
 def _run(services: Services, claims: list[Claim], giving_back: threading.Event) -> list[RunResult]:

@@ -55,9 +55,12 @@ def send_outbound(
                 )
                 uow.commit()
                 item_of.update((row.id, row.item_id) for row in rows)
-                return [Claim.of(row) for row in rows]
+                return uow.events.claims_of(rows)
 
         def count(result: RunResult) -> None:
+            if result.event_id not in item_of:  # an answer of a series its run joined
+                with services.read() as uow:
+                    item_of[result.event_id] = uow.events.get(result.event_id).item_id
             item = item_of[result.event_id]
             if result.state == EventState.processed:
                 report.sent[item] += 1

@@ -38,7 +38,7 @@ from calsync.errors import (
 )
 from calsync.providers.base import RemoteChange
 from calsync.store.records import Claim
-from calsync.sync.answers import AnswerRun, Outcome, send_answers
+from calsync.sync.answers import AnswerRun, Outcome, join_series, send_answers
 from calsync.sync.apply import Applier, object_reader
 from calsync.sync.pull import SyncResult, synchronize
 from calsync.sync.push import push_event
@@ -48,6 +48,10 @@ from calsync.worker.retry import next_attempt
 
 log = logging.getLogger("calsync.worker")
 _rng = Random()
+
+#: The answers of one series a run claims at most besides its own: one write answers
+#: them all; those beyond go in the next run (and find their instances answered).
+SERIES_ANSWERS = 500
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def claim_next(services: Services, limit: int = 1, kind: str = "any") -> list[Cl
                 reads=kind != "outbound",
                 outbound=kind != "reads",
             )
-            claims = [Claim.of(row) for row in rows]
+            claims = uow.events.claims_of(rows)
             uow.commit()
         except IntegrityError:
             # Another worker started reading the same calendar: leave it to them.
@@ -108,10 +112,18 @@ def claim_next(services: Services, limit: int = 1, kind: str = "any") -> list[Cl
 
 
 def run_once(services: Services, limit: int = 20) -> list[RunResult]:
-    """Run up to `limit` due events, claiming each just before it starts."""
+    """Run up to `limit` due events, claiming each just before it starts; a room answer
+    to an instance of a series the service answers once runs with the series' other
+    due answers (`run_answers`)."""
     results: list[RunResult] = []
     while len(results) < limit and (claims := claim_next(services)):
-        results += [run_claimed(services, claim) for claim in claims]
+        for claim in claims:
+            if claim.action == Action.respond.value:
+                joined = _with_series(services, [claim])
+                if len(joined) > 1:
+                    results += run_answers(services, joined, joined=True)
+                    continue
+            results.append(run_claimed(services, claim))
     return results
 
 
@@ -191,11 +203,17 @@ def _failure(services: Services, claim: Claim, exc: Exception) -> RunResult:
 
 
 def run_answers(
-    services: Services, claims: Sequence[Claim], giving_back: threading.Event | None = None
+    services: Services,
+    claims: Sequence[Claim],
+    giving_back: threading.Event | None = None,
+    joined: bool = False,
 ) -> list[RunResult]:
-    """Run these respond events together (`send_answers`): one log line each; those off
-    the plain path run alone (`run_claimed`), their leases kept alive meanwhile. Once
-    `giving_back` is set (a worker stopping gives its claims back), nothing more is sent."""
+    """Run these respond events together (`send_answers`), with the other due answers of
+    the series they answer unless `joined` already: one log line each; those off the plain
+    path run alone (`run_claimed`), their leases kept alive meanwhile. Once `giving_back`
+    is set (a worker stopping gives its claims back), nothing more is sent."""
+    if not joined:
+        claims = _with_series(services, claims)
     with Heartbeat(services, *claims) as heartbeat:
 
         def lost() -> Collection[int]:
@@ -213,6 +231,17 @@ def run_answers(
         except Exception as exc:  # noqa: BLE001 - a fault in calsync fails its events, not the worker
             return [_failure(services, claim, exc) for claim in claims]
         return [_result_of(services, run, giving_back) for run in runs]
+
+
+def _with_series(services: Services, claims: Sequence[Claim]) -> list[Claim]:
+    """`claims` and the due answers of the series they answer (`join_series`); only
+    `claims` when the database fails meanwhile (nothing more was claimed then)."""
+    try:
+        return join_series(services, claims, SERIES_ANSWERS)
+    except SQLAlchemyError as exc:
+        ids = ", ".join(str(claim.event_id) for claim in claims)
+        log.warning("event %s: the answers of its series were not joined: %s", ids, exc)
+        return list(claims)
 
 
 def _result_of(

@@ -1,5 +1,6 @@
 """A Google Calendar emulator per test, one room calendar in it, the adapter talking to
-it, and calsync's services wired to it as in production (a `google` connection, SQLite)."""
+it, and calsync's services wired to it as in production (a `google` connection, on
+SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -51,12 +52,16 @@ KEY_VARIABLE = "CALSYNC_TEST_GOOGLE_KEY"
 
 
 def google_settings(
-    google: GoogleCalendarEmulator, tmp_path: Path, **connection: object
+    google: GoogleCalendarEmulator,
+    tmp_path: Path,
+    database_url: str | None = None,
+    **connection: object,
 ) -> Settings:
-    """Room A bound to ROOM through the connection `workspace`, its key in KEY_VARIABLE."""
+    """Room A bound to ROOM through the connection `workspace`, its key in KEY_VARIABLE;
+    its database SQLite in `tmp_path` unless `database_url` names one."""
     return parse(
         {
-            "database": {"url": f"sqlite:///{tmp_path / 'calsync.db'}"},
+            "database": {"url": database_url or f"sqlite:///{tmp_path / 'calsync.db'}"},
             "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
             "connections": {
                 "workspace": {
@@ -85,8 +90,9 @@ def google_key(google: GoogleCalendarEmulator, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def services(google, google_key, tmp_path: Path, clock) -> Iterator[Services]:
-    made = start(google_settings(google, tmp_path), clock)
+def services(google, google_key, tmp_path: Path, database_url: str, clock) -> Iterator[Services]:
+    """calsync on the emulator, on each database (SQLite, PostgreSQL)."""
+    made = start(google_settings(google, tmp_path, database_url), clock)
     yield made
     made.close()
 

@@ -35,7 +35,12 @@ pytestmark = pytest.mark.timeout(30)
 def test_the_adapter_is_registered_with_what_it_can_do():
     assert load("google") is GoogleCalendarProvider
     assert GoogleCalendarProvider.capabilities == Capabilities(
-        delta_keys=True, push=True, expands_instances=True, room_decides=True, cheap_to_read=True
+        delta_keys=True,
+        push=True,
+        expands_instances=True,
+        room_decides=True,
+        cheap_to_read=True,
+        answers_series=True,
     )
 
 

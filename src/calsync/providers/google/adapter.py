@@ -26,6 +26,11 @@ Traps handled:
 - A room answer patches the whole `attendees` array (Google's patch replaces arrays) from
   the event at the version answered, with `If-Match` on that version: a change made
   meanwhile is refused (412) rather than overwritten.
+- Each answered instance becomes an exception that keeps its own attendees and times when
+  its organizer changes the series (the recurring events guide), so the room answers a
+  series on the series event: an instance names it by `recurringEventId` (`series_of`),
+  events.instances lists it (`instances`), and the answer is an edit of the series event
+  like any other. An exception with attendees of its own is not reached by it.
 
 Trust: every API request goes to the api_url's origin only (`wire.Wire.send`), within a
 deadline and a cap on the answer's size; one read follows at most `max_sync_rounds`
@@ -50,6 +55,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from calsync.config import GoogleConnection
+from calsync.domain.entries import Window
 from calsync.errors import DeltaKeyExpired, ObjectExists, ProviderRejected, ProviderUnavailable
 from calsync.providers.base import (
     Booking,
@@ -96,7 +102,12 @@ class GoogleCalendarProvider:
 
     kind: ClassVar[str] = "google"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        delta_keys=True, push=True, expands_instances=True, room_decides=True, cheap_to_read=True
+        delta_keys=True,
+        push=True,
+        expands_instances=True,
+        room_decides=True,
+        cheap_to_read=True,
+        answers_series=True,
     )
 
     def __init__(
@@ -177,7 +188,7 @@ class GoogleCalendarProvider:
         elif since is not None:
             # As the sync guide's own full sync: a room's years of history are not listed
             # (instance by instance), only what ends after the synchronization window opens.
-            query["timeMin"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            query["timeMin"] = _timestamp(since)
         full = delta_key is None
         found: dict[str, RemoteChange] = {}
         page_token: str | None = None
@@ -221,6 +232,45 @@ class GoogleCalendarProvider:
         if event.get("status") == "cancelled":
             raise ProviderRejected(f"reading event {shown(provider_id)}: it was cancelled", 410)
         return RemoteChange(provider_id, _etag(event, response), data=response.content)
+
+    def series_of(self, data: bytes) -> str | None:
+        """An instance's `recurringEventId`: the id of its series' event."""
+        try:
+            event = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+        series = event.get("recurringEventId") if isinstance(event, dict) else None
+        if not isinstance(series, str) or series in ("", ".", "..") or len(series) > MAX_ID_LENGTH:
+            return None
+        return series
+
+    def instances(self, calendar: str, series_id: str, window: Window) -> list[RemoteChange]:
+        """events.instances of the series overlapping `window` (Google's timeMin bounds an
+        instance's end, timeMax its start), page by page; cancelled ones are not listed."""
+        call, url = Call(), f"{self._event_url(calendar, series_id)}/instances"
+        what = f"listing the instances of event {shown(series_id)}"
+        query = {
+            "maxResults": str(self.page_size),
+            "timeMin": _timestamp(window.start),
+            "timeMax": _timestamp(window.end),
+        }
+        found: list[RemoteChange] = []
+        page_token: str | None = None
+        for _ in range(self.limits.max_sync_rounds):
+            paged = {**query, "pageToken": page_token} if page_token else query
+            response = self._send(call, "GET", url, paged)
+            if response.status_code in _GONE:
+                raise ProviderRejected(f"{what}: it does not exist", response.status_code)
+            if response.status_code != 200:
+                self._fail(response, what)
+            page = _json_object(response, what)
+            found += [c for c in _changes(page, full=True) if c.refused is None]
+            page_token = _string(page.get("nextPageToken"))
+            if page_token is None:
+                return found
+        raise LimitExceeded(
+            f"{what} took more than {self.limits.max_sync_rounds} pages of {self.page_size}"
+        )
 
     def check(self, calendar: str) -> CalendarCheck:
         """calendars.get of the room's calendar: the token is granted for the subject, and
@@ -459,6 +509,11 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise ProviderUnavailable(f"{what}: Google's answer is not a JSON object")
     return answer
+
+
+def _timestamp(moment: datetime) -> str:
+    """An instant as Google's list parameters take it (RFC 3339, UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _etag(event: dict[str, Any], response: httpx.Response) -> str | None:
