@@ -28,10 +28,12 @@ from calsync.api.services import ServicesDep
 from calsync.bootstrap import Services
 from calsync.domain.access import Permission, Role, allows
 from calsync.domain.approvals import Identity
-from calsync.errors import CalsyncError
+from calsync.errors import ApprovalDecided, CalsyncError, NotAPerformer
 from calsync.web import csrf
 from calsync.web.session import COOKIE, PATH, SessionSigner
 
+#: The API's statuses for calsync's errors, and those only a page's decision meets.
+STATUSES_OF_PAGES = ((NotAPerformer, 403), (ApprovalDecided, 409), *STATUSES)
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -166,7 +168,7 @@ class PageRoute(APIRoute):
             except (Forbidden, csrf.CsrfRefused) as exc:
                 return _error(request, 403, str(exc))
             except CalsyncError as exc:
-                code = next((c for kind, c in STATUSES if isinstance(exc, kind)), 500)
+                code = next((c for kind, c in STATUSES_OF_PAGES if isinstance(exc, kind)), 500)
                 return _error(request, code, str(exc))
             except HTTPException as exc:
                 return _error(request, exc.status_code, str(exc.detail))

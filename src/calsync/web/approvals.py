@@ -47,7 +47,7 @@ def approvals_page(
     cursor: str | None = None,
     done: str = "",
 ) -> Response:
-    wanted = chosen(ApprovalState, state, "state")
+    wanted = None if state == "all" else chosen(ApprovalState, state, "state")
     shown, following = visible(services, who, wanted, last_id(_LIST, cursor) or 0)
     return render(
         request,
