@@ -144,3 +144,22 @@ def test_no_count_of_the_dashboard_scans_the_log(log):
             assert "SCAN events" not in steps, (statement, steps)
             assert "SCAN calendar_items" not in steps, (statement, steps)
             assert "USING" in steps, (statement, steps)
+
+
+def test_migration_0008_adds_the_dashboard_indexes_and_takes_them_back(services):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from calsync.store.db import alembic_config, schema_revision
+
+    def indexes() -> set[str]:
+        found = inspect(services.engine)
+        return {i["name"] for t in ("events", "calendar_items") for i in found.get_indexes(t)}
+
+    dashboard = {"ix_events_created", "ix_events_state_updated", "ix_calendar_items_created"}
+    assert dashboard <= indexes()
+    command.downgrade(alembic_config(services.engine), "0007")
+    assert schema_revision(services.engine) == "0007"
+    assert not dashboard & indexes()
+    command.upgrade(alembic_config(services.engine), "head")
+    assert dashboard <= indexes()
