@@ -1,7 +1,8 @@
 """The admin dashboard's counts on a large exchange log: fills a SQLite database with
 EVENTS events (1,000,000 by default) and a calendar item for every fourth, spread over
 a year, then times `calsync.store.health.health` and `recent_errors`, as the dashboard
-reads them. Usage: python bench/dashboard.py [EVENTS]"""
+reads them, and the admin pages over HTTP (the dashboard, the events in error, the last
+page of events). Usage: python bench/dashboard.py [EVENTS]"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from calsync.bootstrap import start
 from calsync.config import parse
 from calsync.store.bulk import insert_values
 from calsync.store.health import health, recent_errors
-from calsync.store.records import CALENDAR_ITEMS, EVENTS
+from calsync.store.records import CALENDAR_ITEMS, EVENTS, RecordFilter
 
 NOW = datetime(2026, 12, 1, 15, tzinfo=UTC)
 STATES = ("processed",) * 96 + ("error",) * 3 + ("new",)
@@ -90,7 +91,40 @@ def main() -> None:
                 f"dashboard counts, run {attempt + 1}: {spent:.0f} ms"
                 f" (events today {counted.events_today}, errors 24 h {counted.errors_last_day})"
             )
+        pages(services)
         services.close()
+
+
+def pages(services) -> None:
+    """Each page's time through the application, logged in as an admin."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from calsync.api.app import create_app
+    from calsync.domain.access import Role
+
+    with services.uow() as uow:
+        token = uow.tokens.issue(Role.admin, NOW, "bench")
+        uow.commit()
+    client = TestClient(create_app(services))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/login").text)[1]
+    client.post("/admin/login", data={"token": token, "csrf": csrf})
+    cursor = ""
+    with services.read() as uow:
+        oldest = uow.events.find(RecordFilter(limit=1, before_id=52))
+    if oldest:  # the cursor of the page that ends at the oldest events
+        from calsync.api.pagination import encode
+
+        cursor = encode("events", [51])
+    for path in ("/admin/", "/admin/events?state=error", f"/admin/events?cursor={cursor}"):
+        spent = []
+        for _ in range(3):
+            began = time.perf_counter()
+            answer = client.get(path)
+            spent.append(1000 * (time.perf_counter() - began))
+            assert answer.status_code == 200, answer.text[:300]
+        print(f"GET {path[:40]}: {' / '.join(f'{ms:.0f}' for ms in spent)} ms")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ class Pages:
     def log_in(self, secret: str) -> None:
         self.open("/admin/")
         assert "/admin/login" in self.tab.url
+        self.snap("login")
         self.tab.fill("input[name=token]", secret)
         self.tab.click("button:has-text('Log in')")
 

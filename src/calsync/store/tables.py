@@ -108,6 +108,7 @@ class EventRow(Base):
         # The dashboard's counts by day (`calsync.store.health`).
         Index("ix_events_created", "created_at"),
         Index("ix_events_state_updated", "state", "updated_at"),
+        Index("ix_events_item_state", "item_id", "state"),
         # Never two synchronizations of one calendar at once, whatever the worker count:
         # the partial unique index `uq_events_one_read_in_progress` (item_id, where action
         # = 'read' and state = 'processing') lives in the migrations only. Declared here,
