@@ -394,6 +394,27 @@ class ItemSettings(_Strict):
         return value
 
 
+class WebSettings(_Strict):
+    """The admin pages (`calsync.web`). `session_secret_env` names an environment variable
+    holding the key that signs session cookies (at least 32 characters); without one, each
+    `calsync serve` process draws its own at start, so sessions end when it restarts and
+    are not shared between processes behind one proxy. A session lasts `session_hours`."""
+
+    session_secret_env: str = ""
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 8.0
+
+    def session_secret(self) -> str | None:
+        if not self.session_secret_env:
+            return None
+        secret = _from_env(self.session_secret_env, "the session secret")
+        if len(secret) < 32:
+            raise ConfigError(
+                f"environment variable {self.session_secret_env} (the session secret) must "
+                "hold at least 32 characters"
+            )
+        return secret
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     sync: SyncSettings = SyncSettings()
@@ -406,6 +427,7 @@ class Settings(_Strict):
     approvals: ApprovalSettings = ApprovalSettings()
     approval_rules: list[ApprovalRuleSettings] = []
     smtp: SmtpSettings | None = None
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _bindings_name_connections(self) -> Settings:
@@ -442,6 +464,10 @@ class Settings(_Strict):
                 self.smtp.check_secrets()
             except ConfigError as error:
                 missing.append(str(error))
+        try:
+            self.web.session_secret()
+        except ConfigError as error:
+            missing.append(str(error))
         if missing:
             raise ConfigError("; ".join(missing))
 

@@ -109,6 +109,12 @@ def test_serve_without_the_worker_answers_webhooks_and_the_api(tmp_path, google)
                                          "--role", "viewer"]).stdout.strip()  # fmt: skip
         headers = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{base}/api/v1/events", headers=headers).status_code == 200
+        with httpx.Client(base_url=base) as browser:  # the admin pages, logged in by the token
+            assert browser.get("/").headers["location"] == "/admin/"
+            form = browser.get("/admin/login").text
+            csrf = form.split('name="csrf" value="')[1].split('"')[0]
+            browser.post("/admin/login", data={"token": token, "csrf": csrf})
+            assert "Synchronization health" in browser.get("/admin/").text
         time.sleep(0.5)
         assert google.channels() == []  # no worker: no channel opened
     finally:

@@ -2,6 +2,9 @@
 import time; the services (settings, store, providers) are handed in and kept on the
 application (`calsync.api.services`).
 
+The admin pages are under `/admin` (`calsync.web`: a login with a token, then a session
+cookie), and `/` redirects there.
+
 Open without a token: `/healthz`, the provider webhooks (each notification verified on
 its own, `calsync.api.webhooks`) and the API's documentation (`/docs`, `/openapi.json`).
 Everything else asks for `Authorization: Bearer <token>` with a role that may (see
@@ -26,6 +29,7 @@ from calsync.api import (
 from calsync.api.metrics import metrics_router
 from calsync.api.webhooks import webhook_router
 from calsync.bootstrap import Services
+from calsync.web.app import mount as mount_admin_pages
 
 API_PREFIX = "/api/v1"
 
@@ -62,4 +66,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(webhook_router(services))
     app.include_router(metrics_router(services))
     app.include_router(api_router())
+    mount_admin_pages(app, services)
     return app

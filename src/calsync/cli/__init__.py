@@ -395,11 +395,11 @@ def serve(
     ] = "text",
 ) -> None:
     """Serve calsync over HTTP: the API under /api/v1 (bearer tokens from `calsync tokens
-    create`; OpenAPI at /docs), /healthz, /metrics, and `POST /webhooks/google` for Google's
-    push notifications (set `[push] address` to its public https URL). Unless --no-worker,
-    the worker runs
-    beside it (`calsync worker`), opening and renewing the push channels, polling and
-    running what notifications queue. SIGTERM or SIGINT stops both.
+    create`; OpenAPI at /docs), the admin pages at /admin (log in with such a token),
+    /healthz, /metrics, and `POST /webhooks/google` for Google's push notifications (set
+    `[push] address` to its public https URL). Unless --no-worker, the worker runs beside
+    it (`calsync worker`), opening and renewing the push channels, polling and running
+    what notifications queue. SIGTERM or SIGINT stops both.
     """
     if log_format not in ("text", "json"):
         raise typer.BadParameter("text or json", param_hint="--log-format")

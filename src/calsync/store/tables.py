@@ -105,6 +105,10 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_events_claim", "state", "next_attempt_at"),
         Index("ix_events_item_page", "item_id", "id"),
+        # The dashboard's counts by day (`calsync.store.health`).
+        Index("ix_events_created", "created_at"),
+        Index("ix_events_state_updated", "state", "updated_at"),
+        Index("ix_events_item_state", "item_id", "state"),
         # Never two synchronizations of one calendar at once, whatever the worker count:
         # the partial unique index `uq_events_one_read_in_progress` (item_id, where action
         # = 'read' and state = 'processing') lives in the migrations only. Declared here,
@@ -140,6 +144,7 @@ class CalendarItemRow(Base):
     __table_args__ = (
         Index("ix_calendar_items_status", "status", "item_id"),
         Index("ix_calendar_items_item_page", "item_id", "id"),
+        Index("ix_calendar_items_created", "created_at", "kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -86,6 +86,14 @@ class TokenRepository:
             return None
         return StoredToken.of(row)
 
+    def live(self, key: str) -> StoredToken | None:
+        """The token of public key `key` if it is not revoked (a session of the admin
+        pages names its token by key, `calsync.web.session`)."""
+        row = self.session.scalar(select(ApiTokenRow).where(ApiTokenRow.key == key))
+        if row is None or row.revoked_at is not None:
+            return None
+        return StoredToken.of(row)
+
     def all(self) -> list[StoredToken]:
         rows = self.session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id))
         return [StoredToken.of(row) for row in rows]
