@@ -406,15 +406,35 @@ def new_token(config: Path, role: str) -> str:
     return found.group(0)
 
 
+def app() -> Any:
+    """The API as `calsync serve` builds it, for `uvicorn --factory --workers N api:app`
+    (calsync serve runs one process; `--server-processes` runs several this way)."""
+    from calsync.api.app import create_app
+    from calsync.bootstrap import build
+    from calsync.config import load
+
+    return create_app(build(load(), migrate=False))
+
+
+def server_command(config: Path, port: int, processes: int) -> list[str]:
+    if processes == 1:
+        return [CALSYNC, "--config", str(config), "serve", "--no-worker", "--port", str(port)]
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    return [
+        *(uvicorn, "--factory", "api:app", "--app-dir", str(Path(__file__).parent)),
+        *("--port", str(port), "--workers", str(processes), "--log-level", "warning"),
+    ]
+
+
 @contextmanager
-def serving(config: Path, port: int, log: Path) -> Iterator[tuple[str, int]]:
+def serving(config: Path, port: int, log: Path, processes: int = 1) -> Iterator[tuple[str, int]]:
     with log.open("w") as out:
         process = subprocess.Popen(
-            [CALSYNC, "--config", str(config), "serve", "--no-worker", "--port", str(port)],
+            server_command(config, port, processes),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=same_code(),
+            env={**same_code(), "CALSYNC_CONFIG": str(config)},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -481,6 +501,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds of the live processes of a process group (a server and its workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == group:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 class CpuMeter:
     """CPU spent by the server process and by PostgreSQL's backends serving this database
     (those connected when `start` is called): on a shared machine, the cost of a request
@@ -503,7 +536,8 @@ class CpuMeter:
             )
 
     def _now(self) -> tuple[float, float]:
-        return cpu_seconds(self.server_pid), sum(cpu_seconds(pid) for pid in self.backends)
+        server = group_cpu_seconds(self.server_pid)  # the server leads its own group
+        return server, sum(cpu_seconds(pid) for pid in self.backends)
 
     def start(self) -> None:
         self.backends = self._backends()
@@ -746,6 +780,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--open-loop", action="store_true", help="httpx even if wrk is there")
     parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=1,
+        help="1: `calsync serve --no-worker`; more: uvicorn --workers N with the same app",
+    )
+    parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     parser.add_argument("--database", default="calsync_bench_api")
@@ -788,7 +828,9 @@ def main() -> None:
         admin_token = new_token(config, "admin")
         integration_token = new_token(config, "integration")
         busy = cpu_busy()
-        with serving(config, free_port(), work / "serve.log") as (base_url, server_pid):
+        log = work / "serve.log"
+        processes = options.server_processes
+        with serving(config, free_port(), log, processes) as (base_url, server_pid):
             print(f"\nreads, {options.requests} each, one at a time (ms, client side):")
             headers = {"Authorization": f"Bearer {admin_token}"}
             meter = CpuMeter(server_pid, engine)
