@@ -111,7 +111,7 @@ def _last(row: SynchronizationRow) -> LastSynchronization:
 
 
 def _event_counts(session: Session, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
-    """Along the partial index of unfinished events by item (migration 0006)."""
+    """Along the partial index of unfinished events (migration 0006), read alone."""
     waiting = func.sum(case((EventRow.state.in_(_WAITING), 1), else_=0))
     failed = func.sum(case((EventRow.state == EventState.error.value, 1), else_=0))
     rows = session.execute(
