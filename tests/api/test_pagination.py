@@ -92,3 +92,42 @@ def test_a_limit_outside_one_to_five_hundred_is_refused(api, limit):
     refused = api.get("/api/v1/events", params={"limit": limit})
     assert refused.status_code == 422
     assert refused.json()["message"].startswith("query.limit:")
+
+
+BEYOND_INTEGER = 2**31  # one past the largest id an INTEGER column holds on PostgreSQL
+
+IDS_BEYOND_INTEGER = [
+    ("GET", "/api/v1/events/{id}", None, {}),
+    ("POST", "/api/v1/events/{id}/reprocess", None, {}),
+    ("GET", "/api/v1/calendar-items/{id}", None, {}),
+    ("GET", "/api/v1/synchronizations/{id}", None, {}),
+    ("GET", "/api/v1/calendar-items", None, {"synchronization": "{id}"}),
+    ("POST", "/api/v1/events/reprocess", {"ids": "[{id}]"}, {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "params"), IDS_BEYOND_INTEGER)
+@pytest.mark.parametrize("number", [BEYOND_INTEGER, 2**70])
+def test_an_id_too_large_for_any_row_is_refused_not_a_server_error(
+    api, method, path, body, params, number
+):
+    """schemathesis sent such ids: SQLite's driver and PostgreSQL's int4 both failed on
+    them (500) before the routes bounded their ids."""
+    answer = api.call(
+        method,
+        path.replace("{id}", str(number)),
+        params={key: value.replace("{id}", str(number)) for key, value in params.items()},
+        json={"ids": [number]} if body else None,
+    )
+    assert answer.status_code == 422
+    assert "less than or equal to 2147483647" in answer.json()["message"]
+
+
+def test_a_cursor_holding_an_id_too_large_is_refused(api):
+    from calsync.api.pagination import encode
+
+    for name, path in (("events", "/api/v1/events"), ("calendar_items", "/api/v1/calendar-items")):
+        for key in (BEYOND_INTEGER, 0, -1):
+            refused = api.get(path, params={"cursor": encode(name, [key])})
+            assert refused.status_code == 422, (path, key)
+            assert "not a cursor of the" in refused.json()["detail"]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime
 
 from calsync.api.auth import allow
-from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
+from calsync.api.pagination import MAX_ID, CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
 from calsync.api.shapes import CalendarItem, CalendarItemSummary
 from calsync.domain.access import Permission
@@ -34,7 +34,9 @@ def list_calendar_items(
     item: Annotated[str | None, Query(description="Only this item's.")] = None,
     status: CalendarItemStatus | None = None,
     kind: CalendarItemKind | None = None,
-    synchronization: Annotated[int | None, Query(ge=1, description="Made by this one.")] = None,
+    synchronization: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Made by this one.")
+    ] = None,
     since: Annotated[AwareDatetime | None, Query(description="Created at or after.")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Created before.")] = None,
     cursor: CursorQuery = None,
@@ -59,7 +61,9 @@ def list_calendar_items(
 
 
 @router.get("/{calendar_item_id}", response_model=CalendarItem)
-def show_calendar_item(calendar_item_id: Annotated[int, Path(ge=1)], services: ServicesDep) -> Any:
+def show_calendar_item(
+    calendar_item_id: Annotated[int, Path(ge=1, le=MAX_ID)], services: ServicesDep
+) -> Any:
     """One calendar item whole, with the provider payload it came with."""
     with services.read() as uow:
         row = uow.calendar_items.get(calendar_item_id)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from calsync.api.auth import allow
-from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
+from calsync.api.pagination import MAX_ID, CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
 from calsync.api.shapes import Event, EventSummary, Reprocessed, ReprocessedMany
 from calsync.domain.access import Permission
@@ -29,7 +29,7 @@ from calsync.sync.reprocess import reprocess, reprocess_failed
 router = APIRouter(prefix="/events", tags=["events"])
 readers = [Depends(allow(Permission.read))]
 operators = [Depends(allow(Permission.operate))]
-EventId = Annotated[int, Path(description="The event's id.", ge=1)]
+EventId = Annotated[int, Path(description="The event's id.", ge=1, le=MAX_ID)]
 _LIST = "events"
 _PAYLOADS = ("payload", "provider_payload", "response")
 #: How many events one request may reprocess.
@@ -47,7 +47,9 @@ class Direction(StrEnum):
 class ReprocessMany(BaseModel):
     """Either `ids`, or filters choosing the events in error to reprocess."""
 
-    ids: list[int] | None = Field(None, min_length=1, max_length=MAX_REPROCESS)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, min_length=1, max_length=MAX_REPROCESS
+    )
     item: str | None = None
     action: Action | None = None
     since: AwareDatetime | None = None

@@ -21,6 +21,9 @@ from pydantic import BaseModel
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+#: The largest row id: the ids are INTEGER columns, 32 bits on PostgreSQL. A larger id in a
+#: path, a query or a cursor names no row (404, 422) instead of failing in the database.
+MAX_ID = 2**31 - 1
 
 LimitQuery = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page (at most {MAX_LIMIT}).")
@@ -65,6 +68,8 @@ def last_id(name: str, cursor: str | None) -> int | None:
     if key is None:
         return None
     if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool):
+        raise not_a_cursor(name)
+    if not 1 <= key[0] <= MAX_ID:
         raise not_a_cursor(name)
     return key[0]
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from calsync.api.auth import allow
-from calsync.api.pagination import CursorQuery, LimitQuery, Page, last_id, page
+from calsync.api.pagination import MAX_ID, CursorQuery, LimitQuery, Page, last_id, page
 from calsync.api.services import ServicesDep
 from calsync.api.shapes import Synchronization, SynchronizationRequested
 from calsync.domain.access import Permission
@@ -70,7 +70,7 @@ def list_synchronizations(
     response_model=Synchronization,
 )
 def show_synchronization(
-    synchronization_id: Annotated[int, Path(ge=1)], services: ServicesDep
+    synchronization_id: Annotated[int, Path(ge=1, le=MAX_ID)], services: ServicesDep
 ) -> Any:
     with services.read() as uow:
         row = uow.synchronizations.get(synchronization_id)

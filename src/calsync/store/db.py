@@ -22,7 +22,7 @@ from calsync.errors import DatabaseMissing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration in migrations/versions (a test keeps the two equal).
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 #: Execution option of connections that only read (SQLite then begins a deferred transaction).
 READ_ONLY = "calsync_read_only"
 

@@ -101,6 +101,13 @@ class ItemRepository:
         """The item's name, "" if there is none (one row, not every item's)."""
         return self.session.scalar(select(ItemRow.name).where(ItemRow.id == item_id)) or ""
 
+    def id_of(self, name: str) -> int:
+        """The id of the item named `name` (one row, not every item's)."""
+        item_id = self.session.scalar(select(ItemRow.id).where(ItemRow.name == name))
+        if item_id is None:
+            raise NotFound(f"no workplace item named {name!r}")
+        return item_id
+
     def names(self) -> dict[int, str]:
         return {row[0]: row[1] for row in self.session.execute(select(ItemRow.id, ItemRow.name))}
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from calsync.domain.events import EventState
 from calsync.domain.synchronizations import SyncOutcome
-from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+from calsync.store.tables import CalendarItemRow, EventRow, ItemRow, SynchronizationRow
 
 #: The provider errors of calsync's error tree (`calsync.errors`), as events record them.
 PROVIDER_ERRORS = (
@@ -58,36 +58,20 @@ def item_states(session: Session, item_ids: Collection[int]) -> dict[int, ItemSt
     ids = sorted(set(item_ids))
     if not ids:
         return {}
-    newest = (
-        select(func.max(SynchronizationRow.id))
-        .where(SynchronizationRow.item_id.in_(ids))
-        .group_by(SynchronizationRow.item_id)
-    )
-    last = {
-        row.item_id: LastSynchronization(
-            row.id, row.mode, row.outcome, row.started_at, row.finished_at
-        )
+    newest, succeeded = _newest_synchronizations(session, ids)
+    rows = {
+        row.id: row
         for row in session.scalars(
-            select(SynchronizationRow).where(SynchronizationRow.id.in_(newest))
+            select(SynchronizationRow).where(
+                SynchronizationRow.id.in_({*newest.values(), *succeeded.values()})
+            )
         )
     }
-    succeeded = dict(
-        session.execute(
-            select(SynchronizationRow.item_id, func.max(SynchronizationRow.finished_at))
-            .where(
-                SynchronizationRow.item_id.in_(ids),
-                SynchronizationRow.outcome == SyncOutcome.succeeded.value,
-            )
-            .group_by(SynchronizationRow.item_id)
-        )
-        .tuples()
-        .all()
-    )
     waiting, failed = _event_counts(session, ids)
     return {
         item_id: ItemState(
-            last.get(item_id),
-            succeeded.get(item_id),
+            _last(rows[newest[item_id]]) if item_id in newest else None,
+            rows[succeeded[item_id]].finished_at if item_id in succeeded else None,
             waiting.get(item_id, 0),
             failed.get(item_id, 0),
         )
@@ -95,7 +79,39 @@ def item_states(session: Session, item_ids: Collection[int]) -> dict[int, ItemSt
     }
 
 
+def _newest_synchronizations(
+    session: Session, ids: list[int]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """item id → the id of its newest synchronization, and of its newest successful one.
+
+    One step back along (item_id, id) per item and question, whatever the length of the
+    log; a grouped max() over the log read all of it (0.4 s and 0.6 s for 550,000
+    synchronizations, bench/api.py). The newest successful one ended last: a calendar is
+    never synchronized twice at once."""
+    of_item = SynchronizationRow.item_id == ItemRow.id
+    newest = select(func.max(SynchronizationRow.id)).where(of_item).scalar_subquery()
+    succeeded = (
+        select(func.max(SynchronizationRow.id))
+        .where(of_item, SynchronizationRow.outcome == SyncOutcome.succeeded.value)
+        .scalar_subquery()
+    )
+    found = session.execute(select(ItemRow.id, newest, succeeded).where(ItemRow.id.in_(ids)))
+    last: dict[int, int] = {}
+    ok: dict[int, int] = {}
+    for item_id, newest_id, succeeded_id in found:
+        if newest_id is not None:
+            last[item_id] = newest_id
+        if succeeded_id is not None:
+            ok[item_id] = succeeded_id
+    return last, ok
+
+
+def _last(row: SynchronizationRow) -> LastSynchronization:
+    return LastSynchronization(row.id, row.mode, row.outcome, row.started_at, row.finished_at)
+
+
 def _event_counts(session: Session, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Along the partial index of unfinished events (migration 0006), read alone."""
     waiting = func.sum(case((EventRow.state.in_(_WAITING), 1), else_=0))
     failed = func.sum(case((EventRow.state == EventState.error.value, 1), else_=0))
     rows = session.execute(

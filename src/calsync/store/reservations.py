@@ -116,10 +116,12 @@ class ReservationRepository:
         session: Session,
         item_names: Callable[[], dict[int, str]],
         name_of: Callable[[int], str],
+        id_of: Callable[[str], int],
     ) -> None:
         self.session = session
-        self._item_names, self._name_of = item_names, name_of
+        self._item_names, self._name_of, self._id_of = item_names, name_of, id_of
         self._names_read: dict[int, str] = {}
+        self._ids_read: dict[str, int] = {}
 
     @functools.cached_property
     def item_names(self) -> dict[int, str]:
@@ -138,6 +140,16 @@ class ReservationRepository:
     @functools.cached_property
     def item_ids(self) -> dict[str, int]:
         return {name: item_id for item_id, name in self.item_names.items()}
+
+    def _item_id(self, name: str) -> int:
+        """One item's id, as `_item_name` finds a name: a booking made over the API reads
+        its item's row, not the names of every item (200 rows read for each booking, under
+        a lock every thread of the process shares: `functools.cached_property`'s)."""
+        if "item_names" in self.__dict__:
+            return self.item_ids[name]
+        if name not in self._ids_read:
+            self._ids_read[name] = self._id_of(name)
+        return self._ids_read[name]
 
     def get(self, reservation_id: str) -> Reservation:
         row = self.session.get(ReservationRow, reservation_id)
@@ -460,7 +472,7 @@ class ReservationRepository:
         return [self._to_domain(row) for row in self.session.scalars(_filtered(where))]
 
     def _lock_items_of(self, reservations: Sequence[Reservation]) -> None:
-        for item_id in sorted({self.item_ids[r.item] for r in reservations}):
+        for item_id in sorted({self._item_id(r.item) for r in reservations}):
             self.lock_item(item_id)
 
     def _guarded(self, statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -474,7 +486,7 @@ class ReservationRepository:
         recurrence_id = r.recurrence_id
         return [
             r.id,
-            self.item_ids[r.item],
+            self._item_id(r.item),
             r.start,
             r.end,
             r.status.value,

@@ -41,7 +41,7 @@ class UnitOfWork:
         self.session = self.session_factory()
         self.items = ItemRepository(self.session)
         self.reservations = ReservationRepository(
-            self.session, self.items.names, self.items.name_of
+            self.session, self.items.names, self.items.name_of, self.items.id_of
         )
         self.events = EventRepository(self.session)
         self.calendar_items = CalendarItemRepository(self.session)
