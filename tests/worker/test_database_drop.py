@@ -5,7 +5,6 @@ other runs in hand keep their claims."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -15,8 +14,14 @@ from calsync.store.records import RecordFilter
 from calsync.worker.runner import request_sync
 from calsync.worker.scheduler import run_forever
 from tests.sync.calendars import room_settings
+from tests.worker.patience import wait_until
 
-pytestmark = [pytest.mark.radicale, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.radicale, pytest.mark.timeout(120)]
+
+
+def read_processed(services) -> bool:
+    with services.read() as uow:
+        return any(e.state == "processed" for e in uow.events.find(RecordFilter(action="read")))
 
 
 def test_a_worker_goes_on_after_its_database_connection_dropped_during_a_run(
@@ -46,12 +51,17 @@ def test_a_worker_goes_on_after_its_database_connection_dropped_during_a_run(
 
     worker = threading.Thread(target=serve, daemon=True)
     worker.start()
-    for _ in range(6):  # the failed attempt is retried after its backoff
-        time.sleep(0.5)
-        clock.advance(seconds=10)
-    alive = worker.is_alive()
-    stop.set()
-    worker.join(30)
+    try:
+        assert wait_until(lambda: calls or not worker.is_alive()), "the read never ran"
+        for _ in range(6):  # the failed attempt is retried after its backoff
+            if wait_until(lambda: read_processed(services) or not worker.is_alive(), 0.5):
+                break
+            clock.advance(seconds=10)
+        wait_until(lambda: read_processed(services) or not worker.is_alive())
+        alive = worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(30)
 
     assert crashed == []
     assert alive

@@ -17,14 +17,11 @@ from calsync.worker import lease
 from calsync.worker.runner import RunResult, request_sync, run_once
 from tests.conftest import settings_for
 from tests.sync.calendars import book, room_settings
+from tests.worker.patience import PATIENCE_SECONDS
 
 pytestmark = pytest.mark.radicale
 
 LEASE = 1.0
-
-#: How long a stalled server waits for the test to let it answer (the test lets it once
-#: the other worker has looked for work): a bound for a test gone wrong, never reached.
-PATIENCE_SECONDS = 60.0
 
 
 class StalledServer:

@@ -5,8 +5,6 @@ dispatcher asks for claims."""
 from __future__ import annotations
 
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
@@ -14,22 +12,9 @@ import calsync.worker.dispatch as dispatch
 from calsync.worker.runner import request_sync
 from calsync.worker.scheduler import run_forever
 from tests.sync.calendars import room_settings
+from tests.worker.patience import PATIENCE_SECONDS, wait_until
 
 pytestmark = [pytest.mark.radicale, pytest.mark.timeout(90)]
-
-#: How long the test waits for what a live worker does within a fraction of a second:
-#: only a worker that never does it waits it out.
-PATIENCE_SECONDS = 30.0
-
-
-def touched_after(path: Path, mark_ns: int, deadline: float) -> int | None:
-    """The file's modification time once it is later than `mark_ns`; None if it is not
-    by `deadline` (on the monotonic clock)."""
-    while time.monotonic() < deadline:
-        if (modified := path.stat().st_mtime_ns) > mark_ns:
-            return modified
-        time.sleep(0.05)
-    return None
 
 
 def test_a_worker_busy_with_a_long_read_stays_alive_for_its_liveness_probe(
@@ -51,12 +36,17 @@ def test_a_worker_busy_with_a_long_read_stays_alive_for_its_liveness_probe(
     worker.start()
     try:
         assert reading.wait(PATIENCE_SECONDS), "the worker never started the read"
-        deadline = time.monotonic() + PATIENCE_SECONDS
-        first = touched_after(liveness, liveness.stat().st_mtime_ns, deadline)
-        second = None if first is None else touched_after(liveness, first, deadline)
+        touches = [liveness.stat().st_mtime_ns]  # the file's times since the read began
+
+        def touched_twice() -> bool:
+            if (modified := liveness.stat().st_mtime_ns) > touches[-1]:
+                touches.append(modified)
+            return len(touches) > 2
+
+        touched = wait_until(touched_twice)
     finally:
         answered.set()
         stop.set()
         worker.join(30)
 
-    assert second is not None, "the liveness file was not touched while the read ran"
+    assert touched, "the liveness file was not touched while the read ran"

@@ -18,14 +18,11 @@ from calsync.worker import lease
 from calsync.worker.runner import RunResult, request_sync, run_once
 from tests.conftest import settings_for
 from tests.sync.calendars import book, room_settings
+from tests.worker.patience import PATIENCE_SECONDS
 
 pytestmark = [pytest.mark.radicale, pytest.mark.timeout(90)]
 
 LEASE = 1.0
-
-#: How long the stalled read waits for the test to let it go on (once the other worker
-#: has taken it over): a bound for a test gone wrong, never reached.
-PATIENCE_SECONDS = 60.0
 
 
 class StallsAfterFirstPage:
