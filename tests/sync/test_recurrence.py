@@ -10,6 +10,7 @@ import pytest
 
 from calsync.providers.memory import InMemoryProvider
 from calsync.store.records import RecordFilter
+from tests.conftest import cpu_bound
 from tests.providers.ical.test_recurrence import FULL_YEAR_OF_SECONDS
 from tests.sync.bad_calendars import CORPUS
 from tests.sync.calendars import ics, reservations, room_settings, sync, vevent
@@ -76,6 +77,9 @@ STORED_HOSTILE_RULES = [
 #: The rules of the issue; Radicale itself hangs storing them, so they are served by the
 #: in-memory provider.
 UNSTORABLE_HOSTILE_RULES = [FULL_YEAR_OF_SECONDS, "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=31"]
+#: CPU seconds of one synchronization of a calendar holding them: well under one is the
+#: aim; this machine is shared.
+SECONDS = 2.0
 
 
 def book_good_and_hostile(provider, calendar, rules):
@@ -104,9 +108,12 @@ def book_good_and_hostile(provider, calendar, rules):
 
 
 def assert_only_the_hostile_entries_failed(services, good, hostile):
-    began = time.perf_counter()
+    # The CPU this process spends: a handful of entries is read here, not in the pool
+    # (`reading.PARALLEL_FROM`), so a rule that cost without bound would show; the wall
+    # clock would mostly time the pool's start, which a loaded machine stretches.
+    began = time.process_time()
     result = sync(services)  # the synchronization itself succeeds
-    assert time.perf_counter() - began < 20
+    assert time.process_time() - began < cpu_bound(SECONDS)
     assert result.outcome == "succeeded"
     assert sorted(r.provider_id for r in reservations(services, "confirmed")) == sorted(good)
     failed = failed_items(services)

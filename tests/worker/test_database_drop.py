@@ -5,7 +5,6 @@ other runs in hand keep their claims."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -15,8 +14,23 @@ from calsync.store.records import RecordFilter
 from calsync.worker.runner import request_sync
 from calsync.worker.scheduler import run_forever
 from tests.sync.calendars import room_settings
+from tests.worker.patience import wait_until
 
-pytestmark = [pytest.mark.radicale, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.radicale, pytest.mark.timeout(120)]
+
+
+def reads(services) -> list[tuple[str, int]]:
+    """The read events' states and failed attempts."""
+    with services.read() as uow:
+        return [(e.state, e.attempts) for e in uow.events.find(RecordFilter(action="read"))]
+
+
+def failed_once(services) -> bool:
+    return any(attempts for _, attempts in reads(services))
+
+
+def processed(services) -> bool:
+    return any(state == "processed" for state, _ in reads(services))
 
 
 def test_a_worker_goes_on_after_its_database_connection_dropped_during_a_run(
@@ -46,14 +60,21 @@ def test_a_worker_goes_on_after_its_database_connection_dropped_during_a_run(
 
     worker = threading.Thread(target=serve, daemon=True)
     worker.start()
-    for _ in range(6):  # the failed attempt is retried after its backoff
-        time.sleep(0.5)
-        clock.advance(seconds=10)
-    alive = worker.is_alive()
-    stop.set()
-    worker.join(30)
+    try:
+        recorded = wait_until(lambda: failed_once(services) or not worker.is_alive())
+        assert recorded, "the failed attempt was never recorded"
+        for _ in range(6):  # the failed attempt is retried after its backoff
+            clock.advance(seconds=10)
+            if wait_until(lambda: processed(services) or not worker.is_alive(), 0.5):
+                break
+        wait_until(lambda: processed(services) or not worker.is_alive())
+        alive = worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(30)
 
     assert crashed == []
     assert alive
+    assert reads(services) == [("processed", 1)]  # one failed attempt, retried
     with services.read() as uow:
         assert [s.outcome for s in uow.synchronizations.find(RecordFilter())] == ["succeeded"]

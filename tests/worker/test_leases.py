@@ -17,20 +17,28 @@ from calsync.worker import lease
 from calsync.worker.runner import RunResult, request_sync, run_once
 from tests.conftest import settings_for
 from tests.sync.calendars import book, room_settings
+from tests.worker.patience import PATIENCE_SECONDS
 
 pytestmark = pytest.mark.radicale
 
 LEASE = 1.0
 
 
-class SlowServer:
-    """The room's CalDAV provider, answering a read only after `delay` seconds."""
+class StalledServer:
+    """The room's CalDAV provider, answering a read only once the test lets it: `stalled`
+    says a read is waiting, `answer` lets it go on. The test decides what happens while
+    the read waits, however slowly a loaded machine got the run there."""
 
-    def __init__(self, provider, delay: float) -> None:
-        self.provider, self.delay = provider, delay
+    def __init__(self, provider) -> None:
+        self.provider = provider
+        self.stalled, self.answer = threading.Event(), threading.Event()
+
+    def stall(self) -> None:
+        self.stalled.set()
+        self.answer.wait(PATIENCE_SECONDS)
 
     def fetch_changes(self, *args, **kwargs):
-        time.sleep(self.delay)
+        self.stall()
         return self.provider.fetch_changes(*args, **kwargs)
 
     def __getattr__(self, name):
@@ -40,15 +48,16 @@ class SlowServer:
 @pytest.fixture
 def two_workers(database_url, radicale, room_calendar):
     """Two workers (real clock, a one-second lease) on one database; worker A's server
-    answers its reads after three leases."""
+    stalls its reads until the test lets them go on."""
     settings = settings_for(
         database_url, radicale.url, room_settings(room_calendar), {"lease_seconds": LEASE}
     )
     first, second = start(settings), start(settings)
-    first.providers["dav"] = SlowServer(first.provider("dav"), delay=3 * LEASE)
+    server = first.providers["dav"] = StalledServer(first.provider("dav"))
     for uid, day in (("m1", 7), ("m2", 8), ("m3", 9)):
         book(second.provider("dav"), room_calendar, uid, day)
     yield first, second
+    server.answer.set()  # a test that failed midway leaves no run waiting
     first.close()
     second.close()
 
@@ -60,12 +69,20 @@ def in_thread(run) -> tuple[threading.Thread, list[RunResult]]:
     return thread, results
 
 
+def stalled_for_a_while(server: StalledServer) -> None:
+    """Once the run has claimed its event and reached the server: 1.5 leases later (the
+    lease it took or last renewed before the server stalled has run out by then)."""
+    assert server.stalled.wait(PATIENCE_SECONDS), "the run never reached the server"
+    time.sleep(1.5 * LEASE)
+
+
 def test_a_slow_read_keeps_its_claim_while_its_worker_lives(two_workers):
     slow, other = two_workers
     event_id = request_sync(slow, "Room A")
     thread, results = in_thread(lambda: run_once(slow, limit=1))
-    time.sleep(1.5 * LEASE)  # the first lease ran out long ago, but it was renewed
+    stalled_for_a_while(slow.providers["dav"])  # the first lease ran out, but it was renewed
     assert run_once(other) == []
+    slow.providers["dav"].answer.set()
     thread.join(timeout=30)
     assert [(result.event_id, result.outcome) for result in results] == [(event_id, "processed")]
     with other.uow() as uow:
@@ -85,8 +102,9 @@ def test_a_stalled_read_taken_over_by_another_worker_commits_nothing_more(two_wo
 
     monkeypatch.setattr(lease.Heartbeat, "renew", paused)
     thread, lost = in_thread(lambda: run_once(stalled, limit=1))
-    time.sleep(1.5 * LEASE)
+    stalled_for_a_while(stalled.providers["dav"])
     [taken_over] = run_once(other, limit=1)
+    stalled.providers["dav"].answer.set()
     thread.join(timeout=30)
 
     assert taken_over.event_id == event_id
@@ -105,11 +123,11 @@ def test_a_stalled_read_taken_over_by_another_worker_commits_nothing_more(two_wo
     assert sorted(r.uid for r in reservations) == ["m1", "m2", "m3"]
 
 
-class FailingSlowServer(SlowServer):
-    """Reads or writes an object only to fail after `delay` seconds."""
+class FailingStalledServer(StalledServer):
+    """Reads or writes an object only to fail once the test lets it go on."""
 
     def get(self, *args, **kwargs):
-        time.sleep(self.delay)
+        self.stall()
         raise ProviderUnavailable("the server went away")
 
     edit = get
@@ -121,11 +139,14 @@ def test_a_stalled_run_that_then_fails_does_not_record_its_failure_over_the_take
     stalled, other = two_workers
     request_sync(other, "Room A")
     run_once(other, limit=1)  # the read: the room's three answers are queued
-    stalled.providers["dav"] = FailingSlowServer(other.provider("dav"), delay=3 * LEASE)
+    server = stalled.providers["dav"] = FailingStalledServer(other.provider("dav"))
     monkeypatch.setattr(lease.Heartbeat, "renew", lambda heartbeat: None)  # all paused
     thread, lost = in_thread(lambda: run_once(stalled, limit=1))
-    time.sleep(1.5 * LEASE)
-    [taken_over] = run_once(other, limit=1)
+    try:
+        stalled_for_a_while(server)
+        [taken_over] = run_once(other, limit=1)
+    finally:
+        server.answer.set()
     thread.join(timeout=30)
     assert taken_over.outcome == "processed"
     assert [(result.event_id, result.outcome) for result in lost] == [

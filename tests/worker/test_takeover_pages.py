@@ -18,6 +18,7 @@ from calsync.worker import lease
 from calsync.worker.runner import RunResult, request_sync, run_once
 from tests.conftest import settings_for
 from tests.sync.calendars import book, room_settings
+from tests.worker.patience import PATIENCE_SECONDS
 
 pytestmark = [pytest.mark.radicale, pytest.mark.timeout(90)]
 
@@ -25,10 +26,13 @@ LEASE = 1.0
 
 
 class StallsAfterFirstPage:
-    """The room's provider, one object per page, stalling `delay` s before page two."""
+    """The room's provider, one object per page, stalling before page two (`stalled`)
+    until the test lets it go on (`resume`). The first page is recorded by then: its
+    commit is the callback of page one."""
 
-    def __init__(self, provider, delay: float) -> None:
-        self.provider, self.delay = provider, delay
+    def __init__(self, provider) -> None:
+        self.provider = provider
+        self.stalled, self.resume = threading.Event(), threading.Event()
         provider.multiget_batch = 1
 
     def fetch_changes(self, calendar, delta_key, on_changes=None, since=None):
@@ -38,7 +42,8 @@ class StallsAfterFirstPage:
             nonlocal pages
             pages += 1
             if pages == 2:
-                time.sleep(self.delay)
+                self.stalled.set()
+                self.resume.wait(PATIENCE_SECONDS)
             if on_changes is not None:
                 on_changes(changes)
 
@@ -58,7 +63,7 @@ def test_a_read_losing_its_claim_after_its_first_page_leaves_each_entry_recorded
     try:
         for uid, day in (("m1", 7), ("m2", 8), ("m3", 9)):
             book(other.provider("dav"), room_calendar, uid, day)
-        stalled.providers["dav"] = StallsAfterFirstPage(stalled.provider("dav"), 3 * LEASE)
+        server = stalled.providers["dav"] = StallsAfterFirstPage(stalled.provider("dav"))
         renew = lease.Heartbeat.renew
 
         def paused(heartbeat: lease.Heartbeat) -> None:
@@ -70,8 +75,12 @@ def test_a_read_losing_its_claim_after_its_first_page_leaves_each_entry_recorded
         lost: list[RunResult] = []
         thread = threading.Thread(target=lambda: lost.extend(run_once(stalled, limit=1)))
         thread.start()
-        time.sleep(1.5 * LEASE)
-        [taken_over] = run_once(other, limit=1)
+        try:
+            assert server.stalled.wait(PATIENCE_SECONDS), "the read never reached page two"
+            time.sleep(1.5 * LEASE)  # the lease of page one's commit has run out
+            [taken_over] = run_once(other, limit=1)
+        finally:
+            server.resume.set()
         thread.join(timeout=30)
 
         assert taken_over.event_id == event_id

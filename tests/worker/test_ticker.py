@@ -5,7 +5,6 @@ healthy to everyone and synchronizes nothing."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -13,8 +12,14 @@ import calsync.worker.scheduler as scheduler
 from calsync.store.records import RecordFilter
 from calsync.worker.scheduler import run_forever
 from tests.sync.calendars import room_settings
+from tests.worker.patience import wait_until
 
-pytestmark = [pytest.mark.radicale, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.radicale, pytest.mark.timeout(120)]
+
+
+def reads_queued(services) -> bool:
+    with services.uow() as uow:
+        return bool(uow.events.find(RecordFilter(action="read")))
 
 
 def test_a_worker_whose_poll_queueing_failed_once_unexpectedly_still_polls(
@@ -35,14 +40,12 @@ def test_a_worker_whose_poll_queueing_failed_once_unexpectedly_still_polls(
     worker = threading.Thread(target=run_forever, args=(services, 0.1, stop), daemon=True)
     worker.start()
     try:
-        time.sleep(2)  # twenty ticks
+        wait_until(lambda: reads_queued(services) or not worker.is_alive())
         alive = worker.is_alive()
     finally:
         stop.set()
         worker.join(30)
-    with services.uow() as uow:
-        reads = uow.events.find(RecordFilter(action="read"))
     assert failures == [1]
-    assert reads or not alive, (
+    assert reads_queued(services) or not alive, (
         "the worker runs on, but no poll was queued after one unexpected error"
     )

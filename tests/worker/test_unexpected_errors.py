@@ -6,7 +6,6 @@ exited, leaving 500 rooms unread."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -15,8 +14,23 @@ from calsync.store.records import RecordFilter
 from calsync.worker.runner import request_sync
 from calsync.worker.scheduler import run_forever
 from tests.sync.calendars import room_settings
+from tests.worker.patience import wait_until
 
-pytestmark = [pytest.mark.radicale, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.radicale, pytest.mark.timeout(120)]
+
+
+def reads(services) -> list[tuple[str, int]]:
+    """The read events' states and failed attempts."""
+    with services.read() as uow:
+        return [(e.state, e.attempts) for e in uow.events.find(RecordFilter(action="read"))]
+
+
+def failed_once(services) -> bool:
+    return any(attempts for _, attempts in reads(services))
+
+
+def processed(services) -> bool:
+    return any(state == "processed" for state, _ in reads(services))
 
 
 def test_a_fault_in_one_run_fails_its_event_and_the_worker_goes_on(
@@ -44,12 +58,18 @@ def test_a_fault_in_one_run_fails_its_event_and_the_worker_goes_on(
 
     worker = threading.Thread(target=serve, daemon=True)
     worker.start()
-    for _ in range(6):
-        time.sleep(0.5)
-        clock.advance(seconds=10)
-    alive = worker.is_alive()
-    stop.set()
-    worker.join(30)
+    try:
+        recorded = wait_until(lambda: failed_once(services) or not worker.is_alive())
+        assert recorded, "the failed attempt was never recorded"
+        for _ in range(6):  # the failed attempt is retried after its backoff
+            clock.advance(seconds=10)
+            if wait_until(lambda: processed(services) or not worker.is_alive(), 0.5):
+                break
+        wait_until(lambda: processed(services) or not worker.is_alive())
+        alive = worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(30)
 
     assert crashed == []
     assert alive
