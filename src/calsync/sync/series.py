@@ -147,6 +147,11 @@ def answer_series(
             # invite it to every one.
             done.alone += waiting
             return done
+        if _room_partstat(provider, master, place) not in ("NEEDS-ACTION", series.partstat):
+            # The series already carries another answer, which the occurrences not in this
+            # run hold (accepted before, say): writing over it would answer them too.
+            done.alone += waiting
+            return done
         waiting = _unchanged(waiting, instances, done)
         if len(waiting) < 2:
             done.alone += waiting
@@ -188,12 +193,16 @@ def _read(
 
 
 def _unchanged(waiting: list[A], instances: dict[str, RemoteChange], done: Answered[A]) -> list[A]:
-    """The answers whose instance is still at the version decided on; the others are
-    `changed`."""
+    """The answers whose instance is still at the version decided on; those changed since
+    are `changed`, those the listing leaves out go `alone`."""
     kept = []
     for answer in waiting:
         now_there = instances.get(answer.provider_id)
-        if now_there is not None and now_there.version == answer.version:
+        if now_there is None:
+            # Not in the listing (cut short, or listed under another series): it goes
+            # alone, read again where it lives, never given up unseen.
+            done.alone.append(answer)
+        elif now_there.version == answer.version:
             kept.append(answer)
         else:
             done.changed.append(answer)
@@ -223,7 +232,7 @@ def _settle(
         now_there = after.get(answer.provider_id)
         if now_there is not None and _shows(provider, now_there, place, series.partstat):
             done.answered.append(answer)
-        elif now_there is not None and now_there.version == answer.version:
+        elif now_there is None or now_there.version == answer.version:
             done.alone.append(answer)
         else:
             done.changed.append(answer)

@@ -32,6 +32,7 @@ from calsync.domain.events import OUTBOUND, Action, EventState
 from calsync.errors import (
     CalsyncError,
     ClaimLost,
+    InvalidCalendarData,
     ProviderThrottled,
     ProviderUnavailable,
     StoreUnavailable,
@@ -148,9 +149,17 @@ def run_claimed(services: Services, claim: Claim) -> RunResult:
     started = time.monotonic()
     with services.uow() as uow:
         event = uow.events.get(claim.event_id)
-        action, payload, item_id = Action(event.action), json.loads(event.payload), event.item_id
+        action, item_id, text = Action(event.action), event.item_id, event.payload
         attempt, item = event.attempts + 1, uow.items.name_of(event.item_id)
     with Heartbeat(services, claim) as heartbeat:
+        try:
+            payload = _payload(text)
+        except InvalidCalendarData as exc:
+            # A payload that is no JSON object fails its own event for good, never the
+            # worker (which would meet it again each time its lease ran out).
+            result = _failed(services, claim, exc, None, retryable=False)
+            log_run(result, item, action.value, attempt, time.monotonic() - started)
+            return result
         try:
             result = _dispatch(services, claim, heartbeat, action, item_id, payload)
         except SQLAlchemyError as exc:
@@ -159,6 +168,16 @@ def run_claimed(services: Services, claim: Claim) -> RunResult:
             result = RunResult(claim.event_id, EventState.processing, str(exc), lost=True)
     log_run(result, item, action.value, attempt, time.monotonic() - started)
     return result
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise InvalidCalendarData(f"the event's payload is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidCalendarData("the event's payload is not a JSON object")
+    return payload
 
 
 def _dispatch(
