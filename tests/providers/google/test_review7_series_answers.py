@@ -1,0 +1,161 @@
+"""Review tests: a room's answers written once on a Google series reach instances that
+the run did not decide."""
+
+from __future__ import annotations
+
+import pytest
+
+from calsync.domain.reservations import ReservationStatus
+from tests.providers.google.conftest import ROOM, someone_elses, timed
+from tests.providers.google.test_series_answers import (
+    DAILY,
+    _answers,
+    _instance,
+    _patches,
+    _room_answer,
+    _series,
+)
+from tests.sync.calendars import drain, reservations, sync
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _answers_by_day(google, series) -> dict[int, str]:
+    return {day: _room_answer(google.event(ROOM, _instance(series, day))) for day in range(1, 6)}
+
+
+def test_two_occurrences_moved_onto_taken_times_decline_only_those_two(google, services):
+    """Alice's daily series of five is accepted on the series. She then moves the third
+    and fourth occurrences to eleven, where the room is already taken: calsync declines
+    those two. Their two declines go in one run, so they are written once on the series:
+    every other occurrence, accepted and still held by calsync, is declined in Google."""
+    for day in (3, 4):
+        review = someone_elses(day, 11, month=11)
+        review["summary"] = "Review"
+        google.put_event(ROOM, review)
+    sync(services)
+    drain(services)
+    series = _series(google, 5)
+    sync(services)
+    drain(services)
+    assert set(_answers_by_day(google, series).values()) == {"accepted"}
+    for day in (3, 4):
+        moved = timed(day, 11, month=11)
+        google.patch_event(
+            ROOM, _instance(series, day), {"start": moved["start"], "end": moved["end"]}
+        )
+    sync(services)
+    google.reset_counters()
+    drain(services)
+    planning = {
+        r.start.day: r.status for r in reservations(services) if r.subject == "Planning"
+    }
+    assert planning[1] == ReservationStatus.confirmed
+    assert _answers_by_day(google, series) == {
+        1: "accepted",
+        2: "accepted",
+        3: "declined",
+        4: "declined",
+        5: "accepted",
+    }, f"patched: {_patches(google)}"
+
+
+def test_the_occurrences_declined_by_the_series_write_are_not_answered_back_and_forth(
+    google, services
+):
+    """Following on: calsync's next synchronizations read the occurrences it holds shown
+    declined. Within three rounds the calendar should settle on one answer each, with no
+    more writes."""
+    for day in (3, 4):
+        review = someone_elses(day, 11, month=11)
+        review["summary"] = "Review"
+        google.put_event(ROOM, review)
+    sync(services)
+    drain(services)
+    series = _series(google, 5)
+    sync(services)
+    drain(services)
+    for day in (3, 4):
+        moved = timed(day, 11, month=11)
+        google.patch_event(
+            ROOM, _instance(series, day), {"start": moved["start"], "end": moved["end"]}
+        )
+    sync(services)
+    drain(services)
+    rounds = []
+    for _ in range(4):
+        sync(services)
+        google.reset_counters()
+        drain(services)
+        rounds.append((_patches(google), _answers_by_day(google, series)))
+    assert rounds[-1][0] == [], rounds
+    assert rounds[-1][1] == {
+        1: "accepted",
+        2: "accepted",
+        3: "declined",
+        4: "declined",
+        5: "accepted",
+    }, rounds
+
+
+@pytest.fixture
+def near_services(google, google_key, tmp_path, database_url, clock):
+    """Room A looking 7 days ahead (binding window_ahead_days), on each database."""
+    from calsync.bootstrap import start
+    from calsync.config import parse
+    from tests.providers.google.conftest import KEY_VARIABLE, SUBJECT
+
+    settings = parse(
+        {
+            "database": {"url": database_url},
+            "sync": {"backoff_seconds": 1.0, "max_attempts": 3},
+            "connections": {
+                "workspace": {
+                    "kind": "google",
+                    "subject": SUBJECT,
+                    "service_account_env": KEY_VARIABLE,
+                    "api_url": google.api_url,
+                }
+            },
+            "items": [
+                {
+                    "name": "Room A",
+                    "time_zone": "Europe/Berlin",
+                    "binding": {
+                        "connection": "workspace",
+                        "calendar": ROOM,
+                        "room_address": ROOM,
+                        "window_ahead_days": 7,
+                    },
+                }
+            ],
+        }
+    )
+    made = start(settings, clock)
+    yield made
+    made.close()
+
+
+def test_occurrences_beyond_the_window_calsync_never_decided_are_not_accepted(
+    google, near_services
+):
+    """calsync looks 7 days ahead. Alice's daily series of 20 starts tomorrow; on its
+    fifteenth day the room already holds a meeting it accepted. calsync decides the
+    occurrences within its window only, but the series write accepts all twenty: the one
+    on the taken day too, which calsync never weighed."""
+    taken = someone_elses(15, 10, month=12)
+    taken["summary"] = "Board"
+    taken["attendees"][-1]["responseStatus"] = "accepted"
+    board = google.put_event(ROOM, taken)
+    series = google.put_event(
+        ROOM, someone_elses(2, 10, month=12, recurrence=[DAILY.format(20)])
+    )
+    sync(near_services)
+    drain(near_services)
+    decided = {r.start.day for r in reservations(near_services) if r.subject == "Planning"}
+    assert decided and max(decided) <= 9
+    fifteenth = google.event(ROOM, f"{series['id']}_20261215T090000Z")
+    assert _room_answer(google.event(ROOM, board["id"])) == "accepted"
+    assert _room_answer(fifteenth) == "needsAction", (
+        "the room accepted an occurrence calsync never decided, at a time it already holds"
+    )
