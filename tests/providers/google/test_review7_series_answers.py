@@ -159,3 +159,31 @@ def test_occurrences_beyond_the_window_calsync_never_decided_are_not_accepted(
     assert _room_answer(fifteenth) == "needsAction", (
         "the room accepted an occurrence calsync never decided, at a time it already holds"
     )
+
+
+def test_an_instance_the_series_listing_leaves_out_unchanged_is_answered_in_the_end(
+    google, services, monkeypatch
+):
+    """events.instances leaves out the second occurrence once (as a listing cut short, or
+    an instance Google files under another recurringEventId would). An exception with
+    attendees of its own, the series write does not reach it: unchanged in the
+    calendar, its answer is marked processed as 'superseded' and a read is queued, which
+    finds nothing changed. Once the listing is whole again, it should still be answered."""
+    series = _series(google, 3)
+    second = _instance(series, 2)
+    carol = {"email": "carol@example.com", "responseStatus": "needsAction"}
+    google.patch_event(ROOM, second, {"attendees": [*series["attendees"], carol]})
+    sync(services)
+    provider = services.provider("workspace")
+    listing = provider.instances
+
+    def without_the_second(calendar, series_id, window):
+        return [c for c in listing(calendar, series_id, window) if c.provider_id != second]
+
+    monkeypatch.setattr(provider, "instances", without_the_second)
+    drain(services)
+    monkeypatch.setattr(provider, "instances", listing)
+    for _ in range(2):
+        sync(services)
+        drain(services)
+    assert _room_answer(google.event(ROOM, second)) == "accepted", _answers(services)
