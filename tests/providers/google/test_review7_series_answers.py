@@ -187,3 +187,44 @@ def test_an_instance_the_series_listing_leaves_out_unchanged_is_answered_in_the_
         sync(services)
         drain(services)
     assert _room_answer(google.event(ROOM, second)) == "accepted", _answers(services)
+
+
+
+@pytest.mark.parametrize("change", ["cancels", "renames", "cancels the second of"])
+def test_alice_changing_her_series_between_calsyncs_read_and_write(
+    google, services, monkeypatch, change
+):
+    """Held: whatever Alice does between calsync's listing and its write, the run ends
+    with no answer in error, and the calendar as she left it answered where it lives."""
+    series = _series(google, 4)
+    sync(services)
+    provider = services.provider("workspace")
+    listing, done = provider.instances, []
+
+    def then_alice_changes(calendar, series_id, window):
+        listed = listing(calendar, series_id, window)
+        if not done:
+            done.append(change)
+            if change == "cancels":
+                google.delete_event(ROOM, series_id)
+            elif change == "renames":
+                google.patch_event(ROOM, series_id, {"summary": "Planning (new name)"})
+            else:
+                google.delete_event(ROOM, _instance(series, 2))
+        return listed
+
+    monkeypatch.setattr(provider, "instances", then_alice_changes)
+    drain(services)
+    for _ in range(2):
+        sync(services)
+        drain(services)
+    assert done
+    assert "error" not in {state for state, _ in _answers(services)}, _answers(services)
+    from tests.providers.google.test_series_answers import _listed
+
+    live = [e for e in _listed(google) if e["id"].startswith(series["id"])]
+    expected = {"cancels": 0, "renames": 4, "cancels the second of": 3}[change]
+    assert len(live) == expected
+    assert {_room_answer(e) for e in live} <= {"accepted"}
+    held = [r for r in reservations(services) if r.status == ReservationStatus.confirmed]
+    assert len(held) == expected
