@@ -228,3 +228,29 @@ def test_alice_changing_her_series_between_calsyncs_read_and_write(
     assert {_room_answer(e) for e in live} <= {"accepted"}
     held = [r for r in reservations(services) if r.status == ReservationStatus.confirmed]
     assert len(held) == expected
+
+
+def test_a_meeting_alice_turns_into_a_daily_series_holds_the_room_once_a_day(google, services):
+    """Alice's meeting on 2 November at ten, accepted, becomes a daily series of three: the
+    room is held once on each of the three days, the first instance not declined as if it
+    clashed with the meeting it was."""
+    meeting = google.put_event(ROOM, someone_elses(2, 10, month=11))
+    sync(services)
+    drain(services)
+    google.patch_event(ROOM, meeting["id"], {"recurrence": [DAILY.format(3)]})
+    sync(services)
+    drain(services)
+    for _ in range(2):
+        sync(services)
+        drain(services)
+    answers = {day: _room_answer(google.event(ROOM, _instance(meeting, day))) for day in (2, 3, 4)}
+    everything = sorted(
+        (r.start.day, r.status.value, r.provider_id, r.recurrence_id) for r in reservations(services)
+    )
+    assert answers == {2: "accepted", 3: "accepted", 4: "accepted"}, everything
+    held = sorted(
+        (r.start.day, r.provider_id)
+        for r in reservations(services)
+        if r.status == ReservationStatus.confirmed
+    )
+    assert [day for day, _ in held] == [2, 3, 4], held
