@@ -254,3 +254,97 @@ def test_a_meeting_alice_turns_into_a_daily_series_holds_the_room_once_a_day(goo
         if r.status == ReservationStatus.confirmed
     )
     assert [day for day, _ in held] == [2, 3, 4], held
+
+
+def test_two_workers_holding_answers_of_one_series_write_it_once_each_and_settle(
+    google, services
+):
+    """Held: worker A claims two answers of a series of five, worker B the other three
+    before A joins them. Each writes the series once; B finds its instances changed by
+    A's write, and the read it queues asks for nothing more."""
+    from calsync.worker.runner import claim_next, run_answers
+
+    series = _series(google, 5)
+    sync(services)
+    first = claim_next(services, 2, "outbound")
+    second = claim_next(services, 10, "outbound")
+    assert (len(first), len(second)) == (2, 3)
+    google.reset_counters()
+    run_answers(services, first)
+    run_answers(services, second)
+    drain(services)
+    for _ in range(2):
+        sync(services)
+        drain(services)
+    assert len(_patches(google)) <= 2, _patches(google)
+    assert set(_answers_by_day(google, series).values()) == {"accepted"}
+    assert {state for state, _ in _answers(services)} == {"processed"}
+
+
+def test_a_worker_losing_its_lease_right_after_the_series_write(google, services, clock, monkeypatch):
+    """Held: worker A writes the series, then its lease runs out and worker B takes its
+    five answers over before A records them. A records nothing; B finds the instances
+    changed by A's write and writes nothing again; each answer ends processed once."""
+    from calsync.worker.runner import claim_next, run_answers
+
+    series = _series(google, 5)
+    sync(services)
+    first = claim_next(services, 5, "outbound")
+    provider = services.provider("workspace")
+    edit, taken = provider.edit, []
+
+    def edit_then_lease_lost(*args, **kwargs):
+        written = edit(*args, **kwargs)
+        clock.advance(seconds=services.settings.sync.lease_seconds + 1)
+        taken.extend(claim_next(services, 10, "outbound"))
+        return written
+
+    monkeypatch.setattr(provider, "edit", edit_then_lease_lost)
+    google.reset_counters()
+    results = run_answers(services, first)
+    monkeypatch.setattr(provider, "edit", edit)
+    assert len(taken) == 5
+    assert {r.lost for r in results} == {True}
+    run_answers(services, taken)
+    drain(services)
+    sync(services)
+    drain(services)
+    assert len(_patches(google)) == 1, _patches(google)
+    assert set(_answers_by_day(google, series).values()) == {"accepted"}
+    assert [state for state, _ in _answers(services)] == ["processed"] * 5
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["not json", "[]", '{"partstat": "ACCEPTED"}', None],
+    ids=["garbage", "a list", "no instance", "declining an occurrence"],
+)
+def test_one_answer_of_a_series_with_a_payload_off_the_plain_path(google, services, payload):
+    """Held: one of five answers carries a malformed payload (or declines an occurrence
+    one by one): it runs alone through push_event, the four others go on the series."""
+    from sqlalchemy import select
+
+    from calsync.store.tables import EventRow
+
+    series = _series(google, 5)
+    sync(services)
+    with services.uow() as uow:
+        row = uow.session.scalars(
+            select(EventRow).where(EventRow.action == "respond").order_by(EventRow.id)
+        ).first()
+        if payload is None:
+            import json
+
+            data = json.loads(row.payload)
+            data["declined"] = ["2026-11-01T09:00:00+00:00"]
+            row.payload = json.dumps(data)
+        else:
+            row.payload = payload
+        uow.commit()
+    google.reset_counters()
+    drain(services)
+    assert series["id"] in _patches(google)
+    answers = _answers_by_day(google, series)
+    assert [answers[day] for day in (2, 3, 4, 5)] == ["accepted"] * 4, answers
+    states = [state for state, _ in _answers(services)]
+    assert states.count("processed") >= 4, _answers(services)
