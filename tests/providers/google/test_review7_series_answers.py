@@ -47,9 +47,7 @@ def test_two_occurrences_moved_onto_taken_times_decline_only_those_two(google, s
     sync(services)
     google.reset_counters()
     drain(services)
-    planning = {
-        r.start.day: r.status for r in reservations(services) if r.subject == "Planning"
-    }
+    planning = {r.start.day: r.status for r in reservations(services) if r.subject == "Planning"}
     assert planning[1] == ReservationStatus.confirmed
     assert _answers_by_day(google, series) == {
         1: "accepted",
@@ -147,13 +145,12 @@ def test_occurrences_beyond_the_window_calsync_never_decided_are_not_accepted(
     taken["summary"] = "Board"
     taken["attendees"][-1]["responseStatus"] = "accepted"
     board = google.put_event(ROOM, taken)
-    series = google.put_event(
-        ROOM, someone_elses(2, 10, month=12, recurrence=[DAILY.format(20)])
-    )
+    series = google.put_event(ROOM, someone_elses(2, 10, month=12, recurrence=[DAILY.format(20)]))
     sync(near_services)
     drain(near_services)
     decided = {r.start.day for r in reservations(near_services) if r.subject == "Planning"}
-    assert decided and max(decided) <= 9
+    assert decided
+    assert max(decided) <= 9
     fifteenth = google.event(ROOM, f"{series['id']}_20261215T090000Z")
     assert _room_answer(google.event(ROOM, board["id"])) == "accepted"
     assert _room_answer(fifteenth) == "needsAction", (
@@ -187,7 +184,6 @@ def test_an_instance_the_series_listing_leaves_out_unchanged_is_answered_in_the_
         sync(services)
         drain(services)
     assert _room_answer(google.event(ROOM, second)) == "accepted", _answers(services)
-
 
 
 @pytest.mark.parametrize("change", ["cancels", "renames", "cancels the second of"])
@@ -245,7 +241,8 @@ def test_a_meeting_alice_turns_into_a_daily_series_holds_the_room_once_a_day(goo
         drain(services)
     answers = {day: _room_answer(google.event(ROOM, _instance(meeting, day))) for day in (2, 3, 4)}
     everything = sorted(
-        (r.start.day, r.status.value, r.provider_id, r.recurrence_id) for r in reservations(services)
+        (r.start.day, r.status.value, r.provider_id, r.recurrence_id)
+        for r in reservations(services)
     )
     assert answers == {2: "accepted", 3: "accepted", 4: "accepted"}, everything
     held = sorted(
@@ -256,9 +253,7 @@ def test_a_meeting_alice_turns_into_a_daily_series_holds_the_room_once_a_day(goo
     assert [day for day, _ in held] == [2, 3, 4], held
 
 
-def test_two_workers_holding_answers_of_one_series_write_it_once_each_and_settle(
-    google, services
-):
+def test_two_workers_holding_answers_of_one_series_write_it_once_each_and_settle(google, services):
     """Held: worker A claims two answers of a series of five, worker B the other three
     before A joins them. Each writes the series once; B finds its instances changed by
     A's write, and the read it queues asks for nothing more."""
@@ -281,7 +276,9 @@ def test_two_workers_holding_answers_of_one_series_write_it_once_each_and_settle
     assert {state for state, _ in _answers(services)} == {"processed"}
 
 
-def test_a_worker_losing_its_lease_right_after_the_series_write(google, services, clock, monkeypatch):
+def test_a_worker_losing_its_lease_right_after_the_series_write(
+    google, services, clock, monkeypatch
+):
     """Held: worker A writes the series, then its lease runs out and worker B takes its
     five answers over before A records them. A records nothing; B finds the instances
     changed by A's write and writes nothing again; each answer ends processed once."""
@@ -348,3 +345,36 @@ def test_one_answer_of_a_series_with_a_payload_off_the_plain_path(google, servic
     assert [answers[day] for day in (2, 3, 4, 5)] == ["accepted"] * 4, answers
     states = [state for state, _ in _answers(services)]
     assert states.count("processed") >= 4, _answers(services)
+
+
+def test_a_series_answer_on_an_event_shown_with_attendees_omitted_leaves_the_others_be(
+    google, provider, monkeypatch
+):
+    """Google shows a big meeting with `attendeesOmitted: true` and part of its guests
+    (maxAttendees, or a guest list too long for the reader). A patch of `attendees` built
+    from it replaces the whole list: written on the series, every occurrence loses the
+    guests not shown. Google's documented way to answer alone is to send
+    `attendeesOmitted: true` with the answering attendee."""
+    import json
+    from datetime import UTC, datetime
+
+    from calsync.providers.base import RoomAnswer
+
+    series = _series(google, 3)
+    shown = provider.get(ROOM, series["id"])
+    seen = json.loads(shown.data)
+    seen["attendeesOmitted"] = True
+    seen["attendees"] = [a for a in seen["attendees"] if a["email"] == ROOM]
+    bodies = []
+    send = provider._send
+
+    def recorded(call, method, url, *args, **kwargs):
+        if method == "PATCH":
+            bodies.append(json.loads(args[1]))
+        return send(call, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(provider, "_send", recorded)
+    answer = RoomAnswer(ROOM, "ACCEPTED", datetime(2026, 10, 1, tzinfo=UTC))
+    provider.edit(ROOM, series["id"], shown.version, json.dumps(seen).encode(), answer)
+    [body] = bodies
+    assert body.get("attendeesOmitted") is True, body
