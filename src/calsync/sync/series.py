@@ -193,16 +193,12 @@ def _read(
 
 
 def _unchanged(waiting: list[A], instances: dict[str, RemoteChange], done: Answered[A]) -> list[A]:
-    """The answers whose instance is still at the version decided on; those changed since
-    are `changed`, those the listing leaves out go `alone`."""
+    """The answers whose instance is still at the version decided on; the others are
+    `changed`."""
     kept = []
     for answer in waiting:
         now_there = instances.get(answer.provider_id)
-        if now_there is None:
-            # Not in the listing (cut short, or listed under another series): it goes
-            # alone, read again where it lives, never given up unseen.
-            done.alone.append(answer)
-        elif now_there.version == answer.version:
+        if now_there is not None and now_there.version == answer.version:
             kept.append(answer)
         else:
             done.changed.append(answer)
@@ -232,7 +228,7 @@ def _settle(
         now_there = after.get(answer.provider_id)
         if now_there is not None and _shows(provider, now_there, place, series.partstat):
             done.answered.append(answer)
-        elif now_there is None or now_there.version == answer.version:
+        elif now_there is not None and now_there.version == answer.version:
             done.alone.append(answer)
         else:
             done.changed.append(answer)
