@@ -114,16 +114,20 @@ def decide(
     judge = _Judge(item, occupancy, now, rules, change.obj, change.series_refused)
     by_key = {reservation_key(r): r for r in existing}
     actions: list[Action] = []
+    yielded = {occurrence.key for occurrence in change.obj.occurrences}
+    for key, gone in by_key.items():
+        # An occurrence the object no longer yields inside the window was deleted or moved.
+        # Cancelled first, its span given back: the occurrence that replaces it (moved, or
+        # a meeting made a series) may take it, and is written after it.
+        if key not in yielded and _within(gone, change.window):
+            occupancy.release(gone.id)
+            if gone.status != ReservationStatus.cancelled:
+                actions.append(Cancel(gone.cancel("removed from the calendar")))
     for occurrence in change.obj.occurrences:
-        current = by_key.pop(occurrence.key, None)
+        current = by_key.get(occurrence.key)
         action = _plan_occurrence(occurrence, current, change, judge, new_id)
         if action is not None:
             actions.append(action)
-    for gone in by_key.values():
-        # An occurrence the object no longer yields inside the window was deleted or moved.
-        if gone.status != ReservationStatus.cancelled and _within(gone, change.window):
-            occupancy.release(gone.id)
-            actions.append(Cancel(gone.cancel("removed from the calendar")))
     actions = judge.whole_series(actions)
     requested = judge.approvals
     approvals = tuple(

@@ -409,8 +409,6 @@ def _series_refused(
     of them in conflict), by UID, with why. Only instances not yet reserved count: a series
     met before was judged then; one split over two batches is judged by each part."""
     policy = stored.item.policy
-    if policy.series_max_conflict_share is None and policy.series_max_conflicts is None:
-        return {}
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
     for _, obj in readable:
         if obj is None:
@@ -425,6 +423,11 @@ def _series_refused(
         if outcome is not None:
             refused[uid] = str(outcome)
     return refused
+
+
+def _an_instance(obj: CalendarObject) -> bool:
+    """The object is one instance of a series (its occurrence carries a RECURRENCE-ID)."""
+    return any(o.recurrence_id is not None for o in obj.occurrences)
 
 
 def _existing(
@@ -442,6 +445,9 @@ def _existing(
     if expands_instances:
         ids = [row.provider_id for row, _ in objects]
         keys = [o.key for _, obj in objects for o in obj.occurrences]
+        # An instance's series was perhaps a single meeting before (Alice made it recur):
+        # the reservation of what it was, if any, is the UID's without a RECURRENCE-ID.
+        keys += [(obj.uid, None) for _, obj in objects if _an_instance(obj)]
         found = dict(uow.reservations.of_occurrences(stored.id, ids, keys))
     else:
         found = dict(uow.reservations.of_uids(stored.id, [obj.uid for _, obj in objects]))
@@ -467,6 +473,8 @@ def _apply_one(
         # Each instance of a series is an object of its own (Google's singleEvents): it
         # speaks for its own occurrences only, never for its siblings sharing the UID.
         keys = {o.key for o in obj.occurrences}
+        if _an_instance(obj):
+            keys.add((obj.uid, None))  # the single meeting it was, which it replaces
         current = [
             r for r in of_key if r.provider_id == row.provider_id or reservation_key(r) in keys
         ]
