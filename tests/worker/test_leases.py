@@ -26,16 +26,16 @@ LEASE = 1.0
 
 class StalledServer:
     """The room's CalDAV provider, answering a read only once the test lets it: `stalled`
-    says a read is waiting, `answer` lets it go on. The test decides what happens while
+    says a read is waiting, `resume` lets it go on. The test decides what happens while
     the read waits, however slowly a loaded machine got the run there."""
 
     def __init__(self, provider) -> None:
         self.provider = provider
-        self.stalled, self.answer = threading.Event(), threading.Event()
+        self.stalled, self.resume = threading.Event(), threading.Event()
 
     def stall(self) -> None:
         self.stalled.set()
-        self.answer.wait(PATIENCE_SECONDS)
+        self.resume.wait(PATIENCE_SECONDS)
 
     def fetch_changes(self, *args, **kwargs):
         self.stall()
@@ -57,7 +57,7 @@ def two_workers(database_url, radicale, room_calendar):
     for uid, day in (("m1", 7), ("m2", 8), ("m3", 9)):
         book(second.provider("dav"), room_calendar, uid, day)
     yield first, second
-    server.answer.set()  # a test that failed midway leaves no run waiting
+    server.resume.set()  # a test that failed midway leaves no run waiting
     first.close()
     second.close()
 
@@ -82,7 +82,7 @@ def test_a_slow_read_keeps_its_claim_while_its_worker_lives(two_workers):
     thread, results = in_thread(lambda: run_once(slow, limit=1))
     stalled_for_a_while(slow.providers["dav"])  # the first lease ran out, but it was renewed
     assert run_once(other) == []
-    slow.providers["dav"].answer.set()
+    slow.providers["dav"].resume.set()
     thread.join(timeout=30)
     assert [(result.event_id, result.outcome) for result in results] == [(event_id, "processed")]
     with other.uow() as uow:
@@ -104,7 +104,7 @@ def test_a_stalled_read_taken_over_by_another_worker_commits_nothing_more(two_wo
     thread, lost = in_thread(lambda: run_once(stalled, limit=1))
     stalled_for_a_while(stalled.providers["dav"])
     [taken_over] = run_once(other, limit=1)
-    stalled.providers["dav"].answer.set()
+    stalled.providers["dav"].resume.set()
     thread.join(timeout=30)
 
     assert taken_over.event_id == event_id
@@ -146,7 +146,7 @@ def test_a_stalled_run_that_then_fails_does_not_record_its_failure_over_the_take
         stalled_for_a_while(server)
         [taken_over] = run_once(other, limit=1)
     finally:
-        server.answer.set()
+        server.resume.set()
     thread.join(timeout=30)
     assert taken_over.outcome == "processed"
     assert [(result.event_id, result.outcome) for result in lost] == [
