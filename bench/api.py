@@ -4,7 +4,8 @@
         [--items 200] [--days 90] [--error-share 0.03] [--requests 300]
         [--create-seconds 30] [--create-rate 200] [--connections 4]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-        [--database calsync_bench_api] [--keep] [--reuse] [--dashboard-url PATH]
+        [--database calsync_bench_api] [--keep] [--reuse] [--fill-only]
+        [--only reads|booking] [--route NAME-PART ...]
 
 1. The store: a database of its own (dropped first, dropped at the end unless `--keep`;
    `--reuse` keeps a filled one from an earlier `--keep` run), migrated and given the
@@ -27,10 +28,11 @@
    a deep page (a cursor half-way down the log), an event's JSON (random ids), the
    events in error (first page, and a deep page), the calendar items list (first page,
    and a deep page), the workplace items with their synchronization state (the API's
-   view of the dashboard's table), and /metrics. The dashboard's own page is being
-   written: `--dashboard-url /path` measures it the same way once it exists (TODO: make
-   it the default then). Its underlying queries (`calsync.store.overview`) are timed
-   in-process as well.
+   view of the dashboard's table), and /metrics; then, logged in to the admin pages as a
+   browser is (the login form, a session cookie), the dashboard, the events page, the
+   events in error and an event's page with its JSON. The dashboard's underlying queries
+   (`calsync.store.overview`) are timed in-process as well. `--route` keeps only the
+   routes whose name holds the words given; `--only reads|booking` one half.
 4. Booking over the API: `wrk` (`apt-get install wrk`) posts reservations for
    `--create-seconds` seconds with `--connections` connections, each request a new hour
    of a room (never a conflict), as an integration would; `wrk` prints throughput and
@@ -571,9 +573,56 @@ def read_routes(engine: Engine, options: argparse.Namespace) -> dict[str, Callab
         "workplace items (dashboard table)": lambda _: "/api/v1/workplace-items?limit=200",
         "/metrics": lambda _: "/metrics",
     }
-    if options.dashboard_url:
-        routes["dashboard"] = lambda _: options.dashboard_url
-    return routes
+    return {name: path for name, path in routes.items() if wanted(name, options)}
+
+
+def page_routes(engine: Engine, options: argparse.Namespace) -> dict[str, Callable[[int], str]]:
+    """The admin pages an admin opens most: the dashboard, the exchange log, an event."""
+    with engine.connect() as connection:
+        top = connection.scalar(text("SELECT max(id) FROM events"))
+    picker = random.Random(11)
+    event_ids = [picker.randrange(1, top) for _ in range(options.requests + 20)]
+    routes: dict[str, Callable[[int], str]] = {
+        "page: dashboard": lambda _: "/admin/",
+        "page: events": lambda _: "/admin/events",
+        "page: events in error": lambda _: "/admin/events?state=error",
+        "page: an event (its JSON)": lambda n: f"/admin/events/{event_ids[n + 20]}",
+    }
+    return {name: path for name, path in routes.items() if wanted(name, options)}
+
+
+def wanted(route: str, options: argparse.Namespace) -> bool:
+    return options.route is None or any(part in route for part in options.route)
+
+
+def log_in(client: httpx.Client, token: str) -> None:
+    """Log in to the admin pages as a browser does: the form's CSRF value, then the token."""
+    form = client.get("/admin/login")
+    form.raise_for_status()
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    if found is None:
+        raise SystemExit("the login page has no CSRF field")
+    answer = client.post("/admin/login", data={"csrf": found[1], "token": token, "next": ""})
+    if answer.status_code != 303 or "calsync_session" not in client.cookies:
+        raise SystemExit(f"logging in failed: {answer.status_code} {answer.text[:200]}")
+
+
+def reads(
+    base_url: str, token: str, engine: Engine, options: argparse.Namespace, meter: CpuMeter
+) -> None:
+    print(f"\nreads, {options.requests} each, one at a time (ms, client side):")
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        for name, paths in read_routes(engine, options).items():
+            print(show(name, timed_gets(client, paths, options.requests, meter)), flush=True)
+    with httpx.Client(base_url=base_url, timeout=30) as browser:
+        log_in(browser, token)
+        for name, paths in page_routes(engine, options).items():
+            print(show(name, timed_gets(browser, paths, options.requests, meter)), flush=True)
+    if options.route is None:
+        print("\nthe dashboard's queries (calsync.store.overview), in-process (ms):")
+        for name, figures in dashboard_queries(engine, 30).items():
+            print(show(name, figures))
 
 
 def dashboard_queries(engine: Engine, repeats: int) -> dict[str, dict[str, float]]:
@@ -793,7 +842,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="use a database kept before")
     parser.add_argument("--fill-only", action="store_true", help="fill, keep, measure nothing")
     parser.add_argument(
-        "--dashboard-url", default=None, help="the dashboard page's path, once it exists"
+        "--only", choices=("reads", "booking"), default=None, help="measure only these"
+    )
+    parser.add_argument(
+        "--route",
+        action="append",
+        default=None,
+        help="only the read routes whose name holds this (repeatable)",
     )
     options = parser.parse_args()
     # SIGTERM (a timeout, Ctrl-C's sibling) runs the clean-up below: the server stops, the
@@ -831,17 +886,12 @@ def main() -> None:
         log = work / "serve.log"
         processes = options.server_processes
         with serving(config, free_port(), log, processes) as (base_url, server_pid):
-            print(f"\nreads, {options.requests} each, one at a time (ms, client side):")
-            headers = {"Authorization": f"Bearer {admin_token}"}
             meter = CpuMeter(server_pid, engine)
-            with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-                for name, paths in read_routes(engine, options).items():
-                    figures = timed_gets(client, paths, options.requests, meter)
-                    print(show(name, figures), flush=True)
-            print(f"(busy CPUs during the reads: {busy():.2f} of {os.cpu_count()})")
-            print("\nthe dashboard's queries (calsync.store.overview), in-process (ms):")
-            for name, figures in dashboard_queries(engine, 30).items():
-                print(show(name, figures))
+            if options.only != "booking":
+                reads(base_url, admin_token, engine, options, meter)
+                print(f"(busy CPUs during the reads: {busy():.2f} of {os.cpu_count()})")
+            if options.only == "reads":
+                return
             print(f"\nbooking over the API for {options.create_seconds} s:")
             busy = cpu_busy()
             meter.start()

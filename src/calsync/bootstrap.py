@@ -25,9 +25,16 @@ class Services:
     providers: dict[str, Provider] = field(default_factory=dict)
     #: Units of work that only read: on SQLite they run beside a writing one.
     reads: Callable[[], UnitOfWork] | None = None
+    #: Units of work of one read statement: on PostgreSQL outside any transaction (one
+    #: round trip instead of three: no BEGIN, no ROLLBACK), e.g. a request's token.
+    lookups: Callable[[], UnitOfWork] | None = None
 
     def read(self) -> UnitOfWork:
         return self.reads() if self.reads is not None else self.uow()
+
+    def lookup(self) -> UnitOfWork:
+        """A unit of work for one read statement (several would not share a snapshot)."""
+        return self.lookups() if self.lookups is not None else self.read()
 
     def provider(self, connection: str) -> Provider:
         if connection not in self.providers:
@@ -46,12 +53,14 @@ def build(settings: Settings, clock: Clock = system_clock, migrate: bool = True)
         upgrade(engine)
     factory = make_session_factory(engine)
     reading = make_session_factory(engine, read_only=True)
+    looking = make_session_factory(engine, read_only=True, one_statement=True)
     return Services(
         settings=settings,
         engine=engine,
         uow=lambda: UnitOfWork(factory),
         clock=clock,
         reads=lambda: UnitOfWork(reading),
+        lookups=lambda: UnitOfWork(looking),
     )
 
 

@@ -9,7 +9,7 @@ Tokens are made with `calsync tokens create`; the store keeps only their hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Security, status
@@ -44,18 +44,18 @@ def caller(
     """The caller the bearer token names; 401 without a live token."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("send a token as `Authorization: Bearer <token>`")
-    with services.read() as uow:
+    with services.lookup() as uow:
         stored = uow.tokens.verify(credentials.credentials)
     if stored is None:
         raise _unauthorized("the token is unknown or revoked")
     return Caller(stored.key, stored.role, stored.performer)
 
 
-def allow(*wanted: Permission) -> Callable[[Caller], Caller]:
+def allow(*wanted: Permission) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting a caller whose role grants any of `wanted`; 403 otherwise."""
     names = " or ".join(permission.value for permission in wanted)
 
-    def admitted(who: Caller = Depends(caller)) -> Caller:  # noqa: B008
+    async def admitted(who: Caller = Depends(caller)) -> Caller:  # noqa: B008
         if not allows(who.role, *wanted):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

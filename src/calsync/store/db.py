@@ -7,15 +7,20 @@ Only `calsync init` creates a database: every other command opens the schema wit
 SQLite (the embedded default) runs in WAL mode with every transaction taken as a write
 transaction (`BEGIN IMMEDIATE`): one writer at a time, which is how the single-writer rules
 of the worker hold there; read-only sessions read a snapshot beside the writer. PostgreSQL
-(psycopg 3) is the production database.
+(psycopg 3) is the production database. Its pooled connections are checked before use
+only when they sat idle for `PING_AFTER_IDLE` seconds (`_ping_when_idle`): a busy server
+does not pay a round trip per request, and a connection a database restart killed while it
+sat in the pool is replaced before anyone uses it. A restart inside that window fails the
+one statement that meets the dead connection; the pool is then renewed.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from calsync.errors import DatabaseMissing
@@ -25,6 +30,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_REVISION = "0009"
 #: Execution option of connections that only read (SQLite then begins a deferred transaction).
 READ_ONLY = "calsync_read_only"
+#: A pooled PostgreSQL connection idle this long (seconds) is pinged before it is used.
+PING_AFTER_IDLE = 2.0
 
 
 def make_engine(url: str) -> Engine:
@@ -32,7 +39,30 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_size=5, max_overflow=5)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use if it sat idle `PING_AFTER_IDLE` seconds; a
+    dead one is replaced (the pool retries the checkout with a fresh connection)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # new, or back in the pool a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure means: not this one
+            raise exc.DisconnectionError(str(error)) from error
+        if not alive:
+            raise exc.DisconnectionError("the connection did not answer")
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -60,9 +90,14 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
-    """Sessions for units of work; `read_only` ones never wait for (or block) a writer."""
+def make_session_factory(
+    engine: Engine, read_only: bool = False, one_statement: bool = False
+) -> sessionmaker[Session]:
+    """Sessions for units of work; `read_only` ones never wait for (or block) a writer.
+    `one_statement` ones, for a single read, run it outside a transaction on PostgreSQL."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    if one_statement and engine.dialect.name == "postgresql":
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 

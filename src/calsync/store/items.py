@@ -39,6 +39,8 @@ class StoredItem:
 class ItemRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        #: Ids of the items this unit of work read by name (an item's id never changes).
+        self._ids: dict[str, int] = {}
 
     def upsert(self, item: WorkplaceItem) -> StoredItem:
         """Store the item as configured; a changed binding forgets the delta key."""
@@ -84,6 +86,7 @@ class ItemRepository:
         row = self.session.scalar(select(ItemRow).where(ItemRow.name == name))
         if row is None:
             raise NotFound(f"no workplace item named {name!r}")
+        self._ids[name] = row.id
         return _stored(row)
 
     def by_id(self, item_id: int) -> StoredItem:
@@ -102,10 +105,14 @@ class ItemRepository:
         return self.session.scalar(select(ItemRow.name).where(ItemRow.id == item_id)) or ""
 
     def id_of(self, name: str) -> int:
-        """The id of the item named `name` (one row, not every item's)."""
+        """The id of the item named `name` (one row, not every item's; none if this unit
+        of work read the item already)."""
+        if name in self._ids:
+            return self._ids[name]
         item_id = self.session.scalar(select(ItemRow.id).where(ItemRow.name == name))
         if item_id is None:
             raise NotFound(f"no workplace item named {name!r}")
+        self._ids[name] = item_id
         return item_id
 
     def names(self) -> dict[int, str]:

@@ -90,6 +90,17 @@ class EventRepository(EventClaims):
         self.session.flush()
         return row
 
+    def queue(
+        self,
+        item_id: int,
+        action: Action,
+        now: datetime,
+        payload: dict[str, Any],
+        reservation_id: str | None = None,
+    ) -> None:
+        """As `add`, for a caller that needs nothing back: one INSERT, no ORM row."""
+        self.add_many([new_event(item_id, action, now, payload, reservation_id)])
+
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_rows(self.session, EVENTS, rows)
 

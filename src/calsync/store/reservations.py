@@ -122,6 +122,8 @@ class ReservationRepository:
         self._item_names, self._name_of, self._id_of = item_names, name_of, id_of
         self._names_read: dict[int, str] = {}
         self._ids_read: dict[str, int] = {}
+        #: The items whose writer lock a transaction (the first) took.
+        self._locked: tuple[object, set[int]] = (None, set())
 
     @functools.cached_property
     def item_names(self) -> dict[int, str]:
@@ -303,13 +305,21 @@ class ReservationRepository:
         as a double booking. What a transaction reads after taking it is what the item's
         other writers committed (`get_for_write`; a booking's occupancy). SQLite: every
         writer already goes one at a time (`BEGIN IMMEDIATE`). Taking it again in the same
-        transaction is harmless.
+        transaction costs nothing: the repository remembers what this transaction holds.
         """
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:space, :item_id)"),
-                {"space": ITEM_WRITERS_LOCK, "item_id": item_id},
-            )
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        self.session.connection()  # the transaction has begun: it is the lock's lifetime
+        transaction = self.session.get_transaction()
+        if self._locked[0] is not transaction:
+            self._locked = (transaction, set())
+        if item_id in self._locked[1]:
+            return  # held until this transaction ends: no second round trip
+        self.session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :item_id)"),
+            {"space": ITEM_WRITERS_LOCK, "item_id": item_id},
+        )
+        self._locked[1].add(item_id)
 
     def add_many(self, reservations: Sequence[Reservation], now: datetime) -> None:
         if reservations:

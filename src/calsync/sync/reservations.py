@@ -148,7 +148,7 @@ def outbox(
     binding = stored.item.binding
     if binding is None or not binding.active:
         return
-    uow.events.add(stored.id, action, now, reservation_payload(reservation), reservation.id)
+    uow.events.queue(stored.id, action, now, reservation_payload(reservation), reservation.id)
 
 
 def reservation_payload(reservation: Reservation) -> dict[str, object]:

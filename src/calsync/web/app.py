@@ -103,7 +103,7 @@ def visitor(request: Request, services: ServicesDep) -> Visitor:
     session = signer_of(request).read(request.cookies.get(COOKIE), services.clock())
     if session is None:
         raise LoginNeeded
-    with services.read() as uow:
+    with services.lookup() as uow:
         stored = uow.tokens.live(session.key)
     if stored is None:
         raise LoginNeeded
