@@ -11,9 +11,16 @@ from calsync.config import Settings, parse
 from calsync.domain.approvals import Group, Performer, Person, Role, approval_for
 from calsync.domain.bookings import Booking
 from calsync.domain.notices import ApprovalRequested
-from calsync.notify.approvers import flush_digests, tell_approvers
+from calsync.notify.approvers import plan_notices, send_plan
+from calsync.notify.mail import NoticeReport
 
 NOW = datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+
+def tell(config: Settings, waiting, *, told=frozenset(), last_sent=None, now=NOW) -> NoticeReport:
+    """What the worker does each round: plan the notices due, send them."""
+    plan = plan_notices(config, waiting, told=told, last_sent=last_sent or {}, now=now)
+    return send_plan(config, plan)
 
 
 def settings(port: int, digest_minutes: int = 0, **more) -> Settings:
@@ -60,7 +67,7 @@ def requested(
 
 def test_an_approver_gets_the_notification_email(mail_sink):
     config = settings(mail_sink.port)
-    report = tell_approvers(config, [requested(config)])
+    report = tell(config, [requested(config)])
     assert report.failed == ()
     assert report.told() == {("r-1", "boss@example.com")}
     [mail] = mail_sink.received
@@ -81,7 +88,7 @@ def test_an_approver_gets_the_notification_email(mail_sink):
 
 def test_each_member_of_a_group_gets_a_mail_of_their_own(mail_sink):
     config = settings(mail_sink.port)
-    report = tell_approvers(config, [requested(config, performer=Group("facilities"))])
+    report = tell(config, [requested(config, performer=Group("facilities"))])
     assert report.told() == {("r-1", "anna@example.com"), ("r-1", "ben@example.com")}
     assert [m.recipients for m in mail_sink.received] == [
         ["anna@example.com"],
@@ -91,13 +98,13 @@ def test_each_member_of_a_group_gets_a_mail_of_their_own(mail_sink):
 
 def test_a_role_is_written_to_at_its_configured_addresses(mail_sink):
     config = settings(mail_sink.port)
-    tell_approvers(config, [requested(config, performer=Role("approver"))])
+    tell(config, [requested(config, performer=Role("approver"))])
     assert [m.recipients for m in mail_sink.received] == [["desk@example.com"]]
 
 
 def test_a_role_without_addresses_is_reported_and_the_others_are_still_told(mail_sink):
     config = settings(mail_sink.port)
-    report = tell_approvers(
+    report = tell(
         config, [requested(config, "r-1", performer=Role("admin")), requested(config, "r-2")]
     )
     [nobody] = report.failed
@@ -109,7 +116,7 @@ def test_a_role_without_addresses_is_reported_and_the_others_are_still_told(mail
 def test_a_refused_member_is_reported_and_the_other_member_is_told(mail_sink):
     mail_sink.refuse = {"anna@example.com"}
     config = settings(mail_sink.port)
-    report = tell_approvers(config, [requested(config, performer=Group("facilities"))])
+    report = tell(config, [requested(config, performer=Group("facilities"))])
     assert [(f.recipient, f.reservations) for f in report.failed] == [
         ("anna@example.com", ("r-1",))
     ]
@@ -117,18 +124,12 @@ def test_a_refused_member_is_reported_and_the_other_member_is_told(mail_sink):
     assert [m.recipients for m in mail_sink.received] == [["ben@example.com"]]
 
 
-def test_with_digests_a_new_request_waits_for_the_flush(mail_sink):
-    config = settings(mail_sink.port, digest_minutes=60)
-    assert tell_approvers(config, [requested(config)]).sent == ()
-    assert mail_sink.received == []
-
-
 def test_a_digest_is_one_mail_with_every_request_waiting_then_none_within_the_interval(
     mail_sink,
 ):
     config = settings(mail_sink.port, digest_minutes=60)
     waiting = [requested(config, f"r-{day}", day=day) for day in (9, 8, 10)]
-    first = flush_digests(config, waiting, told=set(), last_sent={}, now=NOW)
+    first = tell(config, waiting, told=set(), last_sent={}, now=NOW)
     assert first.told() == {("r-8", "boss@example.com"), ("r-9", "boss@example.com"),
                             ("r-10", "boss@example.com")}  # fmt: skip
     [digest] = mail_sink.received
@@ -144,13 +145,9 @@ def test_a_digest_is_one_mail_with_every_request_waiting_then_none_within_the_in
     newer = [*waiting, requested(config, "r-11", day=11)]
     last_sent = {"boss@example.com": NOW}
     told = first.told()
-    soon = flush_digests(
-        config, newer, told=told, last_sent=last_sent, now=NOW + timedelta(minutes=59)
-    )
+    soon = tell(config, newer, told=told, last_sent=last_sent, now=NOW + timedelta(minutes=59))
     assert soon.sent == ()
-    later = flush_digests(
-        config, newer, told=told, last_sent=last_sent, now=NOW + timedelta(hours=1)
-    )
+    later = tell(config, newer, told=told, last_sent=last_sent, now=NOW + timedelta(hours=1))
     assert later.told() == {("r-11", "boss@example.com")}
     assert len(mail_sink.received) == 2
     assert "approve r-11" in mail_sink.received[1].body
@@ -161,7 +158,7 @@ def test_without_digests_the_flush_catches_up_on_what_could_not_be_sent(mail_sin
     config = settings(mail_sink.port)
     waiting = [requested(config, "r-1"), requested(config, "r-2")]
     told = {("r-1", "boss@example.com")}  # r-2's mail failed when it was made
-    report = flush_digests(config, waiting, told=told, last_sent={}, now=NOW)
+    report = tell(config, waiting, told=told, last_sent={}, now=NOW)
     assert report.told() == {("r-2", "boss@example.com")}
     [mail] = mail_sink.received
     assert "approve r-2" in mail.body
@@ -170,11 +167,12 @@ def test_without_digests_the_flush_catches_up_on_what_could_not_be_sent(mail_sin
 def test_without_an_smtp_section_nobody_is_written_to():
     config = parse({})
     request = requested(settings(25))
-    assert tell_approvers(config, [request]).sent == ()
-    assert flush_digests(config, [request], told=set(), last_sent={}, now=NOW).sent == ()
+    plan = plan_notices(config, [request], told=set(), last_sent={}, now=NOW)
+    assert plan.notices == ()
+    assert plan.unaddressed == ()
 
 
 def test_a_person_rule_is_told_to_that_person_whatever_the_case(mail_sink):
     config = settings(mail_sink.port)
     request = requested(config, performer=Person("Boss@Example.com"))
-    assert tell_approvers(config, [request]).told() == {("r-1", "boss@example.com")}
+    assert tell(config, [request]).told() == {("r-1", "boss@example.com")}
