@@ -8,6 +8,7 @@ age of its delta key (the first items; the items page has them all)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +18,7 @@ from calsync.api.services import ServicesDep
 from calsync.domain.access import Permission
 from calsync.domain.events import CalendarItemKind
 from calsync.store.health import REFUSED, UNSENT, Health, health, recent_errors
-from calsync.web.app import PageRoute, Visitor, page_for, render
+from calsync.web.app import HistoryDep, PageRoute, Visitor, page_for, render
 from calsync.web.charts import Series, pie, steps
 from calsync.web.items import item_health
 from calsync.web.session import PATH
@@ -29,10 +30,12 @@ ITEMS_SHOWN = 20
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, services: ServicesDep, who: Reader) -> Response:
+def dashboard(
+    request: Request, services: ServicesDep, who: Reader, history: HistoryDep
+) -> Response:
     now = services.clock()
     with services.read() as uow:
-        counted = health(uow.session, now)
+        counted = health(uow.session, now, history)
         errors = recent_errors(uow.session, now)
         names = uow.items.names()
         stored = uow.items.page(None, ITEMS_SHOWN + 1)
@@ -43,10 +46,16 @@ def dashboard(request: Request, services: ServicesDep, who: Reader) -> Response:
         who,
         health=counted,
         charts=charts(counted),
+        history_as_of=as_of(counted.history_as_of),
         errors=[(event, names.get(event.item_id, "?")) for event in errors],
         items=items,
         more_items=len(stored) > ITEMS_SHOWN,
     )
+
+
+def as_of(moment: datetime | None) -> str:
+    """When the closed days' figures were read, as the note under the charts says it."""
+    return moment.astimezone(UTC).strftime("%H:%M") if moment else ""
 
 
 def charts(counted: Health) -> dict[str, object]:
