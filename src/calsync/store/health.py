@@ -25,6 +25,7 @@ was *never sent*. The cause is told apart in SQL, from the start of the error's 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,7 +33,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal_column, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from calsync.domain.events import EventState
@@ -230,66 +242,86 @@ def _count(session: Session, table: type, *where: ColumnElement[bool]) -> int:
     return int(session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
 
 
-def _by_day(
-    session: Session,
-    days: Sequence[datetime],
-    select_day: Callable[[ColumnElement[int], datetime, datetime], _DaySelect],
-) -> list[tuple[Any, ...]]:
-    """The rows of `select_day(index, start, end)` for each day, in one statement: each
-    day a range of its own (no expression per row names the day), its number first."""
+#: One day's part of a series: (its number, the start of the day, the start of the next).
+_DayPart = Callable[
+    [ColumnElement[int], ColumnElement[datetime], ColumnElement[datetime]], _DaySelect
+]
+
+
+def _by_day(session: Session, days: Sequence[datetime], part: _DayPart) -> list[tuple[Any, ...]]:
+    """The rows of `part` for each day, in one statement: each day a range of its own (no
+    expression per row names the day), its number first."""
+    bounds = {}
+    for index, start in enumerate(days):
+        bounds[f"start_{index}"], bounds[f"end_{index}"] = start, start + timedelta(days=1)
+    return [tuple(row) for row in session.execute(_series(part, len(days)), bounds)]
+
+
+@functools.cache
+def _series(part: _DayPart, count: int) -> Executable:
+    """The statement of `count` days of `part`, built once: the days are its parameters."""
     parts = [
-        select_day(literal_column(str(index)), start, start + timedelta(days=1))
-        for index, start in enumerate(days)
+        part(literal_column(str(index)), bindparam(f"start_{index}"), bindparam(f"end_{index}"))
+        for index in range(count)
     ]
-    statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    return [tuple(row) for row in session.execute(statement)]
+    return parts[0] if count == 1 else union_all(*parts)
 
 
 def _calendar_items_by_kind(session: Session, days: Sequence[datetime]) -> list[dict[str, int]]:
-    def of_day(index: ColumnElement[int], start: datetime, end: datetime) -> _DaySelect:
-        made = CalendarItemRow.created_at
-        return (
-            select(index, CalendarItemRow.kind, func.count())
-            .where(made >= start, made < end)
-            .group_by(CalendarItemRow.kind)
-        )
-
     counted: list[dict[str, int]] = [{} for _ in days]
-    for index, kind, count in _by_day(session, days, of_day):
+    for index, kind, count in _by_day(session, days, _calendar_items_of_day):
         counted[index][kind] = int(count)
     return counted
 
 
-def _events_processed(session: Session, days: Sequence[datetime]) -> list[int]:
-    def of_day(index: ColumnElement[int], start: datetime, end: datetime) -> _DaySelect:
-        ended = EventRow.updated_at
-        return select(index, func.count()).where(
-            EventRow.state == _PROCESSED, ended >= start, ended < end
-        )
+def _calendar_items_of_day(
+    index: ColumnElement[int], start: ColumnElement[datetime], end: ColumnElement[datetime]
+) -> _DaySelect:
+    made = CalendarItemRow.created_at
+    return (
+        select(index, CalendarItemRow.kind, func.count())
+        .where(made >= start, made < end)
+        .group_by(CalendarItemRow.kind)
+    )
 
+
+def _events_processed(session: Session, days: Sequence[datetime]) -> list[int]:
     counted = [0] * len(days)
-    for index, count in _by_day(session, days, of_day):
+    for index, count in _by_day(session, days, _processed_of_day):
         counted[index] = int(count)
     return counted
+
+
+def _processed_of_day(
+    index: ColumnElement[int], start: ColumnElement[datetime], end: ColumnElement[datetime]
+) -> _DaySelect:
+    ended = EventRow.updated_at
+    return select(index, func.count()).where(
+        EventRow.state == _PROCESSED, ended >= start, ended < end
+    )
 
 
 def _errors_per_day(session: Session, days: Sequence[datetime]) -> list[ErrorDay]:
     """The events that ended in error each day, by cause, counted in SQL. The cause is in
     the error's text, which no index holds: the rows in error of each day are visited,
     none is sent here."""
-
-    def of_day(index: ColumnElement[int], start: datetime, end: datetime) -> _DaySelect:
-        ended = EventRow.updated_at
-        return select(index, func.count(), func.count(case((_refused(), 1)))).where(
-            EventRow.state == _ERROR, ended >= start, ended < end
-        )
-
-    counted = {index: (total, refused) for index, total, refused in _by_day(session, days, of_day)}
+    counted = {
+        index: (total, refused) for index, total, refused in _by_day(session, days, _errors_of_day)
+    }
     shown = []
     for index, start in enumerate(days):
         total, refused = counted.get(index, (0, 0))
         shown.append(ErrorDay(start.date(), refused, total - refused))
     return shown
+
+
+def _errors_of_day(
+    index: ColumnElement[int], start: ColumnElement[datetime], end: ColumnElement[datetime]
+) -> _DaySelect:
+    ended = EventRow.updated_at
+    return select(index, func.count(), func.count(case((_refused(), 1)))).where(
+        EventRow.state == _ERROR, ended >= start, ended < end
+    )
 
 
 def _refused() -> ColumnElement[bool]:
