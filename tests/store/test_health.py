@@ -19,11 +19,13 @@ from calsync.store.health import (
     REFUSED,
     UNSENT,
     HistoryCache,
+    delta_keys_issued_at,
     health,
     read_history,
     recent_errors,
 )
 from calsync.store.records import CALENDAR_ITEMS, EVENTS
+from calsync.store.tables import SynchronizationRow
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
@@ -330,3 +332,30 @@ def test_the_errors_are_told_apart_by_cause_in_the_database(services):
             assert re.match(r"\s*\(?SELECT \d+, ", chosen), part
             assert "count(" in chosen, part
             assert "updated_at" not in chosen, part
+
+
+def test_a_delta_keys_age_counts_from_the_synchronization_that_moved_to_it(services):
+    ended = [NOW - timedelta(hours=hours) for hours in (4, 3, 2, 1)]
+    moves = [(None, "k1"), ("k1", "k1"), ("k1", "k2"), ("k2", "k2")]
+    with services.uow() as uow:
+        for (before, after), at in zip(moves, ended, strict=True):
+            uow.session.add(
+                SynchronizationRow(
+                    item_id=1,
+                    started_at=at - timedelta(seconds=5),
+                    finished_at=at,
+                    mode="incremental",
+                    delta_key_before=before,
+                    delta_key_after=after,
+                    outcome="succeeded",
+                )
+            )
+        uow.items.set_delta_key(1, "k2")
+        uow.commit()
+    with services.read() as uow:
+        assert delta_keys_issued_at(uow.session, [1]) == {1: ended[2]}
+    with services.uow() as uow:
+        uow.items.set_delta_key(1, None)  # a changed binding forgets its key
+        uow.commit()
+    with services.read() as uow:
+        assert delta_keys_issued_at(uow.session, [1]) == {}

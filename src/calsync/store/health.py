@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from calsync.domain.events import EventState
 from calsync.store.overview import PROVIDER_ERRORS
-from calsync.store.tables import CalendarItemRow, EventRow, SynchronizationRow
+from calsync.store.tables import CalendarItemRow, EventRow, ItemRow, SynchronizationRow
 
 _WAITING = (EventState.new.value, EventState.processing.value)
 _ERROR = EventState.error.value
@@ -207,22 +207,32 @@ def recent_errors(session: Session, now: datetime, limit: int = 20) -> list[Even
     )
 
 
-def delta_key_issued_at(session: Session, item_id: int, delta_key: str) -> datetime | None:
-    """When the item's current delta key was issued: the end of the newest synchronization
-    that moved to it (one step back along the item's synchronizations, newest first)."""
-    return session.scalar(
+def delta_keys_issued_at(session: Session, item_ids: Collection[int]) -> dict[int, datetime]:
+    """When each item's current delta key was issued, for the items that have one: the end
+    of the newest synchronization that moved to it (one step back along the item's
+    synchronizations, newest first), all items in one statement."""
+    if not item_ids:
+        return {}
+    moved_to_it = (
         select(SynchronizationRow.finished_at)
         .where(
-            SynchronizationRow.item_id == item_id,
-            SynchronizationRow.delta_key_after == delta_key,
+            SynchronizationRow.item_id == ItemRow.id,
+            SynchronizationRow.delta_key_after == ItemRow.delta_key,
             or_(
                 SynchronizationRow.delta_key_before.is_(None),
-                SynchronizationRow.delta_key_before != delta_key,
+                SynchronizationRow.delta_key_before != ItemRow.delta_key,
             ),
         )
         .order_by(SynchronizationRow.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
+    rows = session.execute(
+        select(ItemRow.id, moved_to_it).where(
+            ItemRow.id.in_(sorted(set(item_ids))), ItemRow.delta_key.is_not(None)
+        )
+    )
+    return {item_id: issued for item_id, issued in rows if issued is not None}
 
 
 def start_of_day(moment: datetime) -> datetime:
