@@ -17,6 +17,7 @@ from calsync.store.bulk import insert_rows
 from calsync.store.health import (
     LIFETIME,
     REFUSED,
+    STALE_LIMIT,
     UNSENT,
     HistoryCache,
     delta_keys_issued_at,
@@ -239,18 +240,37 @@ def test_todays_counts_move_at_once_while_the_closed_days_come_from_the_cache(lo
     assert after.history_as_of == NOW
 
 
-def test_the_closed_days_are_read_again_once_the_cache_has_lived_its_minutes(log):
+def test_closed_days_older_than_the_lifetime_are_served_and_read_again_after(log):
     cache = HistoryCache()
     before = read(log, NOW, cache)
+    assert not cache.due(NOW)
     add_events(log, event_row(NOW - timedelta(days=1), "error", "ProviderRejected: 409"))
     just_before = read(log, NOW + LIFETIME - timedelta(seconds=1), cache)
     assert just_before.errors_per_day[-2] == before.errors_per_day[-2]
     assert just_before.history_as_of == NOW
-    after = read(log, NOW + LIFETIME, cache)
+    assert not cache.due(NOW + LIFETIME - timedelta(seconds=1))
+    later = NOW + LIFETIME
+    served = read(log, later, cache)  # no reader waits: the kept figures, then a read
+    assert served.errors_per_day[-2] == before.errors_per_day[-2]
+    assert served.history_as_of == NOW
+    assert cache.due(later)
+    with log.read() as uow:
+        cache.refresh(uow.session, later)
+    assert not cache.due(later)
+    after = read(log, later + timedelta(minutes=1), cache)
     assert after.errors_per_day[-2].refused == before.errors_per_day[-2].refused + 1
     assert after.errors_by_cause[REFUSED] == before.errors_by_cause[REFUSED] + 1
+    assert after.history_as_of == later
+
+
+def test_closed_days_older_than_the_stale_limit_are_read_before_answering(log):
+    cache = HistoryCache()
+    before = read(log, NOW - STALE_LIMIT, cache)
+    add_events(log, event_row(NOW - timedelta(days=1), "error", "ProviderRejected: 409"))
+    after = read(log, NOW, cache)
+    assert after.errors_per_day[-2].refused == before.errors_per_day[-2].refused + 1
     assert after.history_as_of is None
-    assert read(log, NOW + LIFETIME + timedelta(minutes=1), cache).history_as_of == NOW + LIFETIME
+    assert not cache.due(NOW)
 
 
 def test_the_day_turning_drops_the_closed_days(log):

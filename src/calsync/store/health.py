@@ -12,10 +12,11 @@ day, all days in one statement (`UNION ALL`). Days are UTC days.
 The figures of the closed days (the days before today) change rarely, today's all the
 time: `health` counts today's at each call and takes the closed days' (`History`) from a
 `HistoryCache`, which one process keeps for a few minutes (`LIFETIME`) and reads again
-once they have passed or the day has turned. A past day's figure can still change (an
-old event in error reprocessed ends today; retention purges old rows): the cache is
-short-lived for that, and an action of the same process may drop it. The page says when
-the closed days were read (`Health.history_as_of`).
+once they have passed (after answering, up to `STALE_LIMIT`) or the day has turned. A
+past day's figure can still change (an old event in error reprocessed ends today;
+retention purges old rows): the cache is short-lived for that, and an action of the same
+process may drop it. The page says when the closed days were read
+(`Health.history_as_of`).
 
 An event in error was *refused by the provider* when its last error is one of the
 provider errors (`calsync.store.overview.PROVIDER_ERRORS`: the provider answered, or would
@@ -60,8 +61,10 @@ UNSENT = "never sent"
 MONTH, WEEK = 30, 7
 #: A statement of one day's figures (any columns).
 _DaySelect = Select[*tuple[Any, ...]]
-#: How long one process serves the closed days' figures before reading them again.
+#: How long one process serves the closed days' figures before reading them again...
 LIFETIME = timedelta(minutes=5)
+#: ...and how long it serves them while they are read again after answering.
+STALE_LIMIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -117,25 +120,42 @@ class Health:
 
 
 class HistoryCache:
-    """The closed days' figures, kept by one process: read again once `lifetime` has
-    passed or the day has turned, and dropped by `drop` (after an action of this process
-    that changes a past day, such as a reprocess). Threads share it: while one reads, the
-    others wait for its figures instead of reading them too."""
+    """The closed days' figures, kept by one process. Younger than `lifetime` they are
+    served as they are; older, up to `stale_limit`, they are still served, and `due` says
+    to read them again once the answer is sent (`refresh`), so that no reader waits for
+    them; older still, or once the day has turned, they are read before answering. `drop`
+    forgets them (after an action of this process that changes a past day, such as a
+    reprocess). Threads share it: while one reads, the others wait for its figures, or
+    serve the kept ones if they may."""
 
-    def __init__(self, lifetime: timedelta = LIFETIME) -> None:
+    def __init__(
+        self, lifetime: timedelta = LIFETIME, stale_limit: timedelta = STALE_LIMIT
+    ) -> None:
         self.lifetime = lifetime
+        self.stale_limit = max(lifetime, stale_limit)
         self._kept: History | None = None
         self._lock = threading.Lock()
 
     def history(self, session: Session, now: datetime) -> History:
         kept = self._kept
-        if kept is not None and kept.serves(now, self.lifetime):
+        if kept is not None and kept.serves(now, self.stale_limit):
             return kept
         with self._lock:
             kept = self._kept
-            if kept is None or not kept.serves(now, self.lifetime):
+            if kept is None or not kept.serves(now, self.stale_limit):
                 kept = self._kept = read_history(session, now)
             return kept
+
+    def due(self, now: datetime) -> bool:
+        """Whether the figures kept should be read again (`refresh`)."""
+        kept = self._kept
+        return kept is None or not kept.serves(now, self.lifetime)
+
+    def refresh(self, session: Session, now: datetime) -> None:
+        """Read the figures again, unless another thread has just done so."""
+        with self._lock:
+            if self.due(now):
+                self._kept = read_history(session, now)
 
     def drop(self) -> None:
         """Forget the figures; a read under way when this is called is forgotten too."""
