@@ -29,6 +29,7 @@ from calsync.bootstrap import Services
 from calsync.domain.access import Permission, Role, allows
 from calsync.domain.approvals import Identity
 from calsync.errors import ApprovalDecided, CalsyncError, NotAPerformer
+from calsync.store.health import HistoryCache
 from calsync.web import csrf
 from calsync.web.session import COOKIE, PATH, SessionSigner
 
@@ -97,6 +98,15 @@ class Visitor:
 def signer_of(request: Request) -> SessionSigner:
     signer: SessionSigner = request.app.state.session_signer
     return signer
+
+
+def history_cache(request: Request) -> HistoryCache:
+    """The dashboard's closed days' figures, kept by this process (made by `mount`)."""
+    cache: HistoryCache = request.app.state.dashboard_history
+    return cache
+
+
+HistoryDep = Annotated[HistoryCache, Depends(history_cache)]
 
 
 def visitor(request: Request, services: ServicesDep) -> Visitor:
@@ -277,6 +287,7 @@ def mount(app: FastAPI, services: Services) -> None:
     app.state.session_signer = SessionSigner(
         web.session_secret(), timedelta(hours=web.session_hours)
     )
+    app.state.dashboard_history = HistoryCache()
     app.mount(f"{PATH}/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     for part in (login_router, dashboard.router, exchange_log.router, approvals.router):
         app.include_router(part)

@@ -24,7 +24,7 @@ from calsync.domain.events import Action, CalendarItemKind, CalendarItemStatus, 
 from calsync.domain.synchronizations import SyncOutcome
 from calsync.errors import EventBusy
 from calsync.sync.reprocess import reprocess
-from calsync.web.app import PageRoute, Visitor, form_for, page_for, render
+from calsync.web.app import HistoryDep, PageRoute, Visitor, form_for, page_for, render
 from calsync.web.session import PATH
 
 router = APIRouter(prefix=PATH, route_class=PageRoute, include_in_schema=False)
@@ -119,12 +119,16 @@ def event_page(
 
 
 @router.post("/events/{event_id}/reprocess")
-def reprocess_page(services: ServicesDep, _who: Operator, event_id: RecordId) -> RedirectResponse:
-    """Queue the event again and run it now; the event's page says how it ended."""
+def reprocess_page(
+    services: ServicesDep, _who: Operator, history: HistoryDep, event_id: RecordId
+) -> RedirectResponse:
+    """Queue the event again and run it now; the event's page says how it ended. The
+    event leaves its day's errors: the dashboard reads the closed days again."""
     from calsync.worker.runner import run_now
 
     ran, error = "not in error: nothing to do", ""
     if reprocess(services, event_id):
+        history.drop()
         try:
             result = run_now(services, event_id)
             ran, error = result.outcome, result.error

@@ -18,7 +18,7 @@ from calsync.api import connections
 from calsync.api.pagination import encode, last_id
 from calsync.api.services import ServicesDep
 from calsync.domain.access import Permission
-from calsync.store.health import delta_key_issued_at
+from calsync.store.health import delta_keys_issued_at
 from calsync.store.items import StoredItem
 from calsync.store.overview import LastSynchronization, item_states
 from calsync.web.app import PageRoute, Visitor, page_for, render
@@ -45,12 +45,13 @@ class ItemHealth:
 
 
 def item_health(session: Session, stored: list[StoredItem], now: datetime) -> list[ItemHealth]:
-    """Each item's synchronization state, in a few queries (one more per delta key)."""
+    """Each item's synchronization state, in a few queries whatever the number of items."""
     states = item_states(session, [each.id for each in stored])
+    issued_at = delta_keys_issued_at(session, [each.id for each in stored if each.delta_key])
     shown = []
     for each in stored:
         state, binding = states[each.id], each.item.binding
-        issued = delta_key_issued_at(session, each.id, each.delta_key) if each.delta_key else None
+        issued = issued_at.get(each.id)
         shown.append(
             ItemHealth(
                 name=each.item.name,
