@@ -27,7 +27,7 @@ from calsync.errors import DatabaseMissing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration in migrations/versions (a test keeps the two equal).
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 #: Execution option of connections that only read (SQLite then begins a deferred transaction).
 READ_ONLY = "calsync_read_only"
 #: A pooled PostgreSQL connection idle this long (seconds) is pinged before it is used.
