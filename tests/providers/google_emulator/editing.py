@@ -68,6 +68,9 @@ def write(
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
     new_body = merge_patch(current, body) if patch else body
+    if body.get("attendeesOmitted") is True:
+        new_body = {**new_body, "attendees": answers_only(current, body.get("attendees"))}
+        new_body.pop("attendeesOmitted")
     event = build_event(calendar, new_body, event_id=target.id, previous=current, author=author)
     if target.stored is None:
         event.pop("created", None)  # a new exception is created now
@@ -76,6 +79,23 @@ def write(
     if is_cancelled(event):
         _cancel_exceptions(calendar, event, stamps)
     return event
+
+
+def answers_only(current: dict, given: object) -> list:
+    """`attendeesOmitted: true` on a write: the attendees sent change their own responses
+    (one not on the list is added); every other attendee stays as it was ("When updating
+    an event, this can be used to only update the participant's response")."""
+    kept = [dict(a) for a in current.get("attendees") or []]
+    for attendee in given if isinstance(given, list) else []:
+        if not isinstance(attendee, dict) or not isinstance(attendee.get("email"), str):
+            raise invalid("Each attendee needs an email.")
+        email = attendee["email"].lower()
+        same = [a for a in kept if str(a.get("email", "")).lower() == email]
+        if same:
+            same[0].update(attendee)
+        else:
+            kept.append(dict(attendee))
+    return kept
 
 
 def cancel(calendar: Calendar, target: Resolved, stamps: Stamps) -> Event:

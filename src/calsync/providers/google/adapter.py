@@ -25,7 +25,8 @@ Traps handled:
 - A delete of an event already gone (404, 410) succeeds, so deleting is idempotent.
 - A room answer patches the whole `attendees` array (Google's patch replaces arrays) from
   the event at the version answered, with `If-Match` on that version: a change made
-  meanwhile is refused (412) rather than overwritten.
+  meanwhile is refused (412) rather than overwritten. An event read with
+  `attendeesOmitted` gets the room's entry alone with `attendeesOmitted: true`.
 - Each answered instance becomes an exception that keeps its own attendees and times when
   its organizer changes the series (the recurring events guide), so the room answers a
   series on the series event: an instance names it by `recurringEventId` (`series_of`),
@@ -80,7 +81,7 @@ from calsync.providers.google.channels import channel_of, stop_body, watch_body
 from calsync.providers.google.errors import GoogleAnswer, fail
 from calsync.providers.google.reader import event_uid, read_event
 from calsync.providers.google.writer import (
-    answered_attendees,
+    answer_fields,
     booking_body,
     event_id,
     moved_fields,
@@ -334,7 +335,7 @@ class GoogleCalendarProvider:
         event = self._base(call, calendar, provider_id, version, base)
         fields: dict[str, Any]
         if isinstance(edit, RoomAnswer):
-            fields = {"attendees": answered_attendees(event, edit.room_address, edit.partstat)}
+            fields = answer_fields(event, edit.room_address, edit.partstat)
             what = f"answering event {shown(provider_id)} as {edit.room_address}"
         elif isinstance(edit, OccurrenceMove):
             fields = moved_fields(event, edit)

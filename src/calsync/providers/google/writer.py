@@ -11,7 +11,8 @@ https://developers.google.com/calendar/api/v3/reference/events).
 - A timed event is written as wall time in the item's zone, with its offset and
   `timeZone`; an all-day one as dates in that zone, the end date exclusive.
 - A room answer is a patch of the whole `attendees` array (Google's patch replaces
-  arrays), built from the event at the version answered: everyone else's entry as it was.
+  arrays), built from the event at the version answered: everyone else's entry as it was;
+  of an event shown with `attendeesOmitted`, the room's entry alone, so flagged.
 """
 
 from __future__ import annotations
@@ -92,6 +93,20 @@ def event_time(moment: datetime, all_day: bool, zone: str) -> dict[str, str]:
         return {"date": local.date().isoformat()}
     name = local_zone.key if isinstance(local_zone, ZoneInfo) else zone
     return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": name}
+
+
+def answer_fields(event: dict[str, Any], room_address: str, partstat: str) -> dict[str, Any]:
+    """The patch that answers as the room. An event read whole: its attendees with the
+    room's answer (Google's patch replaces the array). An event read with
+    `attendeesOmitted` (a guest list cut short by `maxAttendees` or by the reader's
+    rights): only the room's entry, with `attendeesOmitted: true`, Google's way to update
+    one participant's response; the whole list would drop every guest not shown."""
+    attendees = answered_attendees(event, room_address, partstat)
+    if event.get("attendeesOmitted") is not True:
+        return {"attendees": attendees}
+    room = room_address.strip().lower()
+    own = [a for a in attendees if str(a.get("email", "")).strip().lower() == room]
+    return {"attendeesOmitted": True, "attendees": own}
 
 
 def answered_attendees(
