@@ -1,0 +1,85 @@
+"""Review: input the store cannot hold is bad input (422), never a 500: a NUL character
+in any text (PostgreSQL text refuses it), a lone surrogate (no UTF-8 encodes it), a time
+whose offset puts it outside years 1..9999 in UTC (the store keeps UTC)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+YEAR_ONE = "0001-01-01T00:00:00+14:00"
+YEAR_LAST = "9999-12-31T23:00:00-14:00"
+
+
+def cursor(name, key):
+    return base64.urlsafe_b64encode(json.dumps([name, key]).encode()).decode().rstrip("=")
+
+
+def booking(**more):
+    return {"item": "Room A", "start": "2026-12-05T09:00:00Z", "end": "2026-12-05T10:00:00Z",
+            **more}  # fmt: skip
+
+
+GETS = [
+    "/api/v1/reservations?item=%00",
+    "/api/v1/workplace-items/a%00b",
+    "/api/v1/reservations/a%00b",
+    "/api/v1/events?item=%00",
+    "/api/v1/reservations?start=" + YEAR_ONE.replace("+", "%2B"),
+    "/api/v1/reservations?end=" + YEAR_LAST,
+    "/api/v1/events?since=" + YEAR_ONE.replace("+", "%2B"),
+    "/api/v1/calendar-items?until=" + YEAR_LAST,
+    "/api/v1/synchronizations?since=" + YEAR_ONE.replace("+", "%2B"),
+    "/api/v1/reservations?cursor=" + cursor("reservations", [YEAR_ONE, "x"]),
+    "/api/v1/reservations?cursor=" + cursor("reservations", ["2026-12-05T09:00:00+00:00", "\0"]),
+]
+POSTS = [
+    ("/api/v1/reservations", booking(item="Room A\0")),
+    ("/api/v1/reservations", booking(subject="a\0b")),
+    ("/api/v1/reservations", booking(organizer="a\0b@example.com")),
+    ("/api/v1/reservations", booking(subject="\ud800")),
+    ("/api/v1/reservations", booking(start=YEAR_ONE, end="0001-01-01T01:00:00+14:00")),
+    ("/api/v1/reservations", booking(start=YEAR_LAST, end="9999-12-31T23:30:00-14:00")),
+    ("/api/v1/events/reprocess", {"item": "a\0"}),
+    ("/api/v1/events/reprocess", {"since": YEAR_ONE}),
+    ("/api/v1/synchronizations", {"item": "a\0"}),
+]
+
+
+@pytest.fixture
+def client(api):
+    return TestClient(api.app, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("path", GETS)
+def test_a_query_the_store_cannot_hold_is_refused_not_a_500(api, client, path):
+    answer = client.get(path, headers=api.headers("admin"))
+    assert answer.status_code < 500, (answer.status_code, answer.text)  # SQLite keeps a NUL
+
+
+@pytest.mark.parametrize(("path", "body"), POSTS)
+def test_a_body_the_store_cannot_hold_is_refused_not_a_500(api, client, path, body):
+    answer = client.post(
+        path,
+        content=json.dumps(body),
+        headers={**api.headers("admin"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code < 500, (answer.status_code, answer.text)  # SQLite keeps a NUL
+
+
+def test_a_patch_with_a_nul_or_a_time_out_of_range_is_refused(api, client):
+    made = client.post("/api/v1/reservations", json=booking(), headers=api.headers("admin"))
+    assert made.status_code == 201
+    path = f"/api/v1/reservations/{made.json()['id']}"
+    for change in ({"subject": "a\0"}, {"start": YEAR_ONE}, {"subject": "\ud800"}):
+        answer = client.patch(
+            path,
+            content=json.dumps(change),
+            headers={**api.headers("admin"), "Content-Type": "application/json"},
+        )
+        assert answer.status_code in (200, 422), (change, answer.status_code, answer.text)
+        if "\0" not in change.get("subject", ""):
+            assert answer.status_code == 422
