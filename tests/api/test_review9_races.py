@@ -38,7 +38,9 @@ def test_two_bookings_of_one_slot_at_once_make_one_201_and_one_409(api):
             answers: list = []
             barrier = threading.Barrier(3)
             threads = [
-                threading.Thread(target=_book, args=(server.url, token, start, end, answers, barrier))
+                threading.Thread(
+                    target=_book, args=(server.url, token, start, end, answers, barrier)
+                )
                 for _ in range(3)
             ]
             for thread in threads:

@@ -73,9 +73,8 @@ def _without_input(errors: object) -> list[dict[str, object]]:
     return [{k: v for k, v in error.items() if k not in hidden} for error in errors]
 
 
-def unstorable(_request: Request, exc: Exception) -> JSONResponse:
-    """A value the request brought that the store cannot hold: 422; anything else a
-    statement failed on stays a server error."""
+def unstorable_detail(exc: Exception) -> str | None:
+    """What is wrong when `exc` is a value the store cannot hold; None otherwise."""
     cause = exc.orig if isinstance(exc, StatementError) else exc
     if isinstance(cause, OverflowError):
         detail = "a time is out of range: years 1 to 9999 in UTC"
@@ -84,6 +83,15 @@ def unstorable(_request: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, DataError):
         detail = "a value the store cannot hold (a NUL character, or out of range)"
     else:
+        return None
+    return detail
+
+
+def unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the request brought that the store cannot hold: 422; anything else a
+    statement failed on stays a server error."""
+    detail = unstorable_detail(exc)
+    if detail is None:
         raise exc
     return JSONResponse({"message": detail, "detail": detail}, status_code=422)
 

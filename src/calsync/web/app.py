@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import StatementError
 
-from calsync.api.errors import STATUSES
+from calsync.api.errors import STATUSES, unstorable_detail
 from calsync.api.services import ServicesDep
 from calsync.bootstrap import Services
 from calsync.domain.access import Permission, Role, allows
@@ -175,6 +176,11 @@ class PageRoute(APIRoute):
             except RequestValidationError as exc:
                 wrong = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
                 return _error(request, 422, f"not understood: {', '.join(wrong)}")
+            except (StatementError, UnicodeEncodeError) as exc:
+                detail = unstorable_detail(exc)
+                if detail is None:
+                    raise
+                return _error(request, 422, detail)
 
         return page
 
