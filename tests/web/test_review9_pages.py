@@ -21,3 +21,24 @@ def test_a_value_the_store_cannot_hold_is_an_error_page(api, visit):
     answer = client.get("/admin/events/99999999999")
     assert answer.status_code in (404, 422), answer.text
     assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_an_admin_without_a_performer_address_decides_on_the_pages_as_on_the_api(
+    make_services, room_calendar, radicale
+):
+    """The API records an admin token without a performer address as `token:<key>`; the
+    pages recorded nobody (decided_by "", "rejected by " as the reason the organizer
+    reads)."""
+    from tests.web.test_approvals import Visitor, waiting
+
+    site = waiting.__wrapped__(make_services, room_calendar, radicale)
+    admin = Visitor(site, "admin")
+    admin.log_in()
+    key = site.tokens["admin"].split("_")[1]
+    answer = admin.post_form("/admin/approvals", "/admin/approvals/1/decide",
+                             {"decision": "reject"})  # fmt: skip
+    assert answer.status_code == 303
+    with site.services.read() as uow:
+        decided = uow.approvals.get(1).approval
+    assert decided.decided_by == f"token:{key}"
+    assert decided.reason == f"rejected by token:{key}"

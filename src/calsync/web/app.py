@@ -91,8 +91,12 @@ class Visitor:
 
     @property
     def identity(self) -> Identity:
-        """Who decides an approval (`calsync.domain.approvals.may_decide`)."""
-        return Identity(self.performer, frozenset({self.role.value}))
+        """Who decides an approval (`calsync.domain.approvals.may_decide`): as the API
+        names the caller (`calsync.api.approvals.identity`), a token without a performer
+        address by its key, so that the audit names who decided."""
+        return Identity(
+            (self.performer or f"token:{self.key}").lower(), frozenset({self.role.value})
+        )
 
 
 def signer_of(request: Request) -> SessionSigner:
