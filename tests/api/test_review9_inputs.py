@@ -83,3 +83,32 @@ def test_a_patch_with_a_nul_or_a_time_out_of_range_is_refused(api, client):
         assert answer.status_code in (200, 422), (change, answer.status_code, answer.text)
         if "\0" not in change.get("subject", ""):
             assert answer.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"subject": "x" * 100_000},
+        {"organizer": "x" * 100_000 + "@example.com"},
+        {"item": "x" * 100_000},
+    ],
+)
+def test_a_reservation_text_of_megabytes_is_refused(api, client, field):
+    """A subject had no bound: each one stored, sent to the calendar and repeated in
+    every list page (fifty 2 MB subjects: a 100 MB page)."""
+    answer = client.post(
+        "/api/v1/reservations", json=booking(**field), headers=api.headers("integration")
+    )
+    assert answer.status_code == 422, (answer.status_code, answer.text[:200])
+    [wrong] = answer.json()["detail"]
+    assert wrong["loc"][-1] == next(iter(field))
+
+
+def test_a_change_of_subject_of_megabytes_is_refused(api, client):
+    made = client.post("/api/v1/reservations", json=booking(), headers=api.headers("admin"))
+    answer = client.patch(
+        f"/api/v1/reservations/{made.json()['id']}",
+        json={"subject": "x" * 100_000},
+        headers=api.headers("admin"),
+    )
+    assert answer.status_code == 422

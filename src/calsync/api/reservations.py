@@ -32,12 +32,16 @@ ReservationId = Annotated[str, Path(description="The reservation's id.", max_len
 _LIST = "reservations"
 
 
+#: The longest subject a booking made here may have (a calendar's title, not a document).
+MAX_SUBJECT = 2000
+
+
 class NewReservation(BaseModel):
-    item: str = Field(description="The workplace item's name.", min_length=1)
+    item: str = Field(description="The workplace item's name.", min_length=1, max_length=200)
     start: AwareDatetime
     end: AwareDatetime
-    subject: str = ""
-    organizer: str = Field("", description="The organizer's address.")
+    subject: str = Field("", max_length=MAX_SUBJECT)
+    organizer: str = Field("", description="The organizer's address.", max_length=500)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> NewReservation:
@@ -51,7 +55,7 @@ class ReservationChange(BaseModel):
 
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
-    subject: str | None = None
+    subject: str | None = Field(None, max_length=MAX_SUBJECT)
 
     @model_validator(mode="after")
     def _changes_something(self) -> ReservationChange:
