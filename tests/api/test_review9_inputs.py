@@ -125,3 +125,25 @@ def test_a_body_of_megabytes_is_refused_before_it_is_read_whole(api, client):
             headers={**api.headers(role), "Content-Type": "application/json"},
         )
         assert answer.status_code == 413, (answer.status_code, answer.text[:200])
+
+
+def test_an_organizer_with_a_line_break_is_refused_not_left_to_fail_in_the_worker(api, client):
+    """Accepted before (201), the booking's create event then failed on every attempt
+    ("A CAL-ADDRESS value may not contain CR or LF characters"): the room was held in
+    calsync and never in its calendar."""
+    answer = client.post(
+        "/api/v1/reservations",
+        json=booking(organizer="ann@example.com\r\nX-EVIL:1"),
+        headers=api.headers("integration"),
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "organizer"]
+
+
+@pytest.mark.parametrize("subject", ["bell\x07", "nul\x00", "escape\x1b[31m"])
+def test_a_subject_with_control_characters_is_refused_naming_the_field(api, client, subject):
+    answer = client.post(
+        "/api/v1/reservations", json=booking(subject=subject), headers=api.headers("integration")
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "subject"]

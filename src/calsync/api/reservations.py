@@ -34,14 +34,20 @@ _LIST = "reservations"
 
 #: The longest subject a booking made here may have (a calendar's title, not a document).
 MAX_SUBJECT = 2000
+#: Text without control characters (a tab and a line feed allowed), as an approval's reason.
+PLAIN_TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+#: An address: no control character at all (a line break makes it no calendar address).
+ADDRESS = r"^[^\x00-\x1f\x7f]*$"
 
 
 class NewReservation(BaseModel):
     item: str = Field(description="The workplace item's name.", min_length=1, max_length=200)
     start: AwareDatetime
     end: AwareDatetime
-    subject: str = Field("", max_length=MAX_SUBJECT)
-    organizer: str = Field("", description="The organizer's address.", max_length=500)
+    subject: str = Field("", max_length=MAX_SUBJECT, pattern=PLAIN_TEXT)
+    organizer: str = Field(
+        "", description="The organizer's address.", max_length=500, pattern=ADDRESS
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> NewReservation:
@@ -55,7 +61,7 @@ class ReservationChange(BaseModel):
 
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
-    subject: str | None = Field(None, max_length=MAX_SUBJECT)
+    subject: str | None = Field(None, max_length=MAX_SUBJECT, pattern=PLAIN_TEXT)
 
     @model_validator(mode="after")
     def _changes_something(self) -> ReservationChange:
@@ -70,7 +76,7 @@ CANCELLED = "cancelled in calsync"
 
 
 class Cancellation(BaseModel):
-    reason: str = Field(CANCELLED, max_length=500)
+    reason: str = Field(CANCELLED, max_length=500, pattern=PLAIN_TEXT)
 
 
 @router.get("", dependencies=readers, response_model=Page[Reservation])
