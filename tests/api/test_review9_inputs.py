@@ -147,3 +147,15 @@ def test_a_subject_with_control_characters_is_refused_naming_the_field(api, clie
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == ["body", "subject"]
+
+
+def nested(depth: int) -> str:
+    text = "[" * depth + "]" * depth
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/reservations", "/api/v1/connections"])
+def test_a_cursor_of_deeply_nested_json_is_refused_not_a_500(api, client, path):
+    """A 5 kB cursor of nested brackets made json.loads raise RecursionError: a 500."""
+    answer = client.get(path, params={"cursor": nested(2000)}, headers=api.headers("admin"))
+    assert answer.status_code == 422, (answer.status_code, answer.text[:200])

@@ -42,3 +42,13 @@ def test_an_admin_without_a_performer_address_decides_on_the_pages_as_on_the_api
         decided = uow.approvals.get(1).approval
     assert decided.decided_by == f"token:{key}"
     assert decided.reason == f"rejected by token:{key}"
+
+
+def test_a_cursor_of_deeply_nested_json_is_an_error_page(api, visit):
+    from tests.api.test_review9_inputs import nested
+
+    client = TestClient(api.app, follow_redirects=False, raise_server_exceptions=False)
+    client.cookies = visit("admin").client.cookies
+    for page in ("/admin/events", "/admin/approvals", "/admin/items"):
+        answer = client.get(page, params={"cursor": nested(2000)})
+        assert answer.status_code == 422, (page, answer.status_code)
