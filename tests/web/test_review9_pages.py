@@ -52,3 +52,25 @@ def test_a_cursor_of_deeply_nested_json_is_an_error_page(api, visit):
     for page in ("/admin/events", "/admin/approvals", "/admin/items"):
         answer = client.get(page, params={"cursor": nested(2000)})
         assert answer.status_code == 422, (page, answer.status_code)
+
+
+def test_a_viewer_sees_the_approvals_as_the_api_shows_them_without_deciding(
+    make_services, room_calendar, radicale
+):
+    """README: "the pages grant what the API grants its role"; `GET /api/v1/approvals`
+    admits a viewer (read), the approvals page answered it 403."""
+    from tests.web.test_approvals import Visitor, waiting
+
+    site = waiting.__wrapped__(make_services, room_calendar, radicale)
+    viewer = Visitor(site, "viewer")
+    viewer.log_in()
+    assert len(site.client.get("/api/v1/approvals", headers=site.headers("viewer")).json()[
+        "results"]) == 1  # fmt: skip
+    page = viewer.get("/admin/approvals")
+    assert page.status_code == 200
+    assert 'id="approval-1"' in page.text
+    assert 'href="/admin/approvals"' in page.text
+    assert "/decide" not in page.text  # no form for a role that may not decide
+    answer = viewer.post_form("/admin/approvals", "/admin/approvals/1/decide",
+                              {"decision": "approve"})  # fmt: skip
+    assert answer.status_code == 403
