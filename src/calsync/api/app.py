@@ -32,6 +32,10 @@ from calsync.bootstrap import Services
 from calsync.web.app import mount as mount_admin_pages
 
 API_PREFIX = "/api/v1"
+#: The largest request body (bytes): no route takes more than a few kilobytes (a thousand
+#: ids to reprocess, 12 kB); a larger one is refused (413) while it arrives, before it is
+#: parsed (bodies are read before the token is checked).
+MAX_BODY = 1024 * 1024
 
 
 def api_router() -> APIRouter:
@@ -59,6 +63,7 @@ def create_app(services: Services) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        max_body_size=MAX_BODY,
     )
     app.state.services = services
     errors.install(app)

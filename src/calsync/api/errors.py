@@ -3,6 +3,11 @@ request validation (422) with one readable line per wrong field.
 
 Every answer is JSON with `detail` (a string, or for a 422 the list of wrong fields) and
 for a 422 also `message`, e.g. `query.limit: Input should be less than or equal to 500`.
+
+Input that validates but that the store cannot hold is a 422 too, not a 500: a NUL
+character (PostgreSQL text refuses it), a lone surrogate (UTF-8 cannot encode it), a time
+whose offset puts it outside years 1 to 9999 in UTC (the store keeps UTC). The answer
+does not repeat the value.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, StatementError
 
 from calsync.errors import (
     AmbiguousId,
@@ -67,6 +73,31 @@ def _without_input(errors: object) -> list[dict[str, object]]:
     return [{k: v for k, v in error.items() if k not in hidden} for error in errors]
 
 
+def unstorable_detail(exc: Exception) -> str | None:
+    """What is wrong when `exc` is a value the store cannot hold; None otherwise."""
+    cause = exc.orig if isinstance(exc, StatementError) else exc
+    if isinstance(cause, OverflowError):
+        detail = "a time is out of range: years 1 to 9999 in UTC"
+    elif isinstance(cause, UnicodeEncodeError):
+        detail = "text holds a character no UTF-8 encodes (a lone surrogate)"
+    elif isinstance(exc, DataError):
+        detail = "a value the store cannot hold (a NUL character, or out of range)"
+    else:
+        return None
+    return detail
+
+
+def unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the request brought that the store cannot hold: 422; anything else a
+    statement failed on stays a server error."""
+    detail = unstorable_detail(exc)
+    if detail is None:
+        raise exc
+    return JSONResponse({"message": detail, "detail": detail}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CalsyncError, calsync_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StatementError, unstorable)
+    app.add_exception_handler(UnicodeEncodeError, unstorable)

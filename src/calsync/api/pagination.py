@@ -57,8 +57,8 @@ def decode(name: str, cursor: str | None) -> list[Any] | None:
         found, key = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if found == name and isinstance(key, list):
             return key
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        pass
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        pass  # RecursionError: brackets nested deeper than json.loads goes
     raise not_a_cursor(name)
 
 

@@ -32,12 +32,22 @@ ReservationId = Annotated[str, Path(description="The reservation's id.", max_len
 _LIST = "reservations"
 
 
+#: The longest subject a booking made here may have (a calendar's title, not a document).
+MAX_SUBJECT = 2000
+#: Text without control characters (a tab and a line feed allowed), as an approval's reason.
+PLAIN_TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+#: An address: no control character at all (a line break makes it no calendar address).
+ADDRESS = r"^[^\x00-\x1f\x7f]*$"
+
+
 class NewReservation(BaseModel):
-    item: str = Field(description="The workplace item's name.", min_length=1)
+    item: str = Field(description="The workplace item's name.", min_length=1, max_length=200)
     start: AwareDatetime
     end: AwareDatetime
-    subject: str = ""
-    organizer: str = Field("", description="The organizer's address.")
+    subject: str = Field("", max_length=MAX_SUBJECT, pattern=PLAIN_TEXT)
+    organizer: str = Field(
+        "", description="The organizer's address.", max_length=500, pattern=ADDRESS
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> NewReservation:
@@ -51,7 +61,7 @@ class ReservationChange(BaseModel):
 
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
-    subject: str | None = None
+    subject: str | None = Field(None, max_length=MAX_SUBJECT, pattern=PLAIN_TEXT)
 
     @model_validator(mode="after")
     def _changes_something(self) -> ReservationChange:
@@ -66,7 +76,7 @@ CANCELLED = "cancelled in calsync"
 
 
 class Cancellation(BaseModel):
-    reason: str = Field(CANCELLED, max_length=500)
+    reason: str = Field(CANCELLED, max_length=500, pattern=PLAIN_TEXT)
 
 
 @router.get("", dependencies=readers, response_model=Page[Reservation])

@@ -110,6 +110,25 @@ class EventRepository(EventClaims):
             raise NotFound(f"no event {event_id}")
         return row
 
+    def requeue_failed(self, event_id: int, now: datetime) -> bool:
+        """Put the event back to `new` if it is in error now, decided by the UPDATE itself
+        (PostgreSQL re-reads the row a concurrent writer changed): a reprocess that read
+        the event in error before another's run claimed it leaves that run alone."""
+        result = self.session.execute(
+            update(EventRow)
+            .where(EventRow.id == event_id, EventRow.state == "error")
+            .values(
+                state="new",
+                attempts=0,
+                next_attempt_at=now,
+                claimed_until=None,
+                claimed_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     def waiting_changes(self, reservation_ids: Collection[str]) -> set[str]:
         """Those of `reservation_ids` with a change made in calsync not yet sent (an update
         or delete event new or running)."""

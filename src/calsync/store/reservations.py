@@ -122,7 +122,7 @@ class ReservationRepository:
         self._item_names, self._name_of, self._id_of = item_names, name_of, id_of
         self._names_read: dict[int, str] = {}
         self._ids_read: dict[str, int] = {}
-        #: The items whose writer lock a transaction (the first) took.
+        #: The items whose writer lock a transaction or savepoint (the first) took.
         self._locked: tuple[object, set[int]] = (None, set())
 
     @functools.cached_property
@@ -310,7 +310,9 @@ class ReservationRepository:
         if self.session.get_bind().dialect.name != "postgresql":
             return
         self.session.connection()  # the transaction has begun: it is the lock's lifetime
-        transaction = self.session.get_transaction()
+        # The innermost transaction: a lock taken after a savepoint goes when the savepoint
+        # is rolled back to, so what one savepoint took is not counted as held beyond it.
+        transaction = self.session.get_nested_transaction() or self.session.get_transaction()
         if self._locked[0] is not transaction:
             self._locked = (transaction, set())
         if item_id in self._locked[1]:

@@ -16,15 +16,14 @@ from calsync.store.records import RecordFilter
 def reprocess(services: Services, event_id: int) -> bool:
     """True if the event was in error and is queued again."""
     with services.uow() as uow:
-        event = uow.events.get(event_id)
+        event = uow.events.get(event_id)  # an unknown id is NotFound
         if event.state != EventState.error.value:
             return False
-        now = services.clock()
-        event.state, event.attempts = EventState.new.value, 0
-        event.next_attempt_at, event.claimed_until, event.updated_at = now, None, now
-        event.claimed_at = None
+        # Written only over an event still in error: another reprocess may have queued it
+        # and its run claimed it since this one read it.
+        queued = uow.events.requeue_failed(event_id, services.clock())
         uow.commit()
-    return True
+    return queued
 
 
 def reprocess_failed(services: Services, where: RecordFilter) -> list[int]:

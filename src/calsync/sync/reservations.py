@@ -18,7 +18,7 @@ from calsync.domain.events import Action
 from calsync.domain.occupancy import Occupancy
 from calsync.domain.policy import check
 from calsync.domain.reservations import Origin, Reservation, ReservationStatus
-from calsync.errors import CalsyncError
+from calsync.errors import CalsyncError, ReservationChanged
 from calsync.store.items import StoredItem
 from calsync.store.reservations import ReservationFilter
 from calsync.store.unit_of_work import UnitOfWork
@@ -72,6 +72,10 @@ def update(
     with services.uow() as uow:
         now = services.clock()
         current = uow.reservations.get_for_write(reservation_id)
+        if current.status == ReservationStatus.cancelled:  # decided under the row's lock
+            raise ReservationChanged(
+                f"reservation {reservation_id} is cancelled: make a new one instead"
+            )
         stored = uow.items.get(current.item)
         changed = replace(
             current,

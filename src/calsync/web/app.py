@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import StatementError
 
-from calsync.api.errors import STATUSES
+from calsync.api.errors import STATUSES, unstorable_detail
 from calsync.api.services import ServicesDep
 from calsync.bootstrap import Services
 from calsync.domain.access import Permission, Role, allows
@@ -91,8 +92,12 @@ class Visitor:
 
     @property
     def identity(self) -> Identity:
-        """Who decides an approval (`calsync.domain.approvals.may_decide`)."""
-        return Identity(self.performer, frozenset({self.role.value}))
+        """Who decides an approval (`calsync.domain.approvals.may_decide`): as the API
+        names the caller (`calsync.api.approvals.identity`), a token without a performer
+        address by its key, so that the audit names who decided."""
+        return Identity(
+            (self.performer or f"token:{self.key}").lower(), frozenset({self.role.value})
+        )
 
 
 def signer_of(request: Request) -> SessionSigner:
@@ -185,6 +190,11 @@ class PageRoute(APIRoute):
             except RequestValidationError as exc:
                 wrong = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
                 return _error(request, 422, f"not understood: {', '.join(wrong)}")
+            except (StatementError, UnicodeEncodeError) as exc:
+                detail = unstorable_detail(exc)
+                if detail is None:
+                    raise
+                return _error(request, 422, detail)
 
         return page
 

@@ -29,7 +29,8 @@ from calsync.web.exchange_log import chosen
 from calsync.web.session import PATH
 
 router = APIRouter(prefix=PATH, route_class=PageRoute, include_in_schema=False)
-Decider = Annotated[Visitor, Depends(page_for(Permission.decide))]
+#: As `GET /api/v1/approvals`: a viewer looks, an approver sees what it may decide.
+Looker = Annotated[Visitor, Depends(page_for(Permission.read, Permission.decide))]
 DecidingForm = Annotated[Visitor, Depends(form_for(Permission.decide))]
 PAGE = 25
 #: Approvals read per query while looking for those the visitor may decide.
@@ -42,7 +43,7 @@ _LIST = "approvals"
 def approvals_page(
     request: Request,
     services: ServicesDep,
-    who: Decider,
+    who: Looker,
     state: str = "pending",
     cursor: str | None = None,
     done: str = "",
@@ -67,13 +68,14 @@ def visible(
     """A page of the approvals `who` may decide after id `after`, and the id the next
     page starts after (None on the last)."""
     groups = services.settings.group_members()
+    sees_all = who.may(Permission.read)  # an admin or a viewer, as the API's list
     shown: list[dict[str, Any]] = []
     with services.read() as uow:
         for _ in range(_BATCHES):
             found = uow.approvals.find(ApprovalFilter(state, after_id=after, limit=_BATCH))
             for stored in found:
                 after = stored.id
-                if may_decide(who.identity, stored.approval, groups):
+                if sees_all or may_decide(who.identity, stored.approval, groups):
                     reservation = uow.reservations.get(stored.approval.reservation)
                     shown.append(approval_json(stored, reservation))
                     if len(shown) == PAGE:

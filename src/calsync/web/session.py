@@ -66,7 +66,7 @@ class SessionSigner:
 
     def read(self, cookie: str | None, now: datetime) -> Session | None:
         """The session a cookie holds, or None if it is missing, forged or over."""
-        if not cookie or cookie.count(".") != 1:
+        if not cookie or not cookie.isascii() or cookie.count(".") != 1:
             return None
         encoded, signature = cookie.split(".")
         if not hmac.compare_digest(self._sign(encoded), signature):
