@@ -21,7 +21,8 @@
    Payloads are of the sizes the worker writes (a REPORT and its multistatus, an
    iCalendar PUT and its answer, the reservation as JSON). Then VACUUM ANALYZE, as
    autovacuum would have done.
-2. `calsync serve --no-worker` (one process: uvicorn in a thread) on a loopback port,
+2. `calsync serve --no-worker --http-processes N` (`--server-processes`, 1 by default) on
+   a loopback port,
    with an admin token and an integration token from `calsync tokens create`.
 3. Reads, one request after another on one keep-alive connection (`--requests` each,
    after 20 unmeasured), client-side latency p50/p95/p99: the events list's first page,
@@ -408,23 +409,10 @@ def new_token(config: Path, role: str) -> str:
     return found.group(0)
 
 
-def app() -> Any:
-    """The API as `calsync serve` builds it, for `uvicorn --factory --workers N api:app`
-    (calsync serve runs one process; `--server-processes` runs several this way)."""
-    from calsync.api.app import create_app
-    from calsync.bootstrap import build
-    from calsync.config import load
-
-    return create_app(build(load(), migrate=False))
-
-
 def server_command(config: Path, port: int, processes: int) -> list[str]:
-    if processes == 1:
-        return [CALSYNC, "--config", str(config), "serve", "--no-worker", "--port", str(port)]
-    uvicorn = str(Path(sys.executable).parent / "uvicorn")
     return [
-        *(uvicorn, "--factory", "api:app", "--app-dir", str(Path(__file__).parent)),
-        *("--port", str(port), "--workers", str(processes), "--log-level", "warning"),
+        *(CALSYNC, "--config", str(config), "serve", "--no-worker", "--port", str(port)),
+        *("--http-processes", str(processes)),
     ]
 
 
@@ -850,7 +838,7 @@ def main() -> None:
         "--server-processes",
         type=int,
         default=1,
-        help="1: `calsync serve --no-worker`; more: uvicorn --workers N with the same app",
+        help="calsync serve --http-processes N: processes answering HTTP",
     )
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

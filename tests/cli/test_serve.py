@@ -121,3 +121,83 @@ def test_serve_without_the_worker_answers_webhooks_and_the_api(tmp_path, google)
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started that run calsync's app (multiprocessing's spawn)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_serve_in_two_processes_shares_its_port_and_its_sessions_and_stops_on_sigterm(
+    tmp_path, google
+):
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        wait_for(lambda: len(_children(process.pid)) == 2, timeout=30)
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "viewer"]).stdout.strip()  # fmt: skip
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/admin/login").text
+            csrf = form.split('name="csrf" value="')[1].split('"')[0]
+            browser.post("/admin/login", data={"token": token, "csrf": csrf})
+            cookies = dict(browser.cookies)
+
+        def visit(_: int) -> int:
+            # A connection of its own each: whichever process accepts it answers.
+            with httpx.Client(base_url=base, cookies=cookies) as fresh:
+                return fresh.get("/admin/events").status_code
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(visit, range(40)))
+        assert statuses == [200] * 40  # the session holds in either process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert _children(process.pid) == []
+
+
+def test_serve_in_two_processes_runs_the_worker_beside_them(tmp_path, google):
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--http-processes", "2")
+    try:
+        [channel] = wait_for(google.channels, timeout=30)  # the worker opened it
+        [notice] = google.wait_for_deliveries(1, timeout=10)  # a process accepted it
+        assert (notice.resource_state, notice.status) == ("sync", 200)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert channel["token"] not in stderr
+
+
+def test_serve_on_a_taken_port_exits_1(tmp_path, google):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = configure(tmp_path, google, port)
+        process = serve(config, port, "--no-worker", "--http-processes", "2")
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert f"could not serve on 127.0.0.1:{port}" in stdout + stderr

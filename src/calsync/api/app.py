@@ -55,6 +55,16 @@ def api_router() -> APIRouter:
     return api
 
 
+def from_environment() -> FastAPI:
+    """The app as each process of `calsync serve --http-processes N` builds it: from the
+    configuration CALSYNC_CONFIG names (or ./calsync.toml), the schema already opened by
+    the process that started it."""
+    from calsync.bootstrap import build
+    from calsync.config import load
+
+    return create_app(build(load(), migrate=False))
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="calsync",

@@ -393,6 +393,15 @@ def serve(
     log_format: Annotated[
         str, typer.Option("--log-format", help="calsync's log lines: text or json.")
     ] = "text",
+    http_processes: Annotated[
+        int,
+        typer.Option(
+            "--http-processes",
+            min=1,
+            max=64,
+            help="Processes answering HTTP on the one port (one per CPU).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve calsync over HTTP: the API under /api/v1 (bearer tokens from `calsync tokens
     create`; OpenAPI at /docs), the admin pages at /admin (log in with such a token),
@@ -407,7 +416,74 @@ def serve(
 
     with worker_logs(log_format), errors(), open_services() as services:
         services.settings.check_secrets()  # a missing secret stops the service at start
-        _serve_http(services, host, port, worker=not no_worker)
+        if http_processes == 1:
+            _serve_http(services, host, port, worker=not no_worker)
+        else:
+            _serve_processes(services, host, port, http_processes, worker=not no_worker)
+
+
+def _serve_processes(services: Any, host: str, port: int, processes: int, worker: bool) -> None:
+    """uvicorn's supervisor: `processes` processes answering on one listening socket, each
+    building the app from the same configuration (and restarted if it dies), the worker
+    in a thread of this one. SIGTERM or SIGINT stops the processes, then the worker
+    within its grace."""
+    import logging
+    import os
+    import secrets
+    import threading
+
+    import uvicorn
+
+    from calsync.web.session import SHARED_KEY_ENV
+    from calsync.worker.scheduler import run_forever
+
+    if state["config"] is not None:
+        os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
+    os.environ.setdefault(SHARED_KEY_ENV, secrets.token_urlsafe(32))
+    stop = threading.Event()
+
+    def work_once_listening() -> None:
+        # The worker opens push channels: their notices need the port to take them.
+        if _listening(host, port, stop):
+            run_forever(services, 1.0, stop)
+
+    thread = threading.Thread(target=work_once_listening, name="worker")
+    if worker:
+        thread.start()
+    logging.getLogger("calsync.api").info(
+        "serving on http://%s:%d in %d processes%s",
+        *(host, port, processes, "" if worker else " (no worker)"),
+    )
+    try:
+        uvicorn.run(
+            "calsync.api.app:from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="warning",
+        )
+    except SystemExit:  # uvicorn could not start (the port is taken, say)
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1) from None
+    finally:
+        stop.set()
+        if worker:
+            thread.join()
+
+
+def _listening(host: str, port: int, stop: Any) -> bool:
+    """Wait until `host`:`port` takes connections (False if `stop` is set first)."""
+    import socket
+
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    while not stop.is_set():
+        try:
+            socket.create_connection((target, port), timeout=1).close()
+            return True
+        except OSError:
+            stop.wait(0.2)
+    return False
 
 
 def _serve_http(services: Any, host: str, port: int, worker: bool) -> None:

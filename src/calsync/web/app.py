@@ -9,6 +9,7 @@ A page needs the same permission as the API route that reads or does the same th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from calsync.domain.approvals import Identity
 from calsync.errors import ApprovalDecided, CalsyncError, NotAPerformer
 from calsync.store.health import HistoryCache
 from calsync.web import csrf
-from calsync.web.session import COOKIE, PATH, SessionSigner
+from calsync.web.session import COOKIE, PATH, SHARED_KEY_ENV, SessionSigner
 
 #: The API's statuses for calsync's errors, and those only a page's decision meets.
 STATUSES_OF_PAGES = ((NotAPerformer, 403), (ApprovalDecided, 409), *STATUSES)
@@ -294,9 +295,8 @@ def mount(app: FastAPI, services: Services) -> None:
     from calsync.web import approvals, dashboard, exchange_log, items
 
     web = services.settings.web
-    app.state.session_signer = SessionSigner(
-        web.session_secret(), timedelta(hours=web.session_hours)
-    )
+    secret = web.session_secret() or os.environ.get(SHARED_KEY_ENV)
+    app.state.session_signer = SessionSigner(secret, timedelta(hours=web.session_hours))
     app.state.dashboard_history = HistoryCache()
     app.mount(f"{PATH}/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     for part in (login_router, dashboard.router, exchange_log.router, approvals.router):

@@ -17,7 +17,8 @@ https (behind a reverse proxy too, which says so in `X-Forwarded-Proto`).
 
 The signing key is `[web] session_secret_env` (an environment variable naming at least 32
 characters), the same for every `calsync serve` process behind one proxy; without one,
-each process draws a random key at start, and sessions end when it restarts. Logging out
+each `calsync serve` draws a random key at start (shared by its `--http-processes`, through
+`SHARED_KEY_ENV`), and sessions end when it restarts. Logging out
 deletes the cookie; a session ends by itself after `[web] session_hours` (8 by default).
 The server keeps no list of sessions: a cookie copied before logging out stays good until
 its end, unless its token is revoked.
@@ -35,6 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 COOKIE = "calsync_session"
+#: Set by `calsync serve --http-processes N` for its processes when no key is configured:
+#: the one key they all sign with (drawn at start), so a session holds in every process.
+SHARED_KEY_ENV = "CALSYNC_SERVE_SESSION_KEY"
 PATH = "/admin"
 
 
