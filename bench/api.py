@@ -73,7 +73,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from calsync.api.pagination import encode
-from calsync.store import overview
+from calsync.store import health, overview
 
 CALSYNC = str(Path(sys.executable).parent / "calsync")
 TARGET_READ_P95_MS = 100.0
@@ -626,7 +626,11 @@ def dashboard_queries(engine: Engine, repeats: int) -> dict[str, dict[str, float
             "calendar_items_by_status": lambda: overview.calendar_items_by_status(session),
             "queue_depth": lambda: overview.queue_depth(session, now),
             "provider_errors": lambda: overview.provider_errors(session),
+            "dashboard: the closed days read": lambda: health.read_history(session, now),
+            "dashboard: today (closed days kept)": lambda: health.health(session, now, kept),
         }
+        kept = health.HistoryCache()
+        health.health(session, now, kept)
         measured = {}
         for name, query in queries.items():
             spent = []
