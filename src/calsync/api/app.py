@@ -13,6 +13,8 @@ Everything else asks for `Authorization: Bearer <token>` with a role that may (s
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 
 from calsync.api import (
@@ -55,14 +57,36 @@ def api_router() -> APIRouter:
     return api
 
 
+#: Set by `calsync serve --http-processes N` for its processes: its --log-format.
+LOG_FORMAT_ENV = "CALSYNC_SERVE_LOG_FORMAT"
+_PROCESS_LOGS: list[Any] = []
+
+
 def from_environment() -> FastAPI:
     """The app as each process of `calsync serve --http-processes N` builds it: from the
     configuration CALSYNC_CONFIG names (or ./calsync.toml), the schema already opened by
-    the process that started it."""
+    the process that started it, logging as `--log-format` said. A process that cannot
+    build it (the file was edited since the start, say) exits as uvicorn's failed start
+    (STARTUP_FAILURE): its supervisor then stops, rather than start it again in a loop."""
+    import logging
+    import os
+    import sys
+
+    from uvicorn.config import STARTUP_FAILURE
+
     from calsync.bootstrap import build
     from calsync.config import load
+    from calsync.worker.logs import worker_logs
 
-    return create_app(build(load(), migrate=False))
+    # For the process's life (kept: a context collected would restore the handlers), its
+    # log lines like the starting process's.
+    _PROCESS_LOGS.append(worker_logs(os.environ.get(LOG_FORMAT_ENV, "text")))
+    _PROCESS_LOGS[-1].__enter__()
+    try:
+        return create_app(build(load(), migrate=False))
+    except Exception as error:  # noqa: BLE001 - whatever stops it, it cannot serve
+        logging.getLogger("calsync.api").error("this HTTP process cannot start: %s", error)
+        sys.exit(STARTUP_FAILURE)
 
 
 def create_app(services: Services) -> FastAPI:

@@ -419,27 +419,36 @@ def serve(
         if http_processes == 1:
             _serve_http(services, host, port, worker=not no_worker)
         else:
-            _serve_processes(services, host, port, http_processes, worker=not no_worker)
+            _serve_processes(
+                services, host, port, http_processes, worker=not no_worker, log_format=log_format
+            )
 
 
-def _serve_processes(services: Any, host: str, port: int, processes: int, worker: bool) -> None:
+def _serve_processes(
+    services: Any, host: str, port: int, processes: int, worker: bool, log_format: str = "text"
+) -> None:
     """uvicorn's supervisor: `processes` processes answering on one listening socket, each
     building the app from the same configuration (and restarted if it dies), the worker
     in a thread of this one. SIGTERM or SIGINT stops the processes, then the worker
-    within its grace."""
+    within its grace. A process that cannot start (a configuration edited since, say)
+    stops them all, and this command exits 1."""
     import logging
     import os
     import secrets
     import threading
 
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess
 
+    from calsync.api.app import LOG_FORMAT_ENV
     from calsync.web.session import SHARED_KEY_ENV
     from calsync.worker.scheduler import run_forever
 
     if state["config"] is not None:
         os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
     os.environ.setdefault(SHARED_KEY_ENV, secrets.token_urlsafe(32))
+    os.environ[LOG_FORMAT_ENV] = log_format
     stop = threading.Event()
 
     def work_once_listening() -> None:
@@ -454,15 +463,19 @@ def _serve_processes(services: Any, host: str, port: int, processes: int, worker
         "serving on http://%s:%d in %d processes%s",
         *(host, port, processes, "" if worker else " (no worker)"),
     )
+    config = uvicorn.Config(
+        "calsync.api.app:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level="warning",
+    )
     try:
-        uvicorn.run(
-            "calsync.api.app:from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=processes,
-            log_level="warning",
-        )
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+        if any(child.exitcode == STARTUP_FAILURE for child in supervisor.processes):
+            raise SystemExit(STARTUP_FAILURE)  # uvicorn stopped them all for it
     except SystemExit:  # uvicorn could not start (the port is taken, say)
         console.print(f"[red]error:[/red] could not serve on {host}:{port}")
         raise typer.Exit(1) from None

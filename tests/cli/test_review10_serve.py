@@ -1,0 +1,186 @@
+"""Review tests of `calsync serve --http-processes N` as real processes: a process that
+cannot start again after it died, the log format of the HTTP processes, signals while a
+request is in flight, a child killed, the session key."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from calsync.cli import app
+from tests.api.conftest import free_port, wait_for
+from tests.cli.test_serve import _children, answers, configure, serve
+from tests.providers.google.conftest import BERLIN, ROOM
+from tests.providers.google_emulator import GoogleCalendarEmulator
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def google():
+    with GoogleCalendarEmulator() as emulator:
+        emulator.add_calendar(ROOM, time_zone=BERLIN, summary="Room 1")
+        yield emulator
+
+
+def _stop(process) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    return stderr
+
+
+def test_review10_a_child_that_cannot_start_again_stops_serve_with_a_failure(tmp_path, google):
+    """The configuration was edited (badly) since the start, then a child died: uvicorn's
+    supervisor cannot start its replacement and stops every process. `calsync serve`
+    exited 0 then, as after a SIGTERM: a service manager restarting on failure does not,
+    and nothing says why the admin pages and the API went away."""
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        children = wait_for(lambda: _children(process.pid), timeout=30)
+        config.write_text("[database\n")  # not TOML any more
+        os.kill(children[0], signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        stderr = _stop(process)
+    assert process.returncode == 1, stderr
+    assert f"could not serve on 127.0.0.1:{port}" in stderr or "error" in stderr.lower()
+    assert _children(process.pid) == []
+
+
+def test_review10_a_child_killed_is_replaced_and_sessions_still_hold(tmp_path, google):
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        before = wait_for(lambda: len(_children(process.pid)) == 2 and _children(process.pid))
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "viewer"]).stdout.strip()  # fmt: skip
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/admin/login").text
+            csrf = form.split('name="csrf" value="')[1].split('"')[0]
+            browser.post("/admin/login", data={"token": token, "csrf": csrf})
+            cookies = dict(browser.cookies)
+        os.kill(before[0], signal.SIGKILL)
+        wait_for(
+            lambda: len(after := _children(process.pid)) == 2 and before[0] not in after,
+            timeout=60,
+        )
+        time.sleep(2)  # the replacement has started answering
+        for _ in range(20):  # either process, the replacement among them
+            with httpx.Client(base_url=base, cookies=cookies) as fresh:
+                assert fresh.get("/admin/events").status_code == 200
+    finally:
+        stderr = _stop(process)
+    assert process.returncode == 0, stderr
+    assert _children(process.pid) == []
+
+
+def test_review10_the_http_processes_log_in_the_format_asked(tmp_path, google):
+    """--log-format json: what the HTTP processes log (a refused Google notification) was
+    a bare text line on stderr (logging's last resort), in a stream of JSON lines."""
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker", "--http-processes", "2", "--log-format", "json")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        refused = httpx.post(
+            f"{base}/webhooks/google",
+            headers={
+                "X-Goog-Channel-ID": "nochannel",
+                "X-Goog-Channel-Token": "y",
+                "X-Goog-Resource-State": "exists",
+            },
+        )
+        assert refused.status_code == 404
+        time.sleep(0.5)
+    finally:
+        stderr = _stop(process)
+    lines = [line for line in stderr.splitlines() if "notification refused" in line]
+    assert lines, stderr
+    for line in lines:
+        assert json.loads(line)["level"] == "warning", stderr
+
+
+def test_review10_sigterm_while_a_request_is_in_flight_answers_it_and_exits_0(tmp_path, google):
+    """A slow answer (the dashboard, its database locked for a moment on SQLite) is
+    finished before the processes stop; serve exits 0 and leaves no process."""
+    import sqlite3
+
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    statuses: list[int] = []
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "integration"]).stdout.strip()  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        # A writer holds the SQLite database: a booking waits for it (timeout 30 s).
+        holder = sqlite3.connect(tmp_path / "calsync.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+
+        def book() -> None:
+            answer = httpx.post(
+                f"{base}/api/v1/reservations",
+                headers=headers,
+                json={
+                    "item": "Room A",
+                    "subject": "x",
+                    "organizer": "a@example.com",
+                    "start": "2030-01-01T10:00:00Z",
+                    "end": "2030-01-01T11:00:00Z",
+                },
+                timeout=60,
+            )
+            statuses.append(answer.status_code)
+
+        thread = threading.Thread(target=book)
+        thread.start()
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        holder.execute("ROLLBACK")
+        holder.close()
+        thread.join(60)
+    finally:
+        stderr = _stop(process)
+    assert process.returncode == 0, stderr
+    assert _children(process.pid) == []
+    assert len(statuses) == 1, stderr
+    assert statuses[0] < 500, (statuses, stderr)
+
+
+def test_review10_the_session_key_is_never_printed(tmp_path, google):
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--http-processes", "2", "--log-format", "json")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        [child, *_] = wait_for(lambda: _children(process.pid), timeout=30)
+        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        [key] = [
+            v.split(b"=", 1)[1] for v in environ if v.startswith(b"CALSYNC_SERVE_SESSION_KEY=")
+        ]
+        metrics = httpx.get(f"{base}/metrics").text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert key.decode() not in stdout + stderr + metrics
