@@ -1,0 +1,116 @@
+"""Review tests of the dashboard's kept closed days (`HistoryCache`): a reprocess over the
+API, a read of the closed days that fails, the day turning and the clock going back,
+threads meeting at a read."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from calsync.store.health import HistoryCache
+from tests.api.conftest import fail_event
+from tests.web.test_dashboard import as_of, refused
+
+
+def _failed_two_days_ago(api) -> int:
+    event_id = fail_event(api, "respond", "ProviderRejected: PUT answered 403")
+    with api.services.uow() as uow:
+        failed = uow.events.get(event_id)
+        failed.updated_at = api.services.clock() - timedelta(days=2)
+        uow.commit()
+    return event_id
+
+
+def test_review10_reprocessing_over_the_api_drops_the_days_kept(synchronized, visit):
+    """The admin pages' reprocess drops the kept days; the API's (same process, same
+    event, same change of a past day) did not: the dashboard went on counting the event
+    in error two days ago, for five minutes or more, while its list of the events in
+    error no longer showed it."""
+    event_id = _failed_two_days_ago(synchronized)
+    admin = visit("admin")
+    assert refused(admin.get("/admin/").text) == 1
+    answer = synchronized.post(f"/api/v1/events/{event_id}/reprocess", role="admin")
+    assert answer.json()["reprocessed"] is True
+    synchronized.services.clock.advance(minutes=1)
+    shown = admin.get("/admin/").text
+    assert (refused(shown), as_of(shown)) == (0, None)
+
+
+def test_review10_reprocessing_many_over_the_api_drops_the_days_kept(synchronized, visit):
+    event_id = _failed_two_days_ago(synchronized)
+    admin = visit("admin")
+    assert refused(admin.get("/admin/").text) == 1
+    answer = synchronized.post("/api/v1/events/reprocess", role="admin", json={"ids": [event_id]})
+    assert answer.json()["reprocessed"] == [event_id]
+    synchronized.services.clock.advance(minutes=1)
+    shown = admin.get("/admin/").text
+    assert (refused(shown), as_of(shown)) == (0, None)
+
+
+class _Failing:
+    """A session whose every statement fails, as with the database down."""
+
+    def execute(self, *_args, **_kwargs):
+        raise ConnectionError("the database is down")
+
+    scalars = scalar = execute
+
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def test_review10_a_refresh_that_fails_keeps_the_days_and_frees_the_lock(monkeypatch):
+    import calsync.store.health as health
+
+    cache = HistoryCache()
+    kept = health.History(NOW.replace(hour=0), NOW, [{}] * 29, [0] * 6, [])
+    cache._kept = kept
+    later = NOW + timedelta(minutes=10)
+    assert cache.due(later)
+    with pytest.raises(ConnectionError):
+        cache.refresh(_Failing(), later)  # type: ignore[arg-type]
+    assert cache.history(_Failing(), later) is kept  # type: ignore[arg-type]  # stale, served
+    assert cache._lock.acquire(timeout=1)
+    cache._lock.release()
+
+
+def test_review10_threads_meeting_at_the_day_turning_read_the_days_once(monkeypatch):
+    import calsync.store.health as health
+
+    reads: list[datetime] = []
+    started = threading.Event()
+
+    def slow_read(_session, now):
+        reads.append(now)
+        started.set()
+        threading.Event().wait(0.2)
+        return health.History(health.start_of_day(now), now, [{}] * 29, [0] * 6, [])
+
+    monkeypatch.setattr(health, "read_history", slow_read)
+    cache = HistoryCache()
+    cache._kept = slow_read(None, NOW)
+    reads.clear()
+    midnight = NOW.replace(hour=0) + timedelta(days=1, seconds=1)
+    got: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(cache.history(None, midnight)))  # type: ignore[arg-type]
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(reads) == 1
+    assert len(got) == 8
+    assert all(history.today == midnight.replace(second=0) for history in got)  # type: ignore[attr-defined]
+
+
+def test_review10_the_clock_going_back_reads_the_days_again():
+    import calsync.store.health as health
+
+    cache = HistoryCache()
+    cache._kept = health.History(NOW.replace(hour=0), NOW, [{}] * 29, [0] * 6, [])
+    earlier = NOW - timedelta(minutes=1)
+    assert cache.due(earlier)  # read at 08:00, now 07:59: not served as read "in the future"
