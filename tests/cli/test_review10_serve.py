@@ -184,3 +184,34 @@ def test_review10_the_session_key_is_never_printed(tmp_path, google):
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     assert key.decode() not in stdout + stderr + metrics
+
+
+def test_review10_on_a_taken_port_the_worker_opens_no_channel(tmp_path, google):
+    """The port is another program's: serve exits 1, and its worker (which waits until
+    the port takes connections, and the other program's does) must not have opened push
+    channels whose notices go to that program."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = configure(tmp_path, google, port)
+        process = serve(config, port, "--http-processes", "2")
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert google.channels() == []
+
+
+def test_review10_on_a_taken_port_one_process_opens_no_channel(tmp_path, google):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = configure(tmp_path, google, port)
+        process = serve(config, port)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert google.channels() == []

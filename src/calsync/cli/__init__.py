@@ -456,13 +456,6 @@ def _serve_processes(
         if _listening(host, port, stop):
             run_forever(services, 1.0, stop)
 
-    thread = threading.Thread(target=work_once_listening, name="worker")
-    if worker:
-        thread.start()
-    logging.getLogger("calsync.api").info(
-        "serving on http://%s:%d in %d processes%s",
-        *(host, port, processes, "" if worker else " (no worker)"),
-    )
     config = uvicorn.Config(
         "calsync.api.app:from_environment",
         factory=True,
@@ -472,17 +465,32 @@ def _serve_processes(
         log_level="warning",
     )
     try:
-        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        # The port first: the worker must not start (and open push channels) on a port
+        # another program holds, which would take connections all the same.
+        listening = config.bind_socket()
+    except SystemExit:  # the port is taken, say
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1) from None
+    thread = threading.Thread(target=work_once_listening, name="worker")
+    if worker:
+        thread.start()
+    logging.getLogger("calsync.api").info(
+        "serving on http://%s:%d in %d processes%s",
+        *(host, port, processes, "" if worker else " (no worker)"),
+    )
+    try:
+        supervisor = Multiprocess(config, sockets=[listening])
         supervisor.run()
         if any(child.exitcode == STARTUP_FAILURE for child in supervisor.processes):
             raise SystemExit(STARTUP_FAILURE)  # uvicorn stopped them all for it
-    except SystemExit:  # uvicorn could not start (the port is taken, say)
+    except SystemExit:  # a process could not start
         console.print(f"[red]error:[/red] could not serve on {host}:{port}")
         raise typer.Exit(1) from None
     finally:
         stop.set()
         if worker:
             thread.join()
+        listening.close()
 
 
 def _listening(host: str, port: int, stop: Any) -> bool:
@@ -524,7 +532,14 @@ def _serve_http(services: Any, host: str, port: int, worker: bool) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), host=host, port=port, log_level="warning")
     )
-    threads = [threading.Thread(target=server.run, name="http")]
+    try:
+        # The port first: the worker must not start (and open push channels) on a port
+        # another program holds, which would take connections all the same.
+        listening = server.config.bind_socket()
+    except SystemExit:
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1) from None
+    threads = [threading.Thread(target=server.run, args=([listening],), name="http")]
     if worker:
         threads.append(
             threading.Thread(target=run_forever, args=(services, 1.0, stop), name="worker")
