@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -215,3 +216,43 @@ def test_review10_on_a_taken_port_one_process_opens_no_channel(tmp_path, google)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1, stderr
     assert google.channels() == []
+
+
+def test_review10_two_processes_on_sqlite_book_concurrently(tmp_path, google):
+    """SQLite takes one writer at a time across processes: bookings from two processes and
+    the worker beside them wait for each other (BEGIN IMMEDIATE, 30 s), none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "integration"]).stdout.strip()  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        day += timedelta(days=2)
+
+        def book(hour: int) -> httpx.Response:
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as fresh:
+                return fresh.post(
+                    "/api/v1/reservations",
+                    json={
+                        "item": "Room A",
+                        "subject": f"s{hour}",
+                        "organizer": "a@example.com",
+                        "start": (day + timedelta(hours=hour)).isoformat(),
+                        "end": (day + timedelta(hours=hour, minutes=30)).isoformat(),
+                    },
+                )
+
+        with ThreadPoolExecutor(8) as pool:
+            answers_ = list(pool.map(book, range(60)))
+        statuses = [answer.status_code for answer in answers_]
+        assert statuses == [201] * 60, answers_[0].text
+    finally:
+        stderr = _stop(process)
+    assert statuses == [201] * 60, (statuses, stderr)
+    assert process.returncode == 0, stderr

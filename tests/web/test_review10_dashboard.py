@@ -114,3 +114,30 @@ def test_review10_the_clock_going_back_reads_the_days_again():
     cache._kept = health.History(NOW.replace(hour=0), NOW, [{}] * 29, [0] * 6, [])
     earlier = NOW - timedelta(minutes=1)
     assert cache.due(earlier)  # read at 08:00, now 07:59: not served as read "in the future"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with --http-processes N each process keeps its own closed days: a reprocess "
+    "drops those of the process that answered it only; the others count the event in "
+    "error on its past day until their kept days age out (5 min, served up to an hour). "
+    "Needs a change every process sees (a counter in the database, say)",
+)
+def test_review10_a_reprocess_in_one_process_drops_the_days_kept_by_the_others(synchronized, visit):
+    from calsync.api.app import create_app
+    from tests.web.conftest import Visitor
+
+    event_id = _failed_two_days_ago(synchronized)
+    first = visit("admin")
+    other_process = type(synchronized).__new__(type(synchronized))
+    other_process.__dict__.update(synchronized.__dict__)
+    other_process.app = create_app(synchronized.services)  # its own HistoryCache
+    second = Visitor(other_process, "admin", synchronized.token("admin"))
+    assert second.log_in().status_code == 303
+    assert refused(first.get("/admin/").text) == 1
+    assert refused(second.get("/admin/").text) == 1
+    page = f"/admin/events/{event_id}"
+    assert first.post_form(page, f"{page}/reprocess").status_code == 303
+    synchronized.services.clock.advance(minutes=1)
+    assert refused(first.get("/admin/").text) == 0
+    assert refused(second.get("/admin/").text) == 0  # was 1: its days kept from before
