@@ -4,6 +4,7 @@ request is in flight, a child killed, the session key."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -256,3 +257,60 @@ def test_review10_two_processes_on_sqlite_book_concurrently(tmp_path, google):
         stderr = _stop(process)
     assert statuses == [201] * 60, (statuses, stderr)
     assert process.returncode == 0, stderr
+
+
+def _in_flight(base: str, release: threading.Event) -> threading.Thread:
+    """A request whose body arrives until `release` is set: it stays in flight."""
+
+    def body():
+        yield b'{"item": '
+        release.wait(60)
+        yield b'"Room A"}'
+
+    def send() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{base}/api/v1/reservations", content=body(), timeout=60,
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_review10_sigterm_stops_the_worker_while_a_request_drains(tmp_path, google, processes):
+    """After SIGTERM the worker claims nothing more, while the HTTP side finishes a
+    request in flight. With N processes the worker went on claiming (and sending) until
+    every HTTP process had drained: its grace started only then."""
+    from calsync.bootstrap import start
+    from calsync.config import load
+    from calsync.sync import reservations as reservation_service
+
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--http-processes", processes)
+    base = f"http://127.0.0.1:{port}"
+    release = threading.Event()
+    try:
+        wait_for(google.channels, timeout=60)  # the worker runs
+        sender = _in_flight(base, release)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        services = start(load(config))
+        try:
+            day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+            reservation_service.create(
+                services, "Room A", day + timedelta(days=2), day + timedelta(days=2, hours=1)
+            )
+        finally:
+            services.close()
+        time.sleep(4.0)  # a running worker would have sent it by now
+        sent = google.events(ROOM)
+        release.set()
+        sender.join(60)
+    finally:
+        release.set()
+        stderr = _stop(process)
+    assert process.returncode == 0, stderr
+    assert sent == [], stderr

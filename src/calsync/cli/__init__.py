@@ -471,15 +471,22 @@ def _serve_processes(
     except SystemExit:  # the port is taken, say
         console.print(f"[red]error:[/red] could not serve on {host}:{port}")
         raise typer.Exit(1) from None
+    supervisor = Multiprocess(config, sockets=[listening])  # its handlers of SIGTERM, SIGINT
+
+    def stop_with_the_supervisor() -> None:
+        # The worker's grace starts at the signal, not once the HTTP processes drained.
+        supervisor.should_exit.wait()
+        stop.set()
+
     thread = threading.Thread(target=work_once_listening, name="worker")
     if worker:
         thread.start()
+        threading.Thread(target=stop_with_the_supervisor, name="stopping", daemon=True).start()
     logging.getLogger("calsync.api").info(
         "serving on http://%s:%d in %d processes%s",
         *(host, port, processes, "" if worker else " (no worker)"),
     )
     try:
-        supervisor = Multiprocess(config, sockets=[listening])
         supervisor.run()
         if any(child.exitcode == STARTUP_FAILURE for child in supervisor.processes):
             raise SystemExit(STARTUP_FAILURE)  # uvicorn stopped them all for it
