@@ -447,7 +447,7 @@ def _serve_processes(
 
     if state["config"] is not None:
         os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
-    os.environ.setdefault(SHARED_KEY_ENV, secrets.token_urlsafe(32))
+    os.environ[SHARED_KEY_ENV] = secrets.token_urlsafe(32)  # drawn here, never inherited
     os.environ[LOG_FORMAT_ENV] = log_format
     stop = threading.Event()
 
