@@ -107,13 +107,37 @@ def test_review10_threads_meeting_at_the_day_turning_read_the_days_once(monkeypa
     assert all(history.today == midnight.replace(second=0) for history in got)  # type: ignore[attr-defined]
 
 
-def test_review10_the_clock_going_back_reads_the_days_again():
+def test_review10_a_request_that_began_before_a_refresh_is_served_the_fresher_days(
+    monkeypatch,
+):
+    """A request takes `now`, then waits (for a connection, the GIL); meanwhile a refresh
+    stores the closed days read a moment later. Those are as good for it, and fresher:
+    it read them all again (under the lock every dashboard waits for), and kept them as
+    read at its older `now`."""
+    import calsync.store.health as health
+
+    reads: list[datetime] = []
+
+    def read(_session, now):
+        reads.append(now)
+        return health.History(health.start_of_day(now), now, [{}] * 29, [0] * 6, [])
+
+    monkeypatch.setattr(health, "read_history", read)
+    cache = HistoryCache()
+    cache.refresh(None, NOW)  # type: ignore[arg-type]
+    late = NOW - timedelta(milliseconds=300)
+    assert cache.history(None, late).read_at == NOW  # type: ignore[arg-type]
+    assert not cache.due(late)
+    assert reads == [NOW]
+
+
+def test_review10_the_clock_going_back_over_midnight_reads_the_days_again():
     import calsync.store.health as health
 
     cache = HistoryCache()
     cache._kept = health.History(NOW.replace(hour=0), NOW, [{}] * 29, [0] * 6, [])
-    earlier = NOW - timedelta(minutes=1)
-    assert cache.due(earlier)  # read at 08:00, now 07:59: not served as read "in the future"
+    assert cache.due(NOW.replace(hour=0) - timedelta(seconds=1))  # yesterday again
+    assert not cache.due(NOW - timedelta(minutes=1))  # the same day: the days are the same
 
 
 @pytest.mark.xfail(
