@@ -314,3 +314,54 @@ def test_review10_sigterm_stops_the_worker_while_a_request_drains(tmp_path, goog
         stderr = _stop(process)
     assert process.returncode == 0, stderr
     assert sent == [], stderr
+
+
+def test_review10_ctrl_c_to_the_process_group_finishes_a_request_and_exits_0(tmp_path, google):
+    """A terminal's Ctrl-C reaches every process of the group at once: the HTTP processes
+    get SIGINT from it and SIGTERM from their supervisor; the request in flight is still
+    answered (not cut), serve exits 0 and leaves no process."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    command = [sys.executable, "-m", "calsync", "--config", str(config), "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--http-processes", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    release = threading.Event()
+    answered: list[int] = []
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "integration"]).stdout.strip()  # fmt: skip
+
+        def body():
+            yield b'{"item": "Room A", "subject": "x", '
+            release.wait(60)
+            day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+            start = (day + timedelta(days=2)).isoformat()
+            end = (day + timedelta(days=2, hours=1)).isoformat()
+            yield json.dumps({"start": start, "end": end})[1:].encode()
+
+        def send() -> None:
+            answer = httpx.post(f"{base}/api/v1/reservations", content=body(), timeout=60,
+                                headers={"Content-Type": "application/json",
+                                         "Authorization": f"Bearer {token}"})  # fmt: skip
+            answered.append(answer.status_code)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(1.0)
+        release.set()
+        sender.join(60)
+    finally:
+        release.set()
+        stderr = _stop(process)
+    assert process.returncode == 0, stderr
+    assert answered == [201], stderr
+    assert _children(process.pid) == []

@@ -165,3 +165,29 @@ def test_review10_a_reprocess_in_one_process_drops_the_days_kept_by_the_others(s
     synchronized.services.clock.advance(minutes=1)
     assert refused(first.get("/admin/").text) == 0
     assert refused(second.get("/admin/").text) == 0  # was 1: its days kept from before
+
+
+def test_review10_a_refresh_after_the_answer_that_fails_leaves_the_page_served(
+    synchronized, visit, monkeypatch
+):
+    """The database fails the read of the closed days after a page was sent with the kept
+    ones: the page was answered (200), the next visit too, the kept days stay."""
+    import calsync.web.dashboard as dashboard
+
+    viewer = visit("viewer")
+    assert viewer.get("/admin/").status_code == 200
+    synchronized.services.clock.advance(minutes=6)  # due: read again after the answer
+
+    def failing(_services, _history):
+        raise ConnectionError("the database went away")
+
+    from fastapi.testclient import TestClient
+
+    client = TestClient(synchronized.app, follow_redirects=False, raise_server_exceptions=False)
+    client.cookies = viewer.client.cookies
+    with monkeypatch.context() as patched:
+        patched.setattr(dashboard, "refresh_history", failing)
+        assert client.get("/admin/").status_code == 200
+    shown = client.get("/admin/")
+    assert shown.status_code == 200
+    assert as_of(shown.text) == "08:00"  # still the kept ones, read again after this answer
