@@ -41,24 +41,43 @@ def _stop(process) -> str:
 
 
 def test_review10_a_child_that_cannot_start_again_stops_serve_with_a_failure(tmp_path, google):
-    """The configuration was edited (badly) since the start, then a child died: uvicorn's
-    supervisor cannot start its replacement and stops every process. `calsync serve`
-    exited 0 then, as after a SIGTERM: a service manager restarting on failure does not,
-    and nothing says why the admin pages and the API went away."""
+    """calsync's code changed under the running service (an upgrade in place) and now
+    fails to build the app, then a child died: uvicorn's supervisor could not start its
+    replacement. It was spawned again in a loop (a traceback and a new Python each
+    second, the port served by the others); now serve stops and exits 1."""
+    import shutil
+    import subprocess
+    import sys
+
+    import calsync
+
+    code = tmp_path / "code"
+    shutil.copytree(Path(calsync.__file__).parent, code / "calsync")
     port = free_port()
     config = configure(tmp_path, google, port)
-    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    command = [sys.executable, "-m", "calsync", "--config", str(config), "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--no-worker", "--http-processes", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(code)},
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
-        children = wait_for(lambda: _children(process.pid), timeout=30)
-        config.write_text("[database\n")  # not TOML any more
+        children = wait_for(lambda: len(_children(process.pid)) == 2 and _children(process.pid))
+        bootstrap = code / "calsync" / "bootstrap.py"
+        bootstrap.write_text(
+            bootstrap.read_text().replace(
+                "    engine = make_engine(settings.database.url)\n",
+                "    raise RuntimeError('upgraded badly')\n",
+            )
+        )
         os.kill(children[0], signal.SIGKILL)
         process.wait(timeout=60)
     finally:
         stderr = _stop(process)
     assert process.returncode == 1, stderr
-    assert f"could not serve on 127.0.0.1:{port}" in stderr or "error" in stderr.lower()
+    assert "this HTTP process cannot start: upgraded badly" in stderr
     assert _children(process.pid) == []
 
 
@@ -365,3 +384,42 @@ def test_review10_ctrl_c_to_the_process_group_finishes_a_request_and_exits_0(tmp
     assert process.returncode == 0, stderr
     assert answered == [201], stderr
     assert _children(process.pid) == []
+
+
+def test_review10_a_process_started_again_serves_the_configuration_serve_started_with(
+    tmp_path, google
+):
+    """The configuration file now names another database (an edit not yet meant to be
+    live), then a process dies: its replacement read the file again and served the other
+    database beside the first process and the worker, on the same port (a token good in
+    one was refused by the other, at random)."""
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        before = wait_for(lambda: len(_children(process.pid)) == 2 and _children(process.pid))
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "viewer"]).stdout.strip()  # fmt: skip
+        other = tmp_path / "other"
+        other.mkdir()
+        edited = config.read_text().replace(str(tmp_path / "calsync.db"), str(other / "o.db"))
+        other_config = other / "calsync.toml"
+        other_config.write_text(edited)
+        assert CliRunner().invoke(app, ["--config", str(other_config), "init"]).exit_code == 0
+        config.write_text(edited)
+        os.kill(before[0], signal.SIGKILL)
+        wait_for(
+            lambda: len(after := _children(process.pid)) == 2 and before[0] not in after,
+            timeout=60,
+        )
+        time.sleep(3)  # the replacement answers
+        statuses = []
+        for _ in range(30):  # fresh connections: either process
+            with httpx.Client(base_url=base) as fresh:
+                headers = {"Authorization": f"Bearer {token}"}
+                statuses.append(fresh.get("/api/v1/events", headers=headers).status_code)
+    finally:
+        stderr = _stop(process)
+    assert statuses == [200] * 30, stderr

@@ -441,7 +441,7 @@ def _serve_processes(
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors.multiprocess import Multiprocess
 
-    from calsync.api.app import LOG_FORMAT_ENV
+    from calsync.api.app import LOG_FORMAT_ENV, SETTINGS_ENV
     from calsync.web.session import SHARED_KEY_ENV
     from calsync.worker.scheduler import run_forever
 
@@ -449,6 +449,8 @@ def _serve_processes(
         os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
     os.environ[SHARED_KEY_ENV] = secrets.token_urlsafe(32)  # drawn here, never inherited
     os.environ[LOG_FORMAT_ENV] = log_format
+    # Each process (one started again too) serves the configuration read here.
+    os.environ[SETTINGS_ENV] = services.settings.model_dump_json()
     stop = threading.Event()
 
     def work_once_listening() -> None:
