@@ -423,3 +423,31 @@ def test_review10_a_process_started_again_serves_the_configuration_serve_started
     finally:
         stderr = _stop(process)
     assert statuses == [200] * 30, stderr
+
+
+def test_review10_the_http_processes_stop_when_serve_is_killed(tmp_path, google):
+    """serve killed with SIGKILL (an operator's kill -9, an OOM kill of the parent): its
+    HTTP processes went on answering on the port, orphans with no worker, and a new
+    `calsync serve` found the port taken."""
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60)
+        children = wait_for(lambda: len(_children(process.pid)) == 2 and _children(process.pid))
+        process.kill()
+        process.wait(30)
+
+        def gone() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+        try:
+            wait_for(gone, timeout=20)
+        finally:
+            for pid in children:  # the test's own processes, if they were left
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        assert not answers(f"{base}/healthz")
+    finally:
+        _stop(process)

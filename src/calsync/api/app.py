@@ -82,6 +82,7 @@ def from_environment() -> FastAPI:
     from calsync.config import Settings, load
     from calsync.worker.logs import worker_logs
 
+    _stop_with_parent(os.getppid())
     # For the process's life (kept: a context collected would restore the handlers), its
     # log lines like the starting process's.
     _PROCESS_LOGS.append(worker_logs(os.environ.get(LOG_FORMAT_ENV, "text")))
@@ -93,6 +94,23 @@ def from_environment() -> FastAPI:
     except Exception as error:  # noqa: BLE001 - whatever stops it, it cannot serve
         logging.getLogger("calsync.api").error("this HTTP process cannot start: %s", error)
         sys.exit(STARTUP_FAILURE)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Stop this HTTP process (SIGTERM: uvicorn finishes its requests) once `calsync
+    serve` is gone, killed without a chance to stop it: an orphan would go on answering
+    on the port, with no worker, and keep it from the next `calsync serve`."""
+    import os
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def create_app(services: Services) -> FastAPI:
