@@ -13,6 +13,8 @@ Everything else asks for `Authorization: Bearer <token>` with a role that may (s
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 
 from calsync.api import (
@@ -55,14 +57,60 @@ def api_router() -> APIRouter:
     return api
 
 
+#: Set by `calsync serve --http-processes N` for its processes: its --log-format...
+LOG_FORMAT_ENV = "CALSYNC_SERVE_LOG_FORMAT"
+#: ...and the configuration it started with (its settings as JSON), which a process
+#: started again later serves, whatever the file says by then.
+SETTINGS_ENV = "CALSYNC_SERVE_SETTINGS"
+_PROCESS_LOGS: list[Any] = []
+
+
 def from_environment() -> FastAPI:
     """The app as each process of `calsync serve --http-processes N` builds it: from the
-    configuration CALSYNC_CONFIG names (or ./calsync.toml), the schema already opened by
-    the process that started it."""
-    from calsync.bootstrap import build
-    from calsync.config import load
+    configuration `calsync serve` started with (SETTINGS_ENV; else the file CALSYNC_CONFIG
+    names, or ./calsync.toml), the schema already opened by the process that started it,
+    logging as `--log-format` said. A process that cannot
+    build it (the file was edited since the start, say) exits as uvicorn's failed start
+    (STARTUP_FAILURE): its supervisor then stops, rather than start it again in a loop."""
+    import logging
+    import os
+    import sys
 
-    return create_app(build(load(), migrate=False))
+    from uvicorn.config import STARTUP_FAILURE
+
+    from calsync.bootstrap import build
+    from calsync.config import Settings, load
+    from calsync.worker.logs import worker_logs
+
+    _stop_with_parent(os.getppid())
+    # For the process's life (kept: a context collected would restore the handlers), its
+    # log lines like the starting process's.
+    _PROCESS_LOGS.append(worker_logs(os.environ.get(LOG_FORMAT_ENV, "text")))
+    _PROCESS_LOGS[-1].__enter__()
+    try:
+        given = os.environ.get(SETTINGS_ENV)
+        settings = Settings.model_validate_json(given) if given else load()
+        return create_app(build(settings, migrate=False))
+    except Exception as error:  # noqa: BLE001 - whatever stops it, it cannot serve
+        logging.getLogger("calsync.api").error("this HTTP process cannot start: %s", error)
+        sys.exit(STARTUP_FAILURE)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Stop this HTTP process (SIGTERM: uvicorn finishes its requests) once `calsync
+    serve` is gone, killed without a chance to stop it: an orphan would go on answering
+    on the port, with no worker, and keep it from the next `calsync serve`."""
+    import os
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def create_app(services: Services) -> FastAPI:

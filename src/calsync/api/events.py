@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from calsync.api.auth import allow
@@ -114,14 +114,16 @@ def show_event(event_id: EventId, services: ServicesDep) -> Any:
 
 
 @router.post("/{event_id}/reprocess", dependencies=operators, response_model=Reprocessed)
-def reprocess_event(event_id: EventId, services: ServicesDep) -> Any:
+def reprocess_event(event_id: EventId, services: ServicesDep, request: Request) -> Any:
     """Queue an event in error again; `reprocessed` is false if it was not in error."""
     queued = reprocess(services, event_id)
+    if queued:
+        _past_days_changed(request)
     return {"id": event_id, "reprocessed": queued}
 
 
 @router.post("/reprocess", dependencies=operators, response_model=ReprocessedMany)
-def reprocess_events(body: ReprocessMany, services: ServicesDep) -> Any:
+def reprocess_events(body: ReprocessMany, services: ServicesDep, request: Request) -> Any:
     """Queue again the events in error among `ids`, or those the filters choose."""
     if body.ids is not None:
         with services.read() as uow:
@@ -139,7 +141,17 @@ def reprocess_events(body: ReprocessMany, services: ServicesDep) -> Any:
             limit=body.limit,
         )
         queued = reprocess_failed(services, where)
+    if queued:
+        _past_days_changed(request)
     return {"reprocessed": queued}
+
+
+def _past_days_changed(request: Request) -> None:
+    """An event left its day's errors: the dashboard of this process reads the closed
+    days again, as after a reprocess from the admin pages."""
+    kept = getattr(request.app.state, "dashboard_history", None)
+    if kept is not None:
+        kept.drop()
 
 
 def _key(row: EventRow) -> list[Any]:

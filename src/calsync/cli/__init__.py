@@ -419,27 +419,38 @@ def serve(
         if http_processes == 1:
             _serve_http(services, host, port, worker=not no_worker)
         else:
-            _serve_processes(services, host, port, http_processes, worker=not no_worker)
+            _serve_processes(
+                services, host, port, http_processes, worker=not no_worker, log_format=log_format
+            )
 
 
-def _serve_processes(services: Any, host: str, port: int, processes: int, worker: bool) -> None:
+def _serve_processes(
+    services: Any, host: str, port: int, processes: int, worker: bool, log_format: str = "text"
+) -> None:
     """uvicorn's supervisor: `processes` processes answering on one listening socket, each
     building the app from the same configuration (and restarted if it dies), the worker
     in a thread of this one. SIGTERM or SIGINT stops the processes, then the worker
-    within its grace."""
+    within its grace. A process that cannot start (a configuration edited since, say)
+    stops them all, and this command exits 1."""
     import logging
     import os
     import secrets
     import threading
 
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess
 
+    from calsync.api.app import LOG_FORMAT_ENV, SETTINGS_ENV
     from calsync.web.session import SHARED_KEY_ENV
     from calsync.worker.scheduler import run_forever
 
     if state["config"] is not None:
         os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
-    os.environ.setdefault(SHARED_KEY_ENV, secrets.token_urlsafe(32))
+    os.environ[SHARED_KEY_ENV] = secrets.token_urlsafe(32)  # drawn here, never inherited
+    os.environ[LOG_FORMAT_ENV] = log_format
+    # Each process (one started again too) serves the configuration read here.
+    os.environ[SETTINGS_ENV] = services.settings.model_dump_json()
     stop = threading.Event()
 
     def work_once_listening() -> None:
@@ -447,29 +458,48 @@ def _serve_processes(services: Any, host: str, port: int, processes: int, worker
         if _listening(host, port, stop):
             run_forever(services, 1.0, stop)
 
+    config = uvicorn.Config(
+        "calsync.api.app:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level="warning",
+    )
+    try:
+        # The port first: the worker must not start (and open push channels) on a port
+        # another program holds, which would take connections all the same.
+        listening = config.bind_socket()
+    except SystemExit:  # the port is taken, say
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1) from None
+    supervisor = Multiprocess(config, sockets=[listening])  # its handlers of SIGTERM, SIGINT
+
+    def stop_with_the_supervisor() -> None:
+        # The worker's grace starts at the signal, not once the HTTP processes drained.
+        supervisor.should_exit.wait()
+        stop.set()
+
     thread = threading.Thread(target=work_once_listening, name="worker")
     if worker:
         thread.start()
+        threading.Thread(target=stop_with_the_supervisor, name="stopping", daemon=True).start()
     logging.getLogger("calsync.api").info(
         "serving on http://%s:%d in %d processes%s",
         *(host, port, processes, "" if worker else " (no worker)"),
     )
     try:
-        uvicorn.run(
-            "calsync.api.app:from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=processes,
-            log_level="warning",
-        )
-    except SystemExit:  # uvicorn could not start (the port is taken, say)
+        supervisor.run()
+        if any(child.exitcode == STARTUP_FAILURE for child in supervisor.processes):
+            raise SystemExit(STARTUP_FAILURE)  # uvicorn stopped them all for it
+    except SystemExit:  # a process could not start
         console.print(f"[red]error:[/red] could not serve on {host}:{port}")
         raise typer.Exit(1) from None
     finally:
         stop.set()
         if worker:
             thread.join()
+        listening.close()
 
 
 def _listening(host: str, port: int, stop: Any) -> bool:
@@ -511,7 +541,14 @@ def _serve_http(services: Any, host: str, port: int, worker: bool) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), host=host, port=port, log_level="warning")
     )
-    threads = [threading.Thread(target=server.run, name="http")]
+    try:
+        # The port first: the worker must not start (and open push channels) on a port
+        # another program holds, which would take connections all the same.
+        listening = server.config.bind_socket()
+    except SystemExit:
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1) from None
+    threads = [threading.Thread(target=server.run, args=([listening],), name="http")]
     if worker:
         threads.append(
             threading.Thread(target=run_forever, args=(services, 1.0, stop), name="worker")

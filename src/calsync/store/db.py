@@ -11,7 +11,8 @@ of the worker hold there; read-only sessions read a snapshot beside the writer. 
 only when they sat idle for `PING_AFTER_IDLE` seconds (`_ping_when_idle`): a busy server
 does not pay a round trip per request, and a connection a database restart killed while it
 sat in the pool is replaced before anyone uses it. A restart inside that window fails the
-one statement that meets the dead connection; the pool is then renewed.
+statements that meet a dead connection (one at a time: the first; under load, those
+checked out at that moment); the pool is then renewed.
 """
 
 from __future__ import annotations

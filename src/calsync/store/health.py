@@ -94,8 +94,10 @@ class History:
     errors: list[ErrorDay]
 
     def serves(self, now: datetime, lifetime: timedelta) -> bool:
-        """Whether these figures may stand for the closed days at `now`."""
-        return start_of_day(now) == self.today and self.read_at <= now < self.read_at + lifetime
+        """Whether these figures may stand for the closed days at `now`: the same day's,
+        read less than `lifetime` before (or after: a request that took its `now` before
+        a refresh, or a clock set back within the day, gets the fresher figures)."""
+        return start_of_day(now) == self.today and now < self.read_at + lifetime
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,9 @@ def mount(app: FastAPI, services: Services) -> None:
     from calsync.web import approvals, dashboard, exchange_log, items
 
     web = services.settings.web
-    secret = web.session_secret() or os.environ.get(SHARED_KEY_ENV)
+    shared = os.environ.get(SHARED_KEY_ENV, "")
+    # The key `calsync serve` drew is 43 characters; a shorter one is not its own.
+    secret = web.session_secret() or (shared if len(shared) >= 32 else None)
     app.state.session_signer = SessionSigner(secret, timedelta(hours=web.session_hours))
     app.state.dashboard_history = HistoryCache()
     app.mount(f"{PATH}/static", StaticFiles(directory=HERE / "static"), name="admin-static")
