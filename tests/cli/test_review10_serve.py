@@ -425,6 +425,16 @@ def test_review10_a_process_started_again_serves_the_configuration_serve_started
     assert statuses == [200] * 30, stderr
 
 
+def _running(pid: int) -> bool:
+    """Whether `pid` still runs: a process that ended but that nobody reaped yet (its
+    parent gone, whoever adopted it not yet come) is a zombie, and runs no more."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def test_review10_the_http_processes_stop_when_serve_is_killed(tmp_path, google):
     """serve killed with SIGKILL (an operator's kill -9, an OOM kill of the parent): its
     HTTP processes went on answering on the port, orphans with no worker, and a new
@@ -440,7 +450,7 @@ def test_review10_the_http_processes_stop_when_serve_is_killed(tmp_path, google)
         process.wait(30)
 
         def gone() -> bool:
-            return not any(Path(f"/proc/{pid}").exists() for pid in children)
+            return not any(_running(pid) for pid in children)
 
         try:
             wait_for(gone, timeout=20)

@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -201,3 +202,33 @@ def test_serve_on_a_taken_port_exits_1(tmp_path, google):
         stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
     assert f"could not serve on 127.0.0.1:{port}" in stdout + stderr
+
+
+def test_serve_in_two_processes_with_hundreds_of_items(tmp_path, google):
+    """The processes take serve's configuration from a file: 400 rooms' settings are more
+    than an environment variable may hold (128 KiB on Linux), and no process started."""
+    port = free_port()
+    config = configure(tmp_path, google, port)
+    rooms = "".join(
+        f'\n[[items]]\nname = "Room {n:03d}"\ntime_zone = "{BERLIN}"\n' for n in range(400)
+    )
+    config.write_text(config.read_text() + rooms)
+    initialized = CliRunner().invoke(app, ["--config", str(config), "init"])
+    assert initialized.exit_code == 0, initialized.output
+    kept_before = set(Path(tempfile.gettempdir()).glob("calsync-serve-*.json"))
+    process = serve(config, port, "--no-worker", "--http-processes", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/healthz") or process.poll() is not None, timeout=60)
+        assert process.poll() is None, process.communicate(timeout=5)
+        token = CliRunner().invoke(app, ["--config", str(config), "tokens", "create",
+                                         "--role", "viewer"]).stdout.strip()  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        listed = httpx.get(f"{base}/api/v1/workplace-items?limit=500", headers=headers)
+        assert listed.status_code == 200
+        assert len(listed.json()["results"]) == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert set(Path(tempfile.gettempdir()).glob("calsync-serve-*.json")) <= kept_before

@@ -13,6 +13,7 @@ Everything else asks for `Authorization: Bearer <token>` with a role that may (s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -59,9 +60,12 @@ def api_router() -> APIRouter:
 
 #: Set by `calsync serve --http-processes N` for its processes: its --log-format...
 LOG_FORMAT_ENV = "CALSYNC_SERVE_LOG_FORMAT"
-#: ...and the configuration it started with (its settings as JSON), which a process
-#: started again later serves, whatever the file says by then.
-SETTINGS_ENV = "CALSYNC_SERVE_SETTINGS"
+#: ...and the file holding the configuration it started with (its settings as JSON, a
+#: file of its own: hundreds of items are more than an environment variable may hold),
+#: which a process started again later serves, whatever the configuration says by then.
+SETTINGS_ENV = "CALSYNC_SERVE_SETTINGS_FILE"
+#: ...and its own process id: a process that starts after serve died stops at once.
+SERVE_PID_ENV = "CALSYNC_SERVE_PID"
 _PROCESS_LOGS: list[Any] = []
 
 
@@ -82,14 +86,14 @@ def from_environment() -> FastAPI:
     from calsync.config import Settings, load
     from calsync.worker.logs import worker_logs
 
-    _stop_with_parent(os.getppid())
+    _stop_with_parent(int(os.environ.get(SERVE_PID_ENV) or os.getppid()))
     # For the process's life (kept: a context collected would restore the handlers), its
     # log lines like the starting process's.
     _PROCESS_LOGS.append(worker_logs(os.environ.get(LOG_FORMAT_ENV, "text")))
     _PROCESS_LOGS[-1].__enter__()
     try:
         given = os.environ.get(SETTINGS_ENV)
-        settings = Settings.model_validate_json(given) if given else load()
+        settings = Settings.model_validate_json(Path(given).read_bytes()) if given else load()
         return create_app(build(settings, migrate=False))
     except Exception as error:  # noqa: BLE001 - whatever stops it, it cannot serve
         logging.getLogger("calsync.api").error("this HTTP process cannot start: %s", error)
@@ -99,7 +103,9 @@ def from_environment() -> FastAPI:
 def _stop_with_parent(parent: int) -> None:
     """Stop this HTTP process (SIGTERM: uvicorn finishes its requests) once `calsync
     serve` is gone, killed without a chance to stop it: an orphan would go on answering
-    on the port, with no worker, and keep it from the next `calsync serve`."""
+    on the port, with no worker, and keep it from the next `calsync serve`. `parent` is
+    serve's process id as serve said it: serve killed while this process was starting
+    is already gone when it is first looked for."""
     import os
     import signal
     import threading

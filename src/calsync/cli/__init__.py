@@ -435,13 +435,14 @@ def _serve_processes(
     import logging
     import os
     import secrets
+    import tempfile
     import threading
 
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors.multiprocess import Multiprocess
 
-    from calsync.api.app import LOG_FORMAT_ENV, SETTINGS_ENV
+    from calsync.api.app import LOG_FORMAT_ENV, SERVE_PID_ENV, SETTINGS_ENV
     from calsync.web.session import SHARED_KEY_ENV
     from calsync.worker.scheduler import run_forever
 
@@ -449,8 +450,7 @@ def _serve_processes(
         os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
     os.environ[SHARED_KEY_ENV] = secrets.token_urlsafe(32)  # drawn here, never inherited
     os.environ[LOG_FORMAT_ENV] = log_format
-    # Each process (one started again too) serves the configuration read here.
-    os.environ[SETTINGS_ENV] = services.settings.model_dump_json()
+    os.environ[SERVE_PID_ENV] = str(os.getpid())
     stop = threading.Event()
 
     def work_once_listening() -> None:
@@ -473,6 +473,11 @@ def _serve_processes(
     except SystemExit:  # the port is taken, say
         console.print(f"[red]error:[/red] could not serve on {host}:{port}")
         raise typer.Exit(1) from None
+    # Each process (one started again too) serves the configuration read here, from a
+    # file only this user may read, removed when serve stops.
+    with tempfile.NamedTemporaryFile(prefix="calsync-serve-", suffix=".json", delete=False) as kept:
+        kept.write(services.settings.model_dump_json().encode("utf-8"))
+    os.environ[SETTINGS_ENV] = kept.name
     supervisor = Multiprocess(config, sockets=[listening])  # its handlers of SIGTERM, SIGINT
 
     def stop_with_the_supervisor() -> None:
@@ -500,6 +505,7 @@ def _serve_processes(
         if worker:
             thread.join()
         listening.close()
+        Path(kept.name).unlink(missing_ok=True)
 
 
 def _listening(host: str, port: int, stop: Any) -> bool:
