@@ -71,11 +71,10 @@ _PROCESS_LOGS: list[Any] = []
 
 def from_environment() -> FastAPI:
     """The app as each process of `calsync serve --http-processes N` builds it: from the
-    configuration `calsync serve` started with (SETTINGS_ENV; else the file CALSYNC_CONFIG
-    names, or ./calsync.toml), the schema already opened by the process that started it,
-    logging as `--log-format` said. A process that cannot
-    build it (the file was edited since the start, say) exits as uvicorn's failed start
-    (STARTUP_FAILURE): its supervisor then stops, rather than start it again in a loop."""
+    configuration `calsync serve` started with (the file SETTINGS_ENV names), the schema
+    already opened by the process that started it, logging as `--log-format` said. A
+    process that cannot build it exits as uvicorn's failed start (STARTUP_FAILURE): its
+    supervisor then stops, rather than start it again in a loop."""
     import logging
     import os
     import sys
@@ -83,7 +82,7 @@ def from_environment() -> FastAPI:
     from uvicorn.config import STARTUP_FAILURE
 
     from calsync.bootstrap import build
-    from calsync.config import Settings, load
+    from calsync.config import Settings
     from calsync.worker.logs import worker_logs
 
     _stop_with_parent(int(os.environ.get(SERVE_PID_ENV) or os.getppid()))
@@ -92,8 +91,7 @@ def from_environment() -> FastAPI:
     _PROCESS_LOGS.append(worker_logs(os.environ.get(LOG_FORMAT_ENV, "text")))
     _PROCESS_LOGS[-1].__enter__()
     try:
-        given = os.environ.get(SETTINGS_ENV)
-        settings = Settings.model_validate_json(Path(given).read_bytes()) if given else load()
+        settings = Settings.model_validate_json(Path(os.environ[SETTINGS_ENV]).read_bytes())
         return create_app(build(settings, migrate=False))
     except Exception as error:  # noqa: BLE001 - whatever stops it, it cannot serve
         logging.getLogger("calsync.api").error("this HTTP process cannot start: %s", error)

@@ -446,18 +446,10 @@ def _serve_processes(
     from calsync.web.session import SHARED_KEY_ENV
     from calsync.worker.scheduler import run_forever
 
-    if state["config"] is not None:
-        os.environ["CALSYNC_CONFIG"] = str(Path(state["config"]).absolute())
     os.environ[SHARED_KEY_ENV] = secrets.token_urlsafe(32)  # drawn here, never inherited
     os.environ[LOG_FORMAT_ENV] = log_format
     os.environ[SERVE_PID_ENV] = str(os.getpid())
     stop = threading.Event()
-
-    def work_once_listening() -> None:
-        # The worker opens push channels: their notices need the port to take them.
-        if _listening(host, port, stop):
-            run_forever(services, 1.0, stop)
-
     config = uvicorn.Config(
         "calsync.api.app:from_environment",
         factory=True,
@@ -466,13 +458,7 @@ def _serve_processes(
         workers=processes,
         log_level="warning",
     )
-    try:
-        # The port first: the worker must not start (and open push channels) on a port
-        # another program holds, which would take connections all the same.
-        listening = config.bind_socket()
-    except SystemExit:  # the port is taken, say
-        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
-        raise typer.Exit(1) from None
+    listening = _bind(config, host, port)
     # Each process (one started again too) serves the configuration read here, from a
     # file only this user may read, removed when serve stops.
     with tempfile.NamedTemporaryFile(prefix="calsync-serve-", suffix=".json", delete=False) as kept:
@@ -484,6 +470,12 @@ def _serve_processes(
         # The worker's grace starts at the signal, not once the HTTP processes drained.
         supervisor.should_exit.wait()
         stop.set()
+
+    def work_once_listening() -> None:
+        # The worker opens push channels: their notices need a process to take them, and
+        # the socket bound here listens only once a process serves it.
+        if _listening(host, port, stop):
+            run_forever(services, 1.0, stop)
 
     thread = threading.Thread(target=work_once_listening, name="worker")
     if worker:
@@ -522,6 +514,17 @@ def _listening(host: str, port: int, stop: Any) -> bool:
     return False
 
 
+def _bind(config: Any, host: str, port: int) -> Any:
+    """The port's socket, bound before any worker starts (it listens once uvicorn serves
+    it): a worker must not open push channels on a port another program holds, which
+    would take connections all the same. A port that cannot be had exits 1."""
+    try:
+        return config.bind_socket()
+    except SystemExit:  # uvicorn's answer to a port taken, say
+        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
+        raise typer.Exit(1) from None
+
+
 def _serve_http(services: Any, host: str, port: int, worker: bool) -> None:
     """uvicorn in a thread of its own and the worker in another, both stopped by SIGTERM
     or SIGINT here (uvicorn's own handlers would re-raise the signal once it stopped,
@@ -547,13 +550,7 @@ def _serve_http(services: Any, host: str, port: int, worker: bool) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), host=host, port=port, log_level="warning")
     )
-    try:
-        # The port first: the worker must not start (and open push channels) on a port
-        # another program holds, which would take connections all the same.
-        listening = server.config.bind_socket()
-    except SystemExit:
-        console.print(f"[red]error:[/red] could not serve on {host}:{port}")
-        raise typer.Exit(1) from None
+    listening = _bind(server.config, host, port)
     threads = [threading.Thread(target=server.run, args=([listening],), name="http")]
     if worker:
         threads.append(

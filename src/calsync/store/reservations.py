@@ -121,7 +121,6 @@ class ReservationRepository:
         self.session = session
         self._item_names, self._name_of, self._id_of = item_names, name_of, id_of
         self._names_read: dict[int, str] = {}
-        self._ids_read: dict[str, int] = {}
         #: The items whose writer lock a transaction or savepoint (the first) took.
         self._locked: tuple[object, set[int]] = (None, set())
 
@@ -149,9 +148,7 @@ class ReservationRepository:
         a lock every thread of the process shares: `functools.cached_property`'s)."""
         if "item_names" in self.__dict__:
             return self.item_ids[name]
-        if name not in self._ids_read:
-            self._ids_read[name] = self._id_of(name)
-        return self._ids_read[name]
+        return self._id_of(name)  # the item repository keeps what it read
 
     def get(self, reservation_id: str) -> Reservation:
         row = self.session.get(ReservationRow, reservation_id)
